@@ -1,0 +1,101 @@
+"""Faults injected for real: session expiry and dropped connections.
+
+Both work on a plain started :class:`kazoo.client.KazooClient` (or anything
+with a ``.client`` attribute holding one, such as :class:`zkservices.ZooKeeper`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.protocol.states import KazooState
+
+from .._errors import ZkServicesError
+
+__all__ = ["expire_session", "drop_connection", "FaultError"]
+
+log = logging.getLogger("zkservices.testing")
+
+
+class FaultError(ZkServicesError):
+    """A fault could not be injected or the client did not react as expected."""
+
+
+def _kazoo(client: Any) -> KazooClient:
+    inner = getattr(client, "client", None)
+    if isinstance(inner, KazooClient):
+        return inner
+    if isinstance(client, KazooClient):
+        return client
+    raise TypeError(f"expected a KazooClient or an object with .client, got {client!r}")
+
+
+def _hosts_string(client: KazooClient) -> str:
+    parts = []
+    for host, port in client.hosts:
+        parts.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return ",".join(parts)
+
+
+def expire_session(client: Any, *, timeout: float = 30.0) -> int:
+    """Expire the client's session on the server and wait for a new one.
+
+    The technique: a second client connects with the same session id and
+    password, then closes, which makes the server expire the session.  The
+    original client then sees LOST and establishes a fresh session.  Returns
+    the new session id once ``client`` is CONNECTED with it.  No private kazoo
+    internals are used.
+    """
+    kz = _kazoo(client)
+    if not kz.connected:
+        raise FaultError("expire_session needs a connected client")
+    session_id, password = kz.client_id
+    lost = threading.Event()
+
+    def listener(state: str) -> None:
+        if state == KazooState.LOST:
+            lost.set()
+
+    kz.add_listener(listener)
+    try:
+        clone = KazooClient(hosts=_hosts_string(kz), client_id=(session_id, password))
+        clone.start(timeout=timeout)
+        try:
+            clone.stop()
+        finally:
+            clone.close()
+        log.info("expired session 0x%x", session_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cid = kz.client_id
+            if lost.is_set() and kz.connected and cid is not None and cid[0] != session_id:
+                return cid[0]
+            time.sleep(0.01)
+    finally:
+        kz.remove_listener(listener)
+    raise FaultError(f"client did not get a new session within {timeout}s after expiring 0x{session_id:x}")
+
+
+def drop_connection(client: Any) -> None:
+    """Cut the client's TCP connection to the server; the session survives.
+
+    The socket is shut down at the TCP level (both directions), as a network
+    failure would; kazoo notices, reports SUSPENDED and reconnects with the
+    same session.  Returns at once.  This reaches the connection's socket
+    through kazoo's connection object, since kazoo offers no public way.
+    """
+    kz = _kazoo(client)
+    connection = getattr(kz, "_connection", None)
+    sock = getattr(connection, "_socket", None)
+    if sock is None:
+        raise FaultError("client has no open connection to drop")
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError as exc:
+        raise FaultError(f"could not drop the connection: {exc}") from exc
+    log.info("dropped the connection of session 0x%x", kz.client_id[0] if kz.client_id else 0)
