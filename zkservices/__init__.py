@@ -20,6 +20,10 @@ from ._errors import (
     ZkServicesError,
 )
 
+from ._registration import Registration
+from ._session import ZK, ZooKeeper
+from ._views import Children, ChildrenChange, Properties
+
 __version__ = "0.1.0.dev0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -27,6 +31,12 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "__version__",
     "BadPropertyLink",
+    "Children",
+    "ChildrenChange",
+    "Properties",
+    "Registration",
+    "ZK",
+    "ZooKeeper",
     "CancelWatch",
     "FailedConnect",
     "InvalidPath",

@@ -1,0 +1,465 @@
+"""Self-updating views of a node: :class:`Children` and :class:`Properties`.
+
+A view keeps a copy of the node's children or properties that is refreshed
+whenever ZooKeeper reports a change.  kazoo calls our watcher on its event
+thread; the watcher only asks the owner's worker for a refresh, and the
+worker reads the node (re-arming the watch) and calls the callbacks, in order.
+
+Watches are one-shot in ZooKeeper and kazoo forgets them when the connection
+drops or the session expires (it then calls each watcher with an event of type
+NONE); every event, NONE included, leads to a refresh that retries until the
+client is connected again.  Callbacks are called only when what they see
+changed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
+
+from kazoo.exceptions import BadVersionError, NoNodeError
+
+from ._encoding import decode, encode, is_json_object
+from ._errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
+from ._links import PROPERTY_LINK_SUFFIX, follow_property
+from ._paths import check_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._session import ZooKeeper
+
+__all__ = ["Children", "Properties", "ChildrenChange"]
+
+log = logging.getLogger("zkservices.views")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ChildrenChange:
+    """What changed between two calls of a :class:`Children` callback."""
+
+    added: frozenset[str]
+    removed: frozenset[str]
+
+
+class _Callback:
+    """A user callback with its signature inspected once (no retry on TypeError)."""
+
+    __slots__ = ("fn", "max_args", "min_args")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"callback {fn!r} is not callable")
+        self.fn = fn
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):  # builtins without a signature
+            self.min_args, self.max_args = 1, 1
+            return
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.min_args = len([p for p in positional if p.default is p.empty])
+        varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+        self.max_args = 2**31 if varargs else len(positional)
+        if self.min_args > 2:
+            raise TypeError(f"callback {fn!r} requires {self.min_args} arguments; views pass at most 2")
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args[: self.max_args])
+
+    def __repr__(self) -> str:
+        return f"<callback {getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+
+class _View:
+    """What Children and Properties share: lifecycle, watcher, callbacks."""
+
+    _kind = "view"
+
+    def __init__(self, zk: "ZooKeeper", path: str, *, watch: bool = True) -> None:
+        self.zk = zk
+        self.path = check_path(path)
+        self.real_path = zk.resolve(path)
+        self.deleted = False
+        self.watching = watch
+        self.closed = False
+        self._callbacks: list[_Callback] = []
+        self._lock = threading.RLock()
+        self._watched_paths: set[str] = set()
+        ref = weakref.ref(self)
+
+        def watcher(event: Any, _ref: "weakref.ref[_View]" = ref) -> None:
+            view = _ref()
+            if view is not None and not view.closed:
+                view.zk._worker.request_refresh((view,))
+
+        self._watcher = watcher
+        if watch:
+            zk._views.add(self)
+            zk._worker.call(self._load)
+        else:
+            self._load()
+
+    # -- reading the node ---------------------------------------------
+
+    def _start_fetch(self) -> Any:  # an IAsyncResult
+        raise NotImplementedError
+
+    def _finish_fetch(self, result: Any) -> Any:
+        raise NotImplementedError
+
+    def _empty(self) -> Any:
+        raise NotImplementedError
+
+    def _watch(self) -> Any:
+        return self._watcher if self.watching else None
+
+    def _load(self) -> bool:
+        """Read the node now (re-arming watches); return True when the state changed."""
+        return self._complete(self._start_fetch())
+
+    def _complete(self, result: Any) -> bool:
+        """Finish a fetch started by :meth:`_start_fetch`; apply it; call callbacks on change."""
+        if self.closed:
+            return False
+        try:
+            state = self._finish_fetch(result)
+        except NoNodeError:
+            return self._node_missing()
+        with self._lock:
+            was_deleted = self.deleted
+            changed = was_deleted or state != self._state
+            old = self._state
+            self._state = state
+            self.deleted = False
+        if was_deleted:
+            log.info("%s %s exists again; watching it", self._kind, self.real_path)
+        if changed and self._callbacks:
+            self._fire(old, state)
+        return changed
+
+    def _node_missing(self) -> bool:
+        # The node was deleted: re-resolve through links first.
+        try:
+            now = self.zk.resolve(self.path)
+        except (NoNodeError, LinkLoop):
+            now = self.real_path
+        if now != self.real_path and self.zk.client.exists(now) is not None:
+            log.info("%s %s: %s now names %s", self._kind, self.path, self.real_path, now)
+            self.real_path = now
+            return self._load()
+        # Watch for its creation; if it appeared meanwhile, read it.
+        if self.zk.client.exists(self.real_path, watch=self._watch()) is not None:
+            return self._load()
+        with self._lock:
+            if self.deleted:
+                return False
+            old = self._state
+            self._state = self._empty()
+            self.deleted = True
+        log.warning("%s %s: node %s was deleted", self._kind, self.path, self.real_path)
+        if self._callbacks:
+            self._fire(old, self._state, deleted=True)
+        return True
+
+    # -- callbacks -----------------------------------------------------
+
+    def _call_one(self, callback: _Callback, old: Any, new: Any, deleted: bool) -> None:
+        raise NotImplementedError
+
+    def _fire(self, old: Any, new: Any, *, deleted: bool = False) -> None:
+        for callback in list(self._callbacks):
+            try:
+                self._call_one(callback, old, new, deleted)
+            except CancelWatch:
+                self._remove(callback)
+                log.debug("%s %s: %r cancelled itself", self._kind, self.path, callback)
+            except Exception:
+                self._remove(callback)
+                log.exception("%s %s: callback %r raised; it is removed, the others go on", self._kind, self.path, callback)
+
+    def _remove(self, callback: _Callback) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+            if not self._callbacks:
+                self.zk._release(self)
+
+    def __call__(self, fn: F) -> F:
+        """Register ``fn``: called at once, then on every change (usable as a decorator).
+
+        Returns the view itself (as zc.zk's API does), so ``@zk.children(path)``
+        binds the view.  If the first call raises, the error propagates and
+        ``fn`` is not kept; raising :class:`CancelWatch` drops it quietly.
+        """
+        if not self.watching:
+            raise TypeError(f"{self!r} was made with watch=False and cannot take callbacks")
+        if self.closed:
+            raise ValueError(f"{self!r} is closed")
+        callback = _Callback(fn)
+
+        def first() -> None:
+            with self._lock:
+                state = self._state
+                deleted = self.deleted
+            try:
+                self._call_one(callback, self._empty(), state, deleted)
+            except CancelWatch:
+                return
+            with self._lock:
+                self._callbacks.append(callback)
+                self.zk._hold(self)
+
+        self.zk._worker.call(first)
+        return self  # type: ignore[return-value]
+
+    @property
+    def callbacks(self) -> tuple[Callable[..., Any], ...]:
+        return tuple(c.fn for c in self._callbacks)
+
+    def close(self) -> None:
+        """Stop watching; drop the callbacks and the kazoo watchers."""
+        if self.closed:
+            return
+        self.closed = True
+        with self._lock:
+            self._callbacks.clear()
+        self.zk._release(self)
+        self.zk._views.discard(self)
+        self.zk._forget_watcher(self._watcher, self._watched_paths | {self.real_path})
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _status(self) -> str:
+        flags = []
+        if self.deleted:
+            flags.append("deleted")
+        if self.closed:
+            flags.append("closed")
+        if not self.watching:
+            flags.append("unwatched")
+        if self._callbacks:
+            flags.append(f"{len(self._callbacks)} callback(s)")
+        path = self.path if self.path == self.real_path else f"{self.path} -> {self.real_path}"
+        return " ".join([path, *flags])
+
+
+class Children(_View):
+    """The names of a node's children, always current (iterable, sized, container).
+
+    Callbacks get the view, and a :class:`ChildrenChange` when they take a
+    second parameter; when the node is deleted they are called with no
+    arguments where their signature allows.
+    """
+
+    _kind = "children"
+    _state: tuple[str, ...] = ()
+
+    def _start_fetch(self) -> Any:
+        return self.zk.client.get_children_async(self.real_path, watch=self._watch())
+
+    def _finish_fetch(self, result: Any) -> tuple[str, ...]:
+        return tuple(sorted(result.get()))
+
+    def _empty(self) -> tuple[str, ...]:
+        return ()
+
+    def _call_one(self, callback: _Callback, old: Any, new: Any, deleted: bool) -> None:
+        if deleted and callback.min_args == 0:
+            callback()
+            return
+        change = ChildrenChange(frozenset(new) - frozenset(old), frozenset(old) - frozenset(new))
+        callback(self, change)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._state
+
+    def __repr__(self) -> str:
+        return f"<Children {self._status()} {list(self._state)!r}>"
+
+
+class Properties(_View, Mapping[str, Any]):
+    """A node's JSON properties as a mapping, always current (unless ``watch=False``).
+
+    Writes (:meth:`update`, :meth:`set`, item assignment and deletion) are
+    version-checked compare-and-set loops: concurrent writers lose nothing.
+    """
+
+    _kind = "properties"
+    _state: tuple[dict, dict] = ({}, {})  # (own properties, {linked name: value or error})
+    _json: bool = True
+
+    # -- reading -------------------------------------------------------
+
+    def _start_fetch(self) -> Any:
+        return self.zk.client.get_async(self.real_path, watch=self._watch())
+
+    def _finish_fetch(self, result: Any) -> tuple[dict, dict]:
+        data, _stat = result.get()
+        self._json = is_json_object(data)
+        own = decode(data)
+        return own, self._follow_links(own)
+
+    def _follow_links(self, own: dict) -> dict:
+        linked: dict[str, Any] = {}
+        if not any(key.endswith(PROPERTY_LINK_SUFFIX) for key in own):
+            return linked
+        watch = self._watch()
+        client = self.zk.client
+
+        def read(path: str) -> dict | None:
+            if path == self.real_path:
+                return own
+            try:
+                data, _ = client.get(path, watch=watch)
+            except NoNodeError:
+                if watch is not None:
+                    client.exists(path, watch=watch)
+                return None
+            return decode(data)
+
+        def visit(path: str) -> None:
+            self._watched_paths.add(path)
+
+        for key in own:
+            if not key.endswith(PROPERTY_LINK_SUFFIX):
+                continue
+            name = key[: -len(PROPERTY_LINK_SUFFIX)]
+            if name in own:
+                continue
+            try:
+                linked[name] = follow_property(
+                    self.real_path, own, name, read=read, resolve_path=self.zk.resolve, visit=visit
+                )
+            except (BadPropertyLink, LinkLoop) as exc:
+                linked[name] = exc
+        return linked
+
+    def _empty(self) -> tuple[dict, dict]:
+        return ({}, {})
+
+    def __getitem__(self, key: str) -> Any:
+        own, linked = self._state
+        if key in own:
+            return own[key]
+        if key + PROPERTY_LINK_SUFFIX in own:
+            value = linked.get(key)
+            if isinstance(value, (BadPropertyLink, LinkLoop)):
+                raise type(value)(*value.args)
+            return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        own, _ = self._state
+        for key in own:
+            if key.endswith(PROPERTY_LINK_SUFFIX):
+                name = key[: -len(PROPERTY_LINK_SUFFIX)]
+                if name not in own:
+                    yield name
+            else:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        own, _ = self._state
+        return isinstance(key, str) and (key in own or key + PROPERTY_LINK_SUFFIX in own)
+
+    def _call_one(self, callback: _Callback, old: Any, new: Any, deleted: bool) -> None:
+        if deleted and callback.min_args == 0:
+            callback()
+        else:
+            callback(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self._state[0]) == dict(other) if not isinstance(other, Properties) else self._state == other._state
+        return NotImplemented
+
+    # Views are compared by content but hashed by identity: the owner keeps them in sets.
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"<Properties {self._status()} {self._state[0]!r}>"
+
+    # -- writing -------------------------------------------------------
+
+    def update(self, *args: Mapping[str, Any], **properties: Any) -> None:  # type: ignore[override]
+        """Merge properties into the node (keyword arguments win over the mapping)."""
+        new = _merge_args("update", args, properties)
+        self._write(lambda old: {**old, **new}, merging=True)
+
+    def set(self, *args: Mapping[str, Any], **properties: Any) -> None:
+        """Replace all properties of the node (``set()`` stores ``{}``)."""
+        new = _merge_args("set", args, properties)
+        self._write(lambda old: new, merging=False)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        def without(old: dict) -> dict:
+            if key not in old and key + PROPERTY_LINK_SUFFIX not in old:
+                raise KeyError(key)
+            return {k: v for k, v in old.items() if k not in (key, key + PROPERTY_LINK_SUFFIX)}
+
+        self._write(without, merging=True)
+
+    def _write(self, make: Callable[[dict], dict], *, merging: bool) -> None:
+        if self.closed:
+            raise ValueError(f"{self!r} is closed")
+        if self.deleted:
+            raise NodeDeleted(f"{self.real_path} was deleted; not re-creating it")
+        data = self.zk._compare_and_set(self.real_path, make, merging=merging)
+        if not self.watching:
+            own = decode(data)
+            self._state = (own, self._follow_links(own))
+        self.zk._settle()
+
+
+def _merge_args(what: str, args: tuple, properties: dict) -> dict:
+    if len(args) > 1:
+        raise TypeError(f"{what}() takes at most one positional mapping")
+    new = dict(args[0]) if args else {}
+    new.update(properties)
+    return new
+
+
+def compare_and_set(zk: "ZooKeeper", path: str, make: Callable[[dict], dict], *, merging: bool) -> bytes:
+    """Read ``path``, compute new properties with ``make``, write them if the
+    version is unchanged, else retry.  Returns the bytes written."""
+    client = zk.client
+    while True:
+        try:
+            data, stat = zk._retry(client.get, path)
+        except NoNodeError:
+            raise NodeDeleted(f"{path} does not exist; not creating it") from None
+        if merging and not is_json_object(data):
+            raise ValueError(
+                f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
+                "refusing to merge into it: use set() to replace it"
+            )
+        new = make(decode(data))
+        zk._check_property_links(path, new)
+        encoded = encode(new, path=path)
+        try:
+            zk._retry(client.set, path, encoded, version=stat.version)
+        except BadVersionError:
+            log.debug("%s changed under us (version %d); retrying", path, stat.version)
+            continue
+        zk._written(path, encoded)
+        return encoded
