@@ -63,7 +63,7 @@ def _route_kazoo_logging() -> None:
     class _Forward(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if ours.isEnabledFor(record.levelno):
-                record.name = "zkservices.kazoo." + record.name
+                record.name = "zkservices." + record.name
                 ours.handle(record)
 
     kazoo_logger.addHandler(_Forward())
@@ -98,6 +98,8 @@ class ZooKeeper(TreeOperations):
         self._lost = False
         self._session_generation = 0
         self._connected = threading.Event()
+        self._recovered = threading.Event()
+        self._recovered.set()
         self._retry_template = KazooRetry(
             max_tries=-1, delay=0.05, backoff=2, max_delay=1.0, ignore_expire=False, interrupt=lambda: self._closed
         )
@@ -167,6 +169,7 @@ class ZooKeeper(TreeOperations):
         elif state == KazooState.LOST:
             self._connected.clear()
             if not self._closed:
+                self._recovered.clear()
                 self._lost = True
                 log.warning("ZooKeeper session lost (expired or closed)")
 
@@ -182,10 +185,25 @@ class ZooKeeper(TreeOperations):
             self._connected.set()
         views = list(self._views)
         self._worker.request_refresh(views)
+        try:
+            self._worker.barrier(None)
+        except RuntimeError:  # closed meanwhile
+            return
+        if generation != self._session_generation:
+            return  # lost again meanwhile; that loss has its own recovery
         log.info(
             "recovery: %d registration(s) restored, %d view(s) re-armed in %.3fs",
             len(nodes), len(views), time.monotonic() - started,
         )
+        self._recovered.set()
+
+    def wait_recovered(self, timeout: float | None = None) -> bool:
+        """Wait until recovery from the last session loss is complete.
+
+        True when no recovery is pending (registrations re-created, views
+        re-armed and their callbacks run), False on timeout.
+        """
+        return self._recovered.wait(timeout)
 
     def _retry(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self._retry_template.copy()(fn, *args, **kwargs)

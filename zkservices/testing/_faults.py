@@ -48,8 +48,9 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
     The technique: a second client connects with the same session id and
     password, then closes, which makes the server expire the session.  The
     original client then sees LOST and establishes a fresh session.  Returns
-    the new session id once ``client`` is CONNECTED with it.  No private kazoo
-    internals are used.
+    the new session id once ``client`` is CONNECTED with it (for a
+    :class:`zkservices.ZooKeeper`: once it has also restored its registrations
+    and views).  No private kazoo internals are used.
     """
     kz = _kazoo(client)
     if not kz.connected:
@@ -74,6 +75,10 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
         while time.monotonic() < deadline:
             cid = kz.client_id
             if lost.is_set() and kz.connected and cid is not None and cid[0] != session_id:
+                # a zkservices.ZooKeeper also restores registrations and views
+                wait_recovered = getattr(client, "wait_recovered", None)
+                if wait_recovered is not None and not wait_recovered(max(0.0, deadline - time.monotonic())):
+                    raise FaultError(f"{client!r} did not recover within {timeout}s")
                 return cid[0]
             time.sleep(0.01)
     finally:
