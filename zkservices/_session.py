@@ -377,7 +377,7 @@ class ZooKeeper(TreeOperations):
             started = []
             for view in views:
                 try:
-                    started.append((view, view._start_fetch()))
+                    started.append((view, view._take_fetch()))
                 except ConnectionClosedError:
                     return
             retry = []

@@ -89,12 +89,21 @@ class _View:
         self._callbacks: list[_Callback] = []
         self._lock = threading.RLock()
         self._watched_paths: set[str] = set()
+        self._prefetched: Any = None  # a read sent by the watcher, for the worker to finish
         ref = weakref.ref(self)
 
         def watcher(event: Any, _ref: "weakref.ref[_View]" = ref) -> None:
+            # On kazoo's event thread: send the read at once (non-blocking, it
+            # only queues the request) and leave waiting for it to the worker.
             view = _ref()
-            if view is not None and not view.closed:
-                view.zk._worker.request_refresh((view,))
+            if view is None or view.closed:
+                return
+            if getattr(event, "type", None) != "NONE" and view.zk.client.connected:
+                try:
+                    view._prefetched = view._start_fetch()
+                except Exception:
+                    view._prefetched = None
+            view.zk._worker.request_refresh((view,))
 
         self._watcher = watcher
         if watch:
@@ -116,6 +125,11 @@ class _View:
 
     def _watch(self) -> Any:
         return self._watcher if self.watching else None
+
+    def _take_fetch(self) -> Any:
+        """The watcher's prefetched read if there is one, else a new read."""
+        result, self._prefetched = self._prefetched, None
+        return result if result is not None else self._start_fetch()
 
     def _load(self) -> bool:
         """Read the node now (re-arming watches); return True when the state changed."""
