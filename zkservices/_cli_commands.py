@@ -1,10 +1,13 @@
-"""Subcommands of the ``zkservices`` command line (registered on import)."""
+"""Subcommands that start their own local ZooKeeper: ``demo`` and ``dev-server``."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
 
-from .cli import command, _no_arguments
+from .cli import _no_arguments, command
 
 __all__: list[str] = []
 
@@ -14,3 +17,35 @@ def demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
     return run_demo()
+
+
+def _dev_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ensemble", type=int, metavar="N", default=0,
+                        help="run an ensemble of N servers instead of one standalone server")
+    parser.add_argument("--port", type=int, default=None,
+                        help="client port of the standalone server (default: a free port)")
+
+
+@command("dev-server", "run a real local ZooKeeper in the foreground until interrupted")(_dev_server_arguments)
+def dev_server(args: argparse.Namespace) -> int:
+    from .testing import ZooKeeperEnsemble, ZooKeeperServer
+
+    if args.ensemble and args.port is not None:
+        raise SystemExit("zkservices dev-server: --port applies to a standalone server only")
+    server = ZooKeeperEnsemble(args.ensemble) if args.ensemble else ZooKeeperServer(port=args.port)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with server:
+            print(server.connection_string, flush=True)
+            print(f"ZooKeeper serving at {server.connection_string}; Ctrl-C or SIGTERM stops it",
+                  file=sys.stderr, flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("ZooKeeper stopped and its data removed", file=sys.stderr)
+    return 0

@@ -75,7 +75,16 @@ def _load_commands() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import _cli_commands  # noqa: F401  (registers commands)
+    import importlib
+
+    # each module registers its subcommands on import; a module that does not
+    # exist yet is simply absent from the command list
+    for name in ("_cli_commands", "_cli_tree", "_cli_services"):
+        try:
+            importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:

@@ -593,6 +593,11 @@ class ZooKeeperEnsemble:
         self.start()
 
     def close(self) -> None:
+        # SIGKILL every member first, so that none logs the others' deaths
+        for server in self.servers:
+            if server.paused:
+                server._kill_group(signal.SIGCONT)
+            server._kill_group(signal.SIGKILL)
         for server in self.servers:
             server.close()
 
