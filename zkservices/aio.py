@@ -1,0 +1,179 @@
+"""zkservices for asyncio programs.
+
+The same concepts as :class:`zkservices.ZooKeeper`, without blocking the event
+loop: every call that talks to ZooKeeper runs in a thread (the default
+executor), and changes of a view arrive as an ``async for`` stream::
+
+    async with await zkservices.aio.connect("127.0.0.1:2181") as zk:
+        await zk.register_server("/svc/providers", ("10.0.0.1", 8080))
+        async with await zk.children("/svc/providers") as providers:
+            async for names in providers.changes():
+                print(sorted(names))
+
+A stream starts with the current state, then yields each new state; when the
+consumer is slower than the changes, intermediate states are skipped (it
+always gets the latest).  A deleted node yields an empty state and sets the
+view's ``deleted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, AsyncIterator, Callable, Generic, Mapping, TypeVar
+
+from ._registration import Registration
+from ._session import ZooKeeper
+from ._views import Children, Properties
+
+__all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties"]
+
+T = TypeVar("T")
+V = TypeVar("V", Children, Properties)
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+async def connect(connection_string: str | None = None, session_timeout: float = 10.0, wait: bool = False,
+                  **options: Any) -> "AsyncZooKeeper":
+    """Open a session without blocking the loop (same arguments as ``ZooKeeper``)."""
+    zk = await _in_thread(ZooKeeper, connection_string, session_timeout, wait, **options)
+    return AsyncZooKeeper(zk)
+
+
+class _AsyncView(Generic[V]):
+    def __init__(self, view: V) -> None:
+        self.view = view
+
+    @property
+    def path(self) -> str:
+        return self.view.path
+
+    @property
+    def deleted(self) -> bool:
+        return self.view.deleted
+
+    def _snapshot(self) -> Any:
+        raise NotImplementedError
+
+    async def changes(self) -> AsyncIterator[Any]:
+        """Yield the current state, then every new state (latest wins when behind)."""
+        loop = asyncio.get_running_loop()
+        latest: list[Any] = []
+        ready = asyncio.Event()
+
+        def deliver(snapshot: Any) -> None:
+            latest[:] = [snapshot]
+            ready.set()
+
+        def callback(*_: Any) -> None:
+            loop.call_soon_threadsafe(deliver, self._snapshot())
+
+        await _in_thread(self.view, callback)
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                snapshot = latest.pop()
+                yield snapshot
+        finally:
+            try:
+                self.view._remove(next(c for c in self.view._callbacks if c.fn is callback))
+            except StopIteration:
+                pass
+
+    async def close(self) -> None:
+        await _in_thread(self.view.close)
+
+    async def __aenter__(self: Any) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.view!r}>"
+
+
+class AsyncChildren(_AsyncView[Children]):
+    """Children of a node; ``changes()`` yields sorted tuples of names."""
+
+    def _snapshot(self) -> tuple[str, ...]:
+        return tuple(self.view)
+
+    def __iter__(self) -> Any:
+        return iter(self.view)
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.view
+
+
+class AsyncProperties(_AsyncView[Properties]):
+    """Properties of a node; ``changes()`` yields plain dicts; writes are awaitable."""
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {} if self.view.deleted else {key: self.view[key] for key in self.view}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.view[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.view)
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.view
+
+    async def update(self, *args: Mapping[str, Any], **properties: Any) -> None:
+        await _in_thread(self.view.update, *args, **properties)
+
+    async def set(self, *args: Mapping[str, Any], **properties: Any) -> None:
+        await _in_thread(self.view.set, *args, **properties)
+
+
+class AsyncZooKeeper:
+    """An asyncio front for :class:`zkservices.ZooKeeper` (``.sync`` is the wrapped helper)."""
+
+    def __init__(self, zk: ZooKeeper) -> None:
+        self.sync = zk
+
+    async def register_server(self, path: str, address: Any, **properties: Any) -> Registration:
+        return await _in_thread(self.sync.register_server, path, address, **properties)
+
+    async def unregister(self, path: str, address: Any) -> None:
+        await _in_thread(self.sync.unregister, path, address)
+
+    async def children(self, path: str) -> AsyncChildren:
+        return AsyncChildren(await _in_thread(self.sync.children, path))
+
+    async def properties(self, path: str) -> AsyncProperties:
+        return AsyncProperties(await _in_thread(self.sync.properties, path))
+
+    async def get_properties(self, path: str) -> dict[str, Any]:
+        return await _in_thread(self.sync.get_properties, path)
+
+    async def resolve(self, path: str) -> str:
+        return await _in_thread(self.sync.resolve, path)
+
+    async def wait_recovered(self, timeout: float | None = None) -> bool:
+        return await _in_thread(self.sync.wait_recovered, timeout)
+
+    async def close(self) -> None:
+        await _in_thread(self.sync.close)
+
+    async def __aenter__(self) -> "AsyncZooKeeper":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncZooKeeper {self.sync!r}>"
