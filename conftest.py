@@ -1,0 +1,9 @@
+"""README.rst runs as a doctest against the session's real ZooKeeper server."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _readme_zookeeper_namespace(request, doctest_namespace):
+    if request.node.name == "README.rst":
+        doctest_namespace["connection_string"] = request.getfixturevalue("zk_connection_string")
