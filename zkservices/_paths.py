@@ -16,8 +16,10 @@ from ._errors import InvalidPath
 
 __all__ = ["check_path", "join", "split", "basename", "format_address", "parse_address", "Address"]
 
-# What ZooKeeper's PathUtils.validatePath refuses (besides structure).
-_BAD_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]")
+# What ZooKeeper's PathUtils.validatePath refuses (besides structure).  Java
+# strings hold characters beyond the BMP as surrogate pairs (\ud800-\udfff),
+# which that range refuses, so those characters are refused too.
+_BAD_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff\U00010000-\U0010ffff]")
 
 Address = Union[str, Tuple[str, int]]
 

@@ -25,7 +25,7 @@ from kazoo.security import make_acl
 from . import _registration
 from ._encoding import decode, encode
 from ._errors import BadPropertyLink, FailedConnect, LinkLoop
-from ._links import PROPERTY_LINK_SUFFIX, follow_property, resolve
+from ._links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, resolve
 from ._paths import Address, check_path, format_address, join, parse_address, split
 from ._registration import Registration, local_addresses
 from ._treeops import TreeOperations
@@ -68,6 +68,15 @@ def _route_kazoo_logging() -> None:
 
     kazoo_logger.addHandler(_Forward())
     kazoo_logger.propagate = False
+    # kazoo checks its own logger's level before it makes a record; left NOTSET
+    # that is the root's level (WARNING by default), so configuring only the
+    # ``zkservices`` logger never showed kazoo's INFO records (connecting,
+    # session state).  Let INFO and up through to _Forward, which applies
+    # zkservices.kazoo's level.  Not DEBUG: kazoo logs every response at DEBUG,
+    # a record per request; set the "kazoo" logger's level to get those.  An
+    # explicit level set on "kazoo" by the application is kept.
+    if kazoo_logger.level == logging.NOTSET:
+        kazoo_logger.setLevel(logging.INFO)
 
 
 class ZooKeeper(TreeOperations):
@@ -104,6 +113,12 @@ class ZooKeeper(TreeOperations):
             max_tries=-1, delay=0.05, backoff=2, max_delay=1.0, ignore_expire=False, interrupt=lambda: self._closed
         )
         if client is not None:
+            # A wrapped client must have been started (and so have a session):
+            # without this check the failure was an obscure TypeError below.
+            if client.client_id is None:
+                raise ValueError(
+                    f"client= takes a started KazooClient; call {client!r}.start() first"
+                )
             self._own_client = False
             self.client = client
             self.connection_string = connection_string or ",".join(
@@ -126,7 +141,14 @@ class ZooKeeper(TreeOperations):
             self._connected.set()
         if self._own_client:
             self._start(timeout, wait)
+        # Learn which thread runs kazoo's watch callbacks (first thing in its
+        # queue): _settle must not wait for that queue from that very thread.
+        self._kazoo_callback_thread: threading.Thread | None = None
+        self.client.handler.dispatch_callback(Callback("watch", self._note_callback_thread, ()))
         log.info("connected to %s (session 0x%x)", self.connection_string, self.client.client_id[0])
+
+    def _note_callback_thread(self) -> None:
+        self._kazoo_callback_thread = threading.current_thread()
 
     # -- connecting ----------------------------------------------------
 
@@ -405,6 +427,11 @@ class ZooKeeper(TreeOperations):
         """
         if self._worker.in_worker() or self._closed or not self._views:
             return
+        if threading.current_thread() is self._kazoo_callback_thread:
+            # Called from a kazoo watch callback (e.g. a write inside a kazoo
+            # DataWatch on zk.client): the marker below would queue behind the
+            # running callback and the write would stall for ``timeout``.
+            return
         marker = threading.Event()
         self.client.handler.dispatch_callback(Callback("watch", marker.set, ()))
         if marker.wait(timeout):
@@ -424,7 +451,7 @@ class ZooKeeper(TreeOperations):
 
     # -- registration --------------------------------------------------
 
-    def _resolve_or_create(self, path: str) -> str:
+    def _resolve_or_create(self, path: str, _depth: int = 0) -> str:
         """Resolve ``path``; create what is missing below the deepest existing node."""
         check_path(path)
         try:
@@ -432,13 +459,22 @@ class ZooKeeper(TreeOperations):
         except NoNodeError:
             pass
         parent, name = split(path)
-        real_parent = self._resolve_or_create(parent) if parent != path else "/"
+        real_parent = self._resolve_or_create(parent, _depth) if parent != path else "/"
         real = join(real_parent, name)
         try:
             return self.resolve(real)
         except NoNodeError:
-            self._retry(self.client.ensure_path, real)
-            return real
+            pass
+        # ``name`` may be a dangling symbolic link: create its target (as a
+        # write through a link lands on the real node) instead of a real node
+        # ``real`` that would silently shadow the link from then on.
+        target = (self._read_properties(real_parent) or {}).get(name + LINK_SUFFIX)
+        if isinstance(target, str) and target.strip():
+            if _depth > MAX_LINK_DEPTH:
+                raise LinkLoop(f"{path}: too many levels of symbolic links")
+            return self._resolve_or_create(join(real_parent, target.strip()), _depth + 1)
+        self._retry(self.client.ensure_path, real)
+        return real
 
     def _default_acl(self) -> list[Any] | None:
         if not self._auth:

@@ -46,6 +46,19 @@ class ChildrenChange:
     removed: frozenset[str]
 
 
+@dataclass(frozen=True)
+class _LinkError:
+    """A bad property link as stored in a view's state: compared by value.
+
+    (Storing the exception itself made every refresh look like a change,
+    since exceptions compare by identity: callbacks ran for non-changes,
+    e.g. after each reconnect.)
+    """
+
+    kind: type
+    args: tuple
+
+
 class _Callback:
     """A user callback with its signature inspected once (no retry on TypeError)."""
 
@@ -359,7 +372,7 @@ class Properties(_View, Mapping[str, Any]):
                     self.real_path, own, name, read=read, resolve_path=self.zk.resolve, visit=visit
                 )
             except (BadPropertyLink, LinkLoop) as exc:
-                linked[name] = exc
+                linked[name] = _LinkError(type(exc), exc.args)
         return linked
 
     def _empty(self) -> tuple[dict, dict]:
@@ -371,8 +384,8 @@ class Properties(_View, Mapping[str, Any]):
             return own[key]
         if key + PROPERTY_LINK_SUFFIX in own:
             value = linked.get(key)
-            if isinstance(value, (BadPropertyLink, LinkLoop)):
-                raise type(value)(*value.args)
+            if isinstance(value, _LinkError):
+                raise value.kind(*value.args)
             return value
         raise KeyError(key)
 
@@ -468,8 +481,11 @@ def compare_and_set(zk: "ZooKeeper", path: str, make: Callable[[dict], dict], *,
                 "refusing to merge into it: use set() to replace it"
             )
         new = make(decode(data))
-        zk._check_property_links(path, new)
+        # Encode (which validates names and values: non-str keys, NaN, size)
+        # before checking property links, which assume str keys: a bad key
+        # must be a ValueError, not an AttributeError from the link check.
         encoded = encode(new, path=path)
+        zk._check_property_links(path, new)
         try:
             zk._retry(client.set, path, encoded, version=stat.version)
         except BadVersionError:

@@ -93,29 +93,37 @@ class Worker:
     # -- running -------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if item is _REFRESH:
-                with self._lock:
-                    views = list(self._pending.values())
-                    self._pending.clear()
-                if views:
-                    try:
-                        self._refresh_batch(views)
-                    except Exception:  # never let the worker die
-                        log.exception("refreshing %d view(s) failed", len(views))
-                continue
-            fn, args, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to the waiting caller
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+        # Each item is handled in its own call (_run_one): the loop must not keep
+        # the last item in a local while it waits for the next one, or the view
+        # that item refers to (e.g. a bound ``view._load``) could never be
+        # garbage-collected while the worker is idle.
+        while self._run_one(self._queue.get()):
+            pass
+
+    def _run_one(self, item: Any) -> bool:
+        """Handle one queued item; False means stop."""
+        if item is _STOP:
+            return False
+        if item is _REFRESH:
+            with self._lock:
+                views = list(self._pending.values())
+                self._pending.clear()
+            if views:
+                try:
+                    self._refresh_batch(views)
+                except Exception:  # never let the worker die
+                    log.exception("refreshing %d view(s) failed", len(views))
+            return True
+        fn, args, future = item
+        if not future.set_running_or_notify_cancel():
+            return True
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the waiting caller
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return True
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else ("running" if self._thread else "idle")
