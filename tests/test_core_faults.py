@@ -172,6 +172,24 @@ def test_data_written_to_registration_survives_reregistration(zk, zk_client):
     assert data["weight"] == 5 and data["zone"] == "b" and data["host"] == "10.0.0.4"
 
 
+def test_operator_change_to_registration_survives_expiry_and_reconnect(zk, zk_client):
+    # An operator drains a server by writing its registration node from another
+    # session; neither a dropped connection nor a session expiry may undo that.
+    reg = zk.register_server("/svc/providers", ("10.0.0.7", 80), weight=3)
+    node = reg.paths[0]
+    data = props(zk_client, node)
+    data["weight"] = 0
+    zk_client.set(node, json.dumps(data).encode())
+    drop_connection(zk)
+    wait_for(lambda: zk.connected)
+    data["weight"] = -1  # a second operator change, after the reconnect
+    zk_client.set(node, json.dumps(data).encode())
+    wait_for(lambda: zk._registrations[node].data == json.dumps(data).encode(), what="tracked data")
+    expire_session(zk)
+    assert props(zk_client, node)["weight"] == -1
+    assert _owner(zk_client, node) == zk.client.client_id[0]
+
+
 def test_two_expiries_in_a_row(zk, zk_client):
     reg = zk.register_server("/svc", "10.0.0.5:80")
     kids = zk.children("/svc")

@@ -91,6 +91,7 @@ class _Node:
     data: bytes
     acl: Sequence[Any] | None
     registration: "Registration" = field(repr=False)
+    watcher: Any = field(default=None, repr=False)
 
 
 class Registration:
@@ -153,6 +154,45 @@ def put_ephemeral(zk: "ZooKeeper", node: _Node) -> None:
         # someone raced us: look again
 
 
+def track(zk: "ZooKeeper", node: _Node) -> None:
+    """Follow the registration node's data, whoever changes it.
+
+    An operator may change a live registration (``zkservices set-property``,
+    say, to drain a server with ``weight=0``); the restore after a session
+    loss must bring back that data, not what was registered first.  The
+    watcher only re-arms with a non-blocking ``get_async``; the result is
+    taken on kazoo's completion thread.  Connection loss drops kazoo's
+    watchers: the owner calls ``track`` again on reconnection.
+    """
+    client = zk.client
+    watcher = node.watcher
+    if watcher is None:
+
+        def watcher(event: Any) -> None:
+            if event.type != "NONE":  # NONE: connection/session trouble, handled by the owner
+                track(zk, node)
+
+        node.watcher = watcher
+    if not node.registration.active or zk.closed:
+        return
+    try:
+        result = client.get_async(node.path, watch=watcher)
+    except Exception:  # closed, or no connection: the owner re-tracks later
+        return
+
+    def done(result: Any) -> None:
+        try:
+            data, stat = result.get()
+        except Exception:
+            return
+        cid = client.client_id
+        if cid and stat.ephemeralOwner == cid[0] and node.registration.active and data != node.data:
+            log.info("registration %s now holds %s", node.path, data.decode("utf-8", "replace"))
+            node.data = data
+
+    result.rawlink(done)
+
+
 def restore(zk: "ZooKeeper", nodes: Iterable[_Node], generation: int) -> None:
     """Re-create every registration node after a session loss, pipelined.
 
@@ -195,6 +235,8 @@ def restore(zk: "ZooKeeper", nodes: Iterable[_Node], generation: int) -> None:
             continue
         put_ephemeral(zk, node)
         log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session)
+    for node in nodes:
+        track(zk, node)
     # an unregister that raced the restore: take the node away again
     for node in nodes:
         if not node.registration.active:

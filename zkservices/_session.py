@@ -105,6 +105,7 @@ class ZooKeeper(TreeOperations):
         self._registrations: dict[str, _registration._Node] = {}
         self._reg_lock = threading.RLock()
         self._lost = False
+        self._suspended = False
         self._session_generation = 0
         self._connected = threading.Event()
         self._recovered = threading.Event()
@@ -184,9 +185,19 @@ class ZooKeeper(TreeOperations):
                     target=self._recover, args=(self._session_generation,), name="zkservices-recover", daemon=True
                 ).start()
             else:
-                log.info("connected to ZooKeeper (session 0x%x)", session)
+                if self._suspended:
+                    log.info("reconnected to ZooKeeper; session 0x%x kept", session)
+                self._suspended = False
+                with self._reg_lock:
+                    nodes = list(self._registrations.values())
+                if nodes:  # kazoo dropped its watchers with the connection
+                    threading.Thread(
+                        target=lambda: [_registration.track(self, n) for n in nodes],
+                        name="zkservices-retrack", daemon=True,
+                    ).start()
         elif state == KazooState.SUSPENDED:
             self._connected.clear()
+            self._suspended = True
             log.warning("connection to ZooKeeper suspended; reconnecting")
         elif state == KazooState.LOST:
             self._connected.clear()
@@ -503,6 +514,7 @@ class ZooKeeper(TreeOperations):
         try:
             for node in nodes:
                 _registration.put_ephemeral(self, node)
+                _registration.track(self, node)
                 log.info("registered %s at %s", node.name, node.path)
         except BaseException:
             registration.unregister()
