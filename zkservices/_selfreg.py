@@ -1,0 +1,318 @@
+"""Self-registration that follows a health check: the library side of ``zkservices register``.
+
+Status: complete for issue 5.
+
+:class:`HealthCheckedRegistration` keeps a server registered (an ephemeral
+``host:port`` node made by :meth:`ZooKeeper.register_server
+<zkservices.ZooKeeper.register_server>`) while its health check passes, removes
+the node when the check fails (after ``fall`` consecutive failures) and registers
+it again when the check passes (after ``rise`` consecutive passes).  The check
+and its dampening are :class:`~zkservices._health.HealthMonitor`'s: the *first*
+result decides at once, so a healthy server is registered after one check and a
+dead one is never registered.
+
+Decisions:
+
+- **Threads.**  The checks run on the monitor's thread; the ZooKeeper calls
+  (register, unregister) run on a thread of their own, one per instance, never
+  on the monitor's.  ZooKeeper calls retry through connection loss and so can
+  block for as long as ZooKeeper is unreachable; on the monitor's thread that
+  would stall the checks and with them every later decision.  The ZooKeeper
+  thread is *level-triggered*: it applies the latest wanted state, so a flap
+  that comes and goes while a call is in progress costs nothing.  A call that
+  fails (say ZooKeeper refused it) is retried with a growing delay (0.1 s up to
+  5 s), logged as a WARNING each time.
+- **Session loss** is handled by :class:`~zkservices.ZooKeeper` itself: live
+  registrations are restored in the new session.  An unhealthy server is
+  unregistered through :meth:`Registration.unregister
+  <zkservices.Registration.unregister>`, which takes it out of the session's
+  table first, so it is *not* restored; a healthy one is.  A check that fails
+  while the connection is down takes the server out of that table at once; the
+  node itself is deleted when the connection is back (or goes with the session).
+- **Data.**  Every (re-)registration writes the properties given here (plus
+  ``host``, ``port`` and ``pid``, as ``register_server`` does); changes made to
+  the node meanwhile are not carried over to the next registration.
+- **Stopping** removes the node at once: :meth:`stop` makes the ZooKeeper
+  thread unregister before it waits for a check in progress to end.
+- The option names (``check``, ``interval``, ``timeout``, ``rise``, ``fall``,
+  ``acl``, ``on_change``) cannot be used as property names.
+
+Everything is logged under ``zkservices.selfreg``: INFO for each registration
+and removal, with the reason (``healthy: HTTP 200``, ``unhealthy: connect to
+127.0.0.1:8080 refused``, ``stopped``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from ._encoding import encode
+from ._paths import Address, check_path, format_address, parse_address
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._health import HealthCheck
+    from ._registration import Registration
+    from ._session import ZooKeeper
+
+__all__ = ["HealthCheckedRegistration"]
+
+log = logging.getLogger("zkservices.selfreg")
+
+#: ``on_change(registered, reason, paths)``: called after each registration
+#: (``registered`` true) or removal, with the node paths concerned.
+ChangeCallback = Callable[[bool, str, "tuple[str, ...]"], None]
+
+_FIRST_RETRY = 0.1
+_MAX_RETRY = 5.0
+
+
+class HealthCheckedRegistration:
+    """Keep ``address`` registered under ``path`` while ``check`` passes.
+
+    ``HealthCheckedRegistration(zk, path, address, *, check=None, interval=2.0,
+    timeout=2.0, rise=2, fall=3, acl=None, on_change=None, **properties)``
+
+    - ``address``: as for ``register_server`` (``'host:port'``, ``(host, port)``,
+      a blank host for every local address).
+    - ``check``: any object with ``check(timeout) -> (ok, reason)``
+      (``TcpCheck``, ``HttpCheck``, ``CommandCheck`` from ``zkservices._health``).
+      ``None`` checks that a TCP connection to the registered address itself
+      succeeds (a blank host is checked at ``127.0.0.1``).
+    - ``interval``, ``timeout``, ``rise``, ``fall``: see ``HealthMonitor``.
+    - ``on_change(registered, reason, paths)``: called from the ZooKeeper thread
+      after each registration and removal (the one :meth:`stop` makes included);
+      an exception it raises is logged.
+    - ``properties``: the node's data, as for ``register_server``.
+
+    Lifecycle: created → :meth:`start` → :meth:`stop`; it cannot be restarted.
+    It is a context manager (start on enter, stop on exit).  Bad arguments raise
+    ``ValueError`` (or ``TypeError``) here, not later on a thread.
+    """
+
+    def __init__(
+        self,
+        zk: "ZooKeeper",
+        path: str,
+        address: Address,
+        *,
+        check: Optional[HealthCheck] = None,
+        interval: float = 2.0,
+        timeout: float = 2.0,
+        rise: int = 2,
+        fall: int = 3,
+        acl: Optional[Sequence[Any]] = None,
+        on_change: Optional[ChangeCallback] = None,
+        **properties: Any,
+    ) -> None:
+        from ._health import HealthMonitor, TcpCheck  # urllib & co. only when used
+
+        check_path(path)
+        host, port = parse_address(address)
+        # fail now, not on the ZooKeeper thread, on values that cannot be stored
+        encode({**properties, "host": host, "port": port}, path=path)
+        self.zk = zk
+        self.path = path
+        self.address = format_address(host, port)
+        self.properties: dict[str, Any] = dict(properties)
+        self.acl = list(acl) if acl is not None else None
+        self.on_change = on_change
+        self.check = check if check is not None else TcpCheck(host or "127.0.0.1", port)
+        self._host = host
+        self._port = port
+        self._monitor = HealthMonitor(
+            self.check,
+            interval=interval,
+            timeout=timeout,
+            rise=rise,
+            fall=fall,
+            on_change=self._health_changed,
+            name=f"{path} {self.address}",
+        )
+        self._cond = threading.Condition()
+        self._life = "created"  # → "started" → "stopped"
+        self._wanted = False  # what the health check asks for
+        self._reason = "not checked yet"
+        self._stop_reason = "stopped"
+        self._registration: Optional["Registration"] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def healthy(self) -> Optional[bool]:
+        """``None`` until the first check, then the dampened health state."""
+        return self._monitor.healthy
+
+    @property
+    def registered(self) -> bool:
+        """Whether the server is registered now (its node exists, or is restored after session loss)."""
+        return self._registration is not None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The node paths while registered, else ``()``."""
+        registration = self._registration
+        return registration.paths if registration is not None else ()
+
+    @property
+    def interval(self) -> float:
+        return self._monitor.interval
+
+    @property
+    def timeout(self) -> float:
+        return self._monitor.timeout
+
+    @property
+    def rise(self) -> int:
+        return self._monitor.rise
+
+    @property
+    def fall(self) -> int:
+        return self._monitor.fall
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> "HealthCheckedRegistration":
+        """Start checking (and registering); returns ``self``.  Only once."""
+        with self._cond:
+            if self._life != "created":
+                raise RuntimeError(f"{self!r} was already started")
+            self._life = "started"
+            self._thread = threading.Thread(
+                target=self._run, name=f"zkservices-selfreg {self.path} {self.address}", daemon=True
+            )
+            self._thread.start()
+        self._monitor.start()
+        log.debug("%s %s: following %r", self.path, self.address, self.check)
+        return self
+
+    def stop(self, timeout: Optional[float] = None, *, reason: str = "stopped") -> None:
+        """Unregister at once and stop checking (idempotent).
+
+        Waits until the node is removed, then until a check in progress ends
+        (at most about the check ``timeout``), for at most ``timeout`` seconds
+        in all (``None``: no limit).  If ZooKeeper is unreachable, the removal
+        waits for the connection to come back; closing the session (which
+        removes the node too) ends that wait.  ``reason`` is logged and passed
+        to ``on_change``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            if self._life == "started":
+                self._stop_reason = reason
+            self._life = "stopped"
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(_remaining(deadline))
+        self._monitor.stop(_remaining(deadline))
+
+    def __enter__(self) -> "HealthCheckedRegistration":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- the monitor's side ----------------------------------------------------
+
+    def _health_changed(self, healthy: bool, reason: str) -> None:
+        # On the monitor's thread: only record what is wanted, never block.
+        with self._cond:
+            self._wanted = healthy
+            self._reason = f"{'healthy' if healthy else 'unhealthy'}: {reason}"
+            self._cond.notify_all()
+
+    # -- the ZooKeeper thread --------------------------------------------------
+
+    def _run(self) -> None:
+        delay = 0.0
+        while True:
+            with self._cond:
+                while True:
+                    stopping = self._life == "stopped"
+                    want = self._wanted and not stopping
+                    have = self._registration is not None
+                    if want != have:
+                        break
+                    if stopping:
+                        return
+                    self._cond.wait()
+                reason = self._stop_reason if stopping else self._reason
+            try:
+                if want:
+                    self._register(reason)
+                else:
+                    self._unregister(reason)
+                delay = 0.0
+                continue
+            except Exception as exc:
+                if self.zk.closed:
+                    # its ephemeral nodes went with the session
+                    self._session_closed(exc)
+                    return
+                delay = min(max(delay * 2, _FIRST_RETRY), _MAX_RETRY)
+                log.warning(
+                    "%s %s: %s failed (%s: %s); retrying in %.1fs",
+                    self.path, self.address, "registering" if want else "unregistering",
+                    type(exc).__name__, exc, delay, exc_info=log.isEnabledFor(logging.DEBUG),
+                )
+            with self._cond:
+                self._cond.wait(delay)  # a change of plan (or stop) cuts the wait short
+
+    def _register(self, reason: str) -> None:
+        registration = self.zk.register_server(
+            self.path, (self._host, self._port), acl=self.acl, **self.properties
+        )
+        with self._cond:
+            self._registration = registration
+        log.info("registered %s (%s)", ", ".join(registration.paths), reason)
+        self._notify(True, reason, registration.paths)
+
+    def _unregister(self, reason: str) -> None:
+        registration = self._registration
+        assert registration is not None
+        if registration.active:
+            registration.unregister()
+        else:
+            # an earlier attempt took it out of the session's table (so it is
+            # not restored after session loss) but did not get to delete it
+            self.zk._unregister_paths(registration.paths)
+        with self._cond:
+            self._registration = None
+        log.info("unregistered %s (%s)", ", ".join(registration.paths), reason)
+        self._notify(False, reason, registration.paths)
+
+    def _session_closed(self, exc: Exception) -> None:
+        with self._cond:
+            registration, self._registration = self._registration, None
+            stopping = self._life == "stopped"
+        if registration is not None:
+            registration.active = False
+            log.info("%s: gone with the closed session", ", ".join(registration.paths))
+            self._notify(False, "session closed", registration.paths)
+        if not stopping:
+            log.warning("%s %s: the ZooKeeper session was closed (%s); no longer registering",
+                        self.path, self.address, type(exc).__name__)
+
+    def _notify(self, registered: bool, reason: str, paths: tuple[str, ...]) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(registered, reason, paths)
+        except Exception:
+            log.exception("%s %s: on_change(%r, %r, ...) raised", self.path, self.address, registered, reason)
+
+    def __repr__(self) -> str:
+        health = {None: "unknown", True: "healthy", False: "unhealthy"}[self.healthy]
+        state = "registered" if self.registered else "not registered"
+        return (
+            f"<HealthCheckedRegistration {self.path} {self.address} {health} {state} "
+            f"{self._life} check={self.check!r}>"
+        )
+
+
+def _remaining(deadline: Optional[float]) -> Optional[float]:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
