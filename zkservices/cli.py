@@ -79,7 +79,7 @@ def _load_commands() -> None:
 
     # each module registers its subcommands on import; a module that does not
     # exist yet is simply absent from the command list
-    for name in ("_cli_commands", "_cli_tree", "_cli_services"):
+    for name in ("_cli_commands", "_cli_tree", "_cli_services", "_cli_feed"):
         try:
             importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError as exc:

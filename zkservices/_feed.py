@@ -1,0 +1,329 @@
+"""Load-balancer feeds: services in ZooKeeper rendered into a configuration file.
+
+Status: phase 1 -- the library side of ``zkservices feed``.
+
+A :class:`Feed` keeps one :class:`~zkservices.ServerSet` per service path
+(outage protection, shrink guard, snapshot: see :mod:`zkservices._serverset`)
+and hands the template context to a :class:`~zkservices._feed_render.FileFeed`
+(quiescence, render, compare, check command, atomic write, reload command).
+Nothing is rendered until every service has data (from ZooKeeper, or from the
+snapshot once ZooKeeper has not answered for ``timeout`` seconds): a feed that
+cannot reach ZooKeeper never writes an empty configuration.
+
+Template context (as ``zkservices feed`` documents it): ``services``, in the
+order given, each with ``path``, ``name`` (last path segment), ``properties``
+(the service node's), ``providers`` (sorted by name, each with ``name``,
+``host``, ``port``, ``address`` and ``properties``, the provider node's data)
+and ``stale`` (true while that service is served from a snapshot, ZooKeeper is
+unreachable or the shrink guard holds its set back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Iterable, Optional, Union
+
+from ._errors import ZkServicesError
+from ._feed_render import FileFeed, build_context
+from ._paths import check_path
+from ._serverset import DEFAULT_MIN_FRACTION, ServerSet, _Connection
+from ._session import ZooKeeper
+
+__all__ = ["Feed", "FeedError"]
+
+log = logging.getLogger("zkservices.feed")
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class FeedError(ZkServicesError):
+    """A feed could not produce its file (``run_once``): no data, a template,
+    check, write or reload failure.  The message says which."""
+
+
+class _Sink(FileFeed):
+    """A FileFeed that reports each rendering that differs from the previous one."""
+
+    def __init__(self, *, on_render: Optional[Callable[[str], None]], **kw: Any) -> None:
+        self._on_render = on_render
+        self.processed = 0  # cycles done (rendered, failed or unchanged)
+        super().__init__(**kw)
+
+    def _process(self, context: Any) -> None:
+        before = self.last_rendered
+        failures = self.render_failures
+        try:
+            super()._process(context)
+        finally:
+            self.processed += 1
+        text = self.last_rendered
+        if self._on_render is not None and self.render_failures == failures and text is not None and text != before:
+            self._on_render(text)
+
+
+class Feed:
+    """Render services watched in ZooKeeper into a file (see the module documentation).
+
+    ``Feed(zk, service_paths, *, template_text=None, template_file=None, output,
+    check_command=None, reload_command=None, min_wait=0.0, max_wait=0.0,
+    dry_run=False, min_fraction=0.5, force=False, snapshot=None, timeout=10.0,
+    session_timeout=10.0, command_timeout=60.0, on_render=None, template_name=None)``
+
+    - ``zk``: a :class:`~zkservices.ZooKeeper` (left open), or a connection
+      string (``None``: the default), connected in the background and retried
+      until a server answers, so a feed can start while ZooKeeper is down;
+    - ``service_paths``: one path or a sequence of paths;
+    - exactly one of ``template_text`` and ``template_file`` (Jinja2, strict
+      undefined; a syntax error raises
+      :class:`~zkservices._feed_render.FeedTemplateError` here, naming
+      ``template_name``, by default the file's path);
+    - ``output``: the file to maintain (not needed with ``dry_run``);
+    - ``check_command``, ``reload_command``, ``min_wait``, ``max_wait``,
+      ``dry_run``, ``command_timeout``: as :class:`FileFeed` has them;
+    - ``min_fraction``, ``force``, ``snapshot``, ``timeout``: as
+      :class:`~zkservices.ServerSet` has them (one snapshot file holds every
+      service of the feed; a dry run reads it but never writes it);
+    - ``on_render``: called with the text of each rendering that differs from
+      the previous one (dry runs included), on the feed's thread.
+
+    Lifecycle: made latent; :meth:`start` (or entering a ``with`` block) starts
+    watching and rendering, and returns at once; :meth:`close` stops (pending
+    changes are rendered first).  :meth:`run_once` is the one-shot form.
+    """
+
+    def __init__(
+        self,
+        zk: Union[ZooKeeper, str, None],
+        service_paths: Union[str, Iterable[str]],
+        *,
+        template_text: Optional[str] = None,
+        template_file: Optional[PathLike] = None,
+        output: Optional[PathLike] = None,
+        check_command: Optional[str] = None,
+        reload_command: Optional[str] = None,
+        min_wait: float = 0.0,
+        max_wait: float = 0.0,
+        dry_run: bool = False,
+        min_fraction: float = DEFAULT_MIN_FRACTION,
+        force: bool = False,
+        snapshot: Optional[PathLike] = None,
+        timeout: float = 10.0,
+        session_timeout: float = 10.0,
+        command_timeout: float = 60.0,
+        on_render: Optional[Callable[[str], None]] = None,
+        template_name: Optional[str] = None,
+    ) -> None:
+        paths = [service_paths] if isinstance(service_paths, str) else list(service_paths)
+        if not paths:
+            raise ValueError("a feed needs at least one service path")
+        self.service_paths: list[str] = [check_path(p) for p in paths]
+        if (template_text is None) == (template_file is None):
+            raise ValueError("give exactly one of template_text and template_file")
+        if template_file is not None:
+            with open(template_file, encoding="utf-8") as f:
+                template_text = f.read()
+        if template_name is None:
+            template_name = os.fspath(template_file) if template_file is not None else "<template>"
+        if output is None and not dry_run:
+            raise ValueError("output is needed unless dry_run is true")
+        if not 0.0 <= float(min_fraction) <= 1.0:
+            raise ValueError(f"min_fraction must be between 0 and 1, not {min_fraction!r}")
+        self._zk_arg = zk
+        self.min_fraction = float(min_fraction)
+        self.force = bool(force)
+        self.snapshot = os.fspath(snapshot) if snapshot is not None else None
+        self.timeout = float(timeout)
+        self.session_timeout = float(session_timeout)
+        assert template_text is not None
+        self.file_feed = _Sink(
+            on_render=on_render,
+            template_text=template_text,
+            template_name=template_name,
+            output=os.fspath(output) if output is not None else "-",
+            check_command=check_command,
+            reload_command=reload_command,
+            min_wait=min_wait,
+            max_wait=max_wait,
+            dry_run=dry_run,
+            command_timeout=command_timeout,
+        )
+        self.output = self.file_feed.output
+        self.server_sets: list[ServerSet] = []
+        self._connection: Optional[_Connection] = None
+        self._lock = threading.Lock()
+        self._state = "latent"
+        self._waiting_logged = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> "Feed":
+        """Start watching and rendering (returns at once); starting twice is an error."""
+        with self._lock:
+            if self._state != "latent":
+                raise RuntimeError(f"{self!r} was already started")
+            self._state = "started"
+        try:
+            if isinstance(self._zk_arg, ZooKeeper):
+                source: Any = self._zk_arg
+            else:
+                self._connection = source = _Connection(self._zk_arg, session_timeout=self.session_timeout)
+            for path in self.service_paths:
+                self.server_sets.append(
+                    ServerSet(
+                        source,
+                        path,
+                        min_fraction=self.min_fraction,
+                        force=self.force,
+                        snapshot=self.snapshot,
+                        timeout=self.timeout,
+                        wait=False,
+                        save_snapshot=not self.file_feed.dry_run,
+                    )
+                )
+            for server_set in self.server_sets:
+                server_set(self._changed)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Stop watching, render what is pending, stop (idempotent)."""
+        with self._lock:
+            if self._state == "closed":
+                return
+            self._state = "closed"
+        for server_set in self.server_sets:
+            server_set.close()
+        self.file_feed.close(timeout)
+        if self._connection is not None:
+            self._connection.close()
+
+    def __enter__(self) -> "Feed":
+        if self._state == "latent":
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run_once(self, timeout: Optional[float] = None) -> str:
+        """Start, wait until every service has data, render (and write, check,
+        reload) once, close; return the rendered text.
+
+        Waits at most ``timeout`` seconds (default: the feed's ``timeout`` plus
+        one second) for data; raises :class:`FeedError` when there is none
+        (ZooKeeper unreachable and no snapshot) or the cycle failed.
+        """
+        wait = self.timeout + 1.0 if timeout is None else timeout
+        try:
+            if self._state == "latent":
+                self.start()
+            missing = [s.path for s in self.server_sets if not s.wait_ready(wait)]
+            if missing:
+                if self.connection_error:
+                    raise FeedError(self.connection_error)
+                where = self._connection.connection_string if self._connection else repr(self._zk_arg)
+                raise FeedError(
+                    f"no data for {', '.join(missing)}: ZooKeeper at {where} did not answer within "
+                    f"{wait:g}s and there is no snapshot"
+                )
+            self._changed()
+            self.file_feed.flush(now=True)
+            error = self.file_feed.last_error
+            if error is not None:
+                raise FeedError(error)
+            text = self.file_feed.last_rendered
+            assert text is not None
+            return text
+        finally:
+            self.close()
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._state == "started"
+
+    @property
+    def closed(self) -> bool:
+        return self._state == "closed"
+
+    @property
+    def ready(self) -> bool:
+        """Whether every service has data (so the feed renders)."""
+        return bool(self.server_sets) and all(s.ready for s in self.server_sets)
+
+    @property
+    def stale(self) -> bool:
+        """Whether any service is stale (snapshot, unreachable ZooKeeper, shrink guard)."""
+        return any(s.stale for s in self.server_sets) or not self.ready
+
+    @property
+    def connection_error(self) -> Optional[str]:
+        """Why connecting was given up (a bad connection string...), else ``None``."""
+        return self._connection.error if self._connection is not None else None
+
+    @property
+    def writes(self) -> int:
+        return self.file_feed.writes
+
+    @property
+    def reloads(self) -> int:
+        return self.file_feed.reloads
+
+    @property
+    def check_failures(self) -> int:
+        return self.file_feed.check_failures
+
+    @property
+    def last_rendered(self) -> Optional[str]:
+        return self.file_feed.last_rendered
+
+    @property
+    def last_error(self) -> Optional[str]:
+        return self.file_feed.last_error
+
+    def flush(self, timeout: Optional[float] = None, *, now: bool = False) -> bool:
+        """Wait until every change handed to the file side so far is dealt with."""
+        return self.file_feed.flush(timeout, now=now)
+
+    def context(self) -> dict[str, Any]:
+        """The template context as it is now."""
+        return build_context(
+            [
+                {"path": s.path, "properties": s.properties, "providers": s.providers, "stale": s.stale}
+                for s in self.server_sets
+            ]
+        )
+
+    def __repr__(self) -> str:
+        flags = [self._state]
+        if self._state == "started":
+            if not self.ready:
+                flags.append("waiting for data")
+            elif self.stale:
+                flags.append("stale")
+        if self.file_feed.dry_run:
+            flags.append("dry-run")
+        return (
+            f"<Feed {' '.join(self.service_paths)} -> {self.output} {' '.join(flags)} "
+            f"writes={self.writes} reloads={self.reloads}>"
+        )
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _changed(self, *_: Any) -> None:
+        # On a ServerSet's thread (or run_once's): hand the current context over.
+        with self._lock:
+            if self._state != "started":
+                return
+            not_ready = [s.path for s in self.server_sets if not s.ready]
+            if not_ready or len(self.server_sets) < len(self.service_paths):
+                if not_ready and not self._waiting_logged:
+                    self._waiting_logged = True
+                    log.info("feed %s: waiting for data for %s", self.output, ", ".join(not_ready))
+                return
+            self.file_feed.update(self.context())
