@@ -21,7 +21,13 @@ from ._errors import (
 )
 
 from ._registration import Registration
+from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
+from ._selfreg import HealthCheckedRegistration
+from ._feed import Feed, FeedError
+from ._serverset import ServerSet
 from ._session import ZK, ZooKeeper
+from ._tree import Node, emit_tree, parse_tree
+from ._treeops import Change, validate_tree
 from ._views import Children, ChildrenChange, Properties
 
 __version__ = "0.1.0.dev0"
@@ -35,6 +41,14 @@ __all__ = [
     "ChildrenChange",
     "Properties",
     "Registration",
+    "HealthCheckedRegistration",
+    "CommandCheck",
+    "HealthMonitor",
+    "HttpCheck",
+    "TcpCheck",
+    "Feed",
+    "FeedError",
+    "ServerSet",
     "ZK",
     "ZooKeeper",
     "CancelWatch",
@@ -45,4 +59,9 @@ __all__ = [
     "TreeError",
     "ValueTooLarge",
     "ZkServicesError",
+    "Change",
+    "Node",
+    "emit_tree",
+    "parse_tree",
+    "validate_tree",
 ]

@@ -1,7 +1,7 @@
 """Health checks for self-registration (``zkservices register --check-…``).
 
-Status: phase 1 -- checks and the monitor; the ZooKeeper side (registering while
-healthy, unregistering when not) is wired up by the ``register`` command.
+The ZooKeeper side (registering while healthy, unregistering when not) is
+:class:`zkservices.HealthCheckedRegistration` and ``zkservices register``.
 
 A *check* is any object with ``check(timeout) -> (ok, reason)`` (the
 :class:`HealthCheck` protocol).  Three are provided:
