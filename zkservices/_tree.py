@@ -157,6 +157,7 @@ rules.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
 import math
@@ -295,6 +296,12 @@ def _key_problem(key: object) -> str | None:
     """Why ``key`` cannot be a property key, or None."""
     if not isinstance(key, str):
         return f"property names must be strings, not {type(key).__name__}"
+    return _str_key_problem(key)
+
+
+# The same few property names recur across thousands of nodes in an export.
+@functools.lru_cache(maxsize=4096)
+def _str_key_problem(key: str) -> str | None:
     if not key:
         return "empty property name"
     if key.startswith("/"):
@@ -880,6 +887,7 @@ def _json_text(value: Any) -> str:
     return _UNICODE_BREAKS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _text_name_problem(base: str) -> str | None:
     if base.startswith(("/", "#")):
         return "it starts with '/' or '#'"
