@@ -20,7 +20,7 @@ import threading
 import pytest
 
 import zkservices
-from zkservices._cli_services import parse_value
+from zkservices.cli import parse_value
 from zkservices._health import CommandCheck
 from zkservices.cli import main
 from zkservices.testing import expire_session

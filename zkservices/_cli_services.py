@@ -8,16 +8,14 @@ without optional packages.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import signal
-import sys
 import threading
 from typing import Any, Optional
 
-from .cli import command
+from .cli import command, parse_value
 
 __all__: list[str] = []
 
@@ -52,18 +50,6 @@ _register_log = logging.getLogger("zkservices.cli.register")
 _SAME_ADDRESS = object()  # --check-tcp given without HOST:PORT
 _STOP_TIMEOUT = 10.0  # how long removal may wait for an unreachable ZooKeeper before the session is closed
 _CONNECTED = 0  # a wake-up byte that is no signal number
-
-
-def parse_value(text: str) -> Any:
-    """A ``name=VALUE`` value: JSON if it parses (finite numbers only), else the text itself."""
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(text, parse_constant=no_constant)
-    except ValueError:
-        return text
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -38,7 +38,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from .cli import CommandError, command
+from .cli import CommandError, command, parse_value
 
 __all__: list[str] = []
 
@@ -277,16 +277,6 @@ def validate(args: argparse.Namespace) -> int:
 # set-property
 
 
-def _json_or_text(text: str) -> Any:
-    def no_constant(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(text, parse_constant=no_constant)
-    except ValueError:
-        return text
-
-
 _LINK_ASSIGNMENT = re.compile(r"(.+? (?:->|=>))=(.*)", re.DOTALL)
 
 
@@ -297,7 +287,7 @@ def _assignment(text: str) -> tuple[str, Any]:
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected name=VALUE, got {text!r}")
-    return name, _json_or_text(value)
+    return name, parse_value(value)
 
 
 def _set_property_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from ._paths import format_address, join
+from ._paths import join
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._session import ZooKeeper

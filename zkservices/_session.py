@@ -24,7 +24,7 @@ from kazoo.security import make_acl
 
 from . import _registration
 from ._encoding import decode, encode
-from ._errors import BadPropertyLink, FailedConnect, LinkLoop
+from ._errors import FailedConnect, LinkLoop
 from ._links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, resolve
 from ._paths import Address, check_path, format_address, join, parse_address, split
 from ._registration import Registration, local_addresses

@@ -9,9 +9,10 @@ Logging is configured here, never at import time.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 __all__ = ["main", "command"]
 
@@ -94,6 +95,19 @@ def _configure_logging(verbose: int, quiet: int) -> None:
     if verbose < 2:
         # the local server's own chatter (its WARN lines are routine) only with -vv
         logging.getLogger("zkservices.server").setLevel(max(level + 10, logging.ERROR))
+
+
+def parse_value(text: str) -> Any:
+    """A ``name=VALUE`` value on the command line: JSON if it parses (finite
+    numbers only; no ``NaN``/``Infinity``), else the text itself.  Never eval'd."""
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(text, parse_constant=no_constant)
+    except ValueError:
+        return text
 
 
 def connection_string(args: argparse.Namespace) -> str | None:
