@@ -20,15 +20,61 @@ from ._errors import (
     ZkServicesError,
 )
 
-from ._registration import Registration
-from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
-from ._selfreg import HealthCheckedRegistration
-from ._feed import Feed, FeedError
-from ._serverset import ServerSet
-from ._session import ZK, ZooKeeper
-from ._tree import Node, emit_tree, parse_tree
-from ._treeops import Change, validate_tree
-from ._views import Children, ChildrenChange, Properties
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
+    from ._feed import Feed, FeedError
+    from ._feed_render import FeedTemplateError
+    from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
+    from ._registration import Registration
+    from ._selfreg import HealthCheckedRegistration
+    from ._serverset import ServerSet
+    from ._session import ZK, ZooKeeper
+    from ._tree import Node, emit_tree, parse_tree
+    from ._treeops import Change, validate_tree
+    from ._views import Children, ChildrenChange, Properties
+
+# Public names are imported on first use (PEP 562), so that ``import
+# zkservices.testing.plugin`` -- which pytest does in every run where this
+# package is installed -- stays cheap and loads no kazoo.
+_LAZY = {
+    "Feed": "._feed",
+    "FeedError": "._feed",
+    "FeedTemplateError": "._feed_render",
+    "CommandCheck": "._health",
+    "HealthMonitor": "._health",
+    "HttpCheck": "._health",
+    "TcpCheck": "._health",
+    "Registration": "._registration",
+    "HealthCheckedRegistration": "._selfreg",
+    "ServerSet": "._serverset",
+    "ZK": "._session",
+    "ZooKeeper": "._session",
+    "Node": "._tree",
+    "emit_tree": "._tree",
+    "parse_tree": "._tree",
+    "Change": "._treeops",
+    "validate_tree": "._treeops",
+    "Children": "._views",
+    "ChildrenChange": "._views",
+    "Properties": "._views",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0.dev0"
 
@@ -48,6 +94,7 @@ __all__ = [
     "TcpCheck",
     "Feed",
     "FeedError",
+    "FeedTemplateError",
     "ServerSet",
     "ZK",
     "ZooKeeper",

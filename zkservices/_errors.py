@@ -12,6 +12,10 @@ callers who only care about "the input was wrong" can catch that.
   - ``NodeDeleted`` -- a view's node was deleted and the operation needs it.
   - ``ValueTooLarge`` (also ``ValueError``) -- encoded data exceeds ZooKeeper's limit.
   - ``InvalidPath`` (also ``ValueError``) -- a path ZooKeeper would reject.
+  - ``FeedError`` (in ``_feed``) -- a feed could not render or start.
+  - ``FeedTemplateError`` (also ``ValueError``, in ``_feed_render``) -- a template
+    is broken or uses an undefined name; names template and line.
+  - ``testing.ServerError``, ``testing.FaultError`` -- a test server or fault failed.
 - ``CancelWatch`` -- raised by a callback to remove itself quietly (not an error).
 """
 

@@ -1,0 +1,44 @@
+"""The README commands' set-up (scripts/bootstrap) where it cannot install.
+
+Run for real: a private mount namespace hides Debian's ZooKeeper jars, and the
+script runs as an unprivileged user, so it can neither find nor install the
+server and must say exactly what to install.  Needs root (for the namespace),
+which CI and the development machines have.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
+    reason="needs root with unshare and setpriv to hide the server and drop privileges",
+)
+
+
+def _run_hidden(*, hide: str, env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    script = (
+        f"mount -t tmpfs none {hide} && "
+        "exec setpriv --reuid=65534 --regid=65534 --clear-groups "
+        "env -i " + " ".join(f"{k}={v}" for k, v in env.items()) + f" bash {ROOT}/scripts/bootstrap"
+    )
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+
+
+@needs_root
+def test_not_root_and_no_zookeeper_says_what_to_install(tmp_path):
+    venv = tmp_path / "venv"
+    result = _run_hidden(
+        hide="/usr/share/java",
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VENV": str(venv)},
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "sudo apt-get install -y zookeeper" in result.stderr
+    assert "ZOOKEEPER_CLASSPATH" in result.stderr
+    assert not venv.exists()  # it stopped before doing anything else
