@@ -1,0 +1,70 @@
+"""``zkservices dev-server``: a real local ZooKeeper in the foreground, gone on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+from kazoo.client import KazooClient
+
+
+def _start(*args: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zkservices", "dev-server", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = process.stdout.readline().strip()  # the connection string, once serving
+    if not line:
+        process.kill()
+        raise AssertionError(f"dev-server printed nothing: {process.stderr.read()}")
+    return process, line
+
+
+def _refused(host_port: str) -> bool:
+    host, port = host_port.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("args, members, stop", [((), 1, signal.SIGTERM), (("--ensemble", "3"), 3, signal.SIGINT)])
+def test_dev_server_serves_then_cleans_up(args, members, stop):
+    process, connection_string = _start(*args)
+    try:
+        assert len(connection_string.split(",")) == members
+        client = KazooClient(hosts=connection_string)
+        client.start(timeout=30)
+        client.create("/hello", b"world")
+        assert client.get("/hello")[0] == b"world"
+        client.stop()
+        client.close()
+        process.send_signal(stop)
+        assert process.wait(30) == 0
+        assert "stopped" in process.stderr.read()
+        assert all(_refused(hp) for hp in connection_string.split(","))
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_dev_server_port_option(zk_server):
+    from zkservices.testing._server import free_ports
+
+    port = free_ports(1)[0]
+    process, connection_string = _start("--port", str(port))
+    try:
+        assert connection_string == f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+    # a port already taken is refused with a clear one-line error
+    taken = zk_server.port
+    result = subprocess.run([sys.executable, "-m", "zkservices", "dev-server", "--port", str(taken)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "in use" in result.stderr
