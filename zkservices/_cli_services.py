@@ -160,6 +160,7 @@ def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], di
         properties[name] = value
     timing = {key: getattr(args, key) for key in ("interval", "timeout", "rise", "fall")
               if getattr(args, key) is not None}
+    check: Any
     if args.check_tcp is _SAME_ADDRESS:
         check = None  # HealthCheckedRegistration's default: the registered address
     elif args.check_tcp is not None:

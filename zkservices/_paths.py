@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Tuple, Union
+from typing import Any, Tuple, Union
 
 from ._errors import InvalidPath
 
@@ -85,6 +85,8 @@ def format_address(host: str, port: int) -> str:
 
 def parse_address(address: Address) -> tuple[str, int]:
     """Accept ``'host:port'``, ``'[v6]:port'``, ``(host, port)``; a blank host stays ``''``."""
+    host: Any
+    port: Any
     if isinstance(address, tuple):
         if len(address) != 2:
             raise ValueError(f"address {address!r}: expected (host, port)")

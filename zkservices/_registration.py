@@ -76,9 +76,9 @@ def local_addresses() -> list[str]:
     if not addresses:
         try:
             for info in socket.getaddrinfo(socket.gethostname(), None):
-                address = info[4][0]
-                if not address.startswith("127.") and address != "::1" and address not in addresses:
-                    addresses.append(address)
+                found = str(info[4][0])
+                if not found.startswith("127.") and found != "::1" and found not in addresses:
+                    addresses.append(found)
         except OSError:
             pass
     return addresses or ["127.0.0.1"]

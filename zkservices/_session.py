@@ -192,8 +192,7 @@ class ZooKeeper(TreeOperations):
                     nodes = list(self._registrations.values())
                 if nodes:  # kazoo dropped its watchers with the connection
                     threading.Thread(
-                        target=lambda: [_registration.track(self, n) for n in nodes],
-                        name="zkservices-retrack", daemon=True,
+                        target=self._retrack, args=(nodes,), name="zkservices-retrack", daemon=True
                     ).start()
         elif state == KazooState.SUSPENDED:
             self._connected.clear()
@@ -205,6 +204,10 @@ class ZooKeeper(TreeOperations):
                 self._recovered.clear()
                 self._lost = True
                 log.warning("ZooKeeper session lost (expired or closed)")
+
+    def _retrack(self, nodes: list[Any]) -> None:
+        for node in nodes:
+            _registration.track(self, node)
 
     def _recover(self, generation: int) -> None:
         started = time.monotonic()

@@ -225,7 +225,7 @@ def _pipelined_read(
         # chunk (ZooKeeper answers in order: when its last answer is in, all
         # are) costs far less than waking up for every answer.
         while todo and len(chunks) < _CHUNKS_IN_FLIGHT:
-            chunk = []
+            chunk: list[tuple[str, str, Any]] = []
             while todo and len(chunk) < _CHUNK:
                 kind, path = todo.popleft()
                 if kind == "get":
@@ -257,9 +257,10 @@ def _pipelined_read(
                 elif stat.numChildren == 0:
                     node.children = []
             elif kind == "children":
-                node = nodes.get(path)
-                if node is None:
+                listed = nodes.get(path)
+                if listed is None:
                     continue
+                node = listed
                 names = sorted(value)
                 if path == "/" and RESERVED_TOP_LEVEL in names:
                     names.remove(RESERVED_TOP_LEVEL)
@@ -267,10 +268,10 @@ def _pipelined_read(
                 prefix = path if path != "/" else ""
                 todo.extend(("get", f"{prefix}/{name}") for name in select(path, names))
             else:
-                node = nodes.get(path)
-                if node is not None:
+                with_acl = nodes.get(path)
+                if with_acl is not None:
                     acl, acl_stat = value
-                    node.acl, node.acl_version = list(acl), acl_stat.aversion
+                    with_acl.acl, with_acl.acl_version = list(acl), acl_stat.aversion
         if progress is not None and time.monotonic() - last_report > 0.1:
             last_report = time.monotonic()
             progress("reading", len(nodes), None)

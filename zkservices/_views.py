@@ -91,6 +91,7 @@ class _View:
     """What Children and Properties share: lifecycle, watcher, callbacks."""
 
     _kind = "view"
+    _state: Any
 
     def __init__(self, zk: "ZooKeeper", path: str, *, watch: bool = True) -> None:
         self.zk = zk

@@ -46,7 +46,7 @@ async def connect(connection_string: str | None = None, session_timeout: float =
 
 class _AsyncView(Generic[V]):
     def __init__(self, view: V) -> None:
-        self.view = view
+        self.view: V = view
 
     @property
     def path(self) -> str:
