@@ -303,8 +303,11 @@ class Children(_View):
         if deleted and callback.min_args == 0:
             callback()
             return
-        change = ChildrenChange(frozenset(new) - frozenset(old), frozenset(old) - frozenset(new))
-        callback(self, change)
+        if callback.max_args < 2:  # the change is computed only for callbacks that take it
+            callback(self)
+            return
+        before, after = frozenset(old), frozenset(new)
+        callback(self, ChildrenChange(after - before, before - after))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._state)
