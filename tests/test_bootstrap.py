@@ -15,9 +15,17 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _can_hide() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"):
+        return False
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
 needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
-    reason="needs root with unshare and setpriv to hide the server and drop privileges",
+    not _can_hide(), reason="needs root allowed to make mount namespaces (unshare -m) and setpriv"
 )
 
 
