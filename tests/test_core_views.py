@@ -575,3 +575,28 @@ def test_view_follows_link_to_its_new_target_when_node_deleted(zk, zk_client):
     zk_client.delete("/t1")
     wait_for(lambda: data.real_path == "/t2" and data.get("n") == 2, what="view re-resolved")
     assert not data.deleted
+
+
+def test_a_slow_callback_delays_but_never_fails_a_write(zk, zk_client, caplog):
+    # The write's own wait for the views is bounded: a callback that blocks the
+    # worker longer than that makes the write log a warning, not fail.
+    zk_client.create("/slow", b"{}")
+    release = threading.Event()
+    calls = []
+
+    @zk.properties("/slow")
+    def blocker(data):
+        calls.append(dict(data))
+        if len(calls) == 2:
+            release.wait(30)
+
+    original = zk._settle
+    zk._settle = lambda timeout=0.3: original(timeout)
+    try:
+        with caplog.at_level(logging.WARNING, logger="zkservices.session"):
+            zk.properties("/slow").update(a=1)  # the callback blocks the worker
+        assert any("did not catch up" in r.getMessage() for r in caplog.records)
+        assert zk_client.get("/slow")[0] == b'{"a":1}'
+    finally:
+        release.set()
+    wait_for(lambda: calls[-1] == {"a": 1})

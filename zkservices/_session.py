@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import weakref
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kazoo.client import KazooClient
@@ -448,8 +449,15 @@ class ZooKeeper(TreeOperations):
             return
         marker = threading.Event()
         self.client.handler.dispatch_callback(Callback("watch", marker.set, ()))
-        if marker.wait(timeout):
-            self._worker.barrier(timeout)
+        try:
+            if marker.wait(timeout):
+                self._worker.barrier(timeout)
+                return
+        except (FutureTimeout, RuntimeError):  # worker busy (a slow callback, an outage) or stopped
+            pass
+        # The write itself succeeded; only our views lag (e.g. the worker waits
+        # for a reconnection, or a callback is slow).  Never fail the write.
+        log.warning("views did not catch up with this session's write within %gs; continuing", timeout)
 
     # -- writes --------------------------------------------------------
 
