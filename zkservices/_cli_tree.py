@@ -14,11 +14,16 @@ Decisions:
   reported on stderr (a warning each) and kept; ``--no-trim`` keeps them
   silently.
 - ``export -o FILE`` writes the file atomically (temporary file, then
-  rename); without ``--format`` a FILE ending in ``.yaml``/``.yml`` gets YAML.
+  rename) with the mode the file had (new files: 0666 less the umask);
+  without ``--format`` a FILE ending in ``.yaml``/``.yml`` gets YAML.
+- A chroot in the connection string that does not exist on the server is
+  exit 1 with one line naming it.
 - ``set-property PATH name=VALUE...``: VALUE is JSON (``3``, ``true``,
   ``"x"``, ``[1]``); other text is taken as a string, never evaluated.  Links
   are set with their full key: ``'db ->=/databases/main'``,
-  ``'t =>=../cms threads'``.  The update is version-checked (merges).
+  ``'t =>=../cms threads'`` (white space around a link value is dropped;
+  names and link values that no tree form could export are usage errors).
+  The update is version-checked (merges).
 - ``watch PATH`` prints ``children PATH [...]``, ``properties PATH {...}``
   (property links followed) and ``deleted PATH`` lines, the current state
   first, then one line per change, until interrupted (exit 130).
@@ -69,6 +74,7 @@ def _connect(args: argparse.Namespace) -> Any:
     those are only shown with ``-v`` (the one-line error says it all).
     """
     import logging
+    import warnings
 
     import zkservices
 
@@ -77,11 +83,22 @@ def _connect(args: argparse.Namespace) -> Any:
     if not args.verbose:
         kazoo_log.setLevel(logging.ERROR)
     try:
-        return zkservices.ZooKeeper(args.zookeeper, timeout=args.timeout)
+        # kazoo only warns (two lines on stderr) when the chroot is missing;
+        # then every command failed with "no such node: /", or export
+        # printed nothing and exited 0.  Say it in one line instead.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            zk = zkservices.ZooKeeper(args.zookeeper, timeout=args.timeout)
     except zkservices.FailedConnect as exc:
         raise CommandError(str(exc)) from None
     finally:
         kazoo_log.setLevel(level)
+    for warning in caught:
+        if "chroot" in str(warning.message).lower() and zk.client.chroot:
+            zk.close()
+            raise CommandError(f"the chroot {zk.client.chroot} does not exist on the server (create it first)")
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return zk
 
 
 def _friendly(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -99,7 +116,8 @@ def _friendly(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             detail = str(exc) or getattr(args, "path", None) or ""
             raise CommandError(f"no such node: {detail}" if detail else "no such node") from None
         except NoAuthError as exc:
-            raise CommandError(f"not allowed (ACL): {exc or getattr(args, 'path', '')}") from None
+            # (an exception is always true: `exc or path` printed kazoo's empty text)
+            raise CommandError(f"not allowed (ACL): {str(exc) or getattr(args, 'path', '')}") from None
         except (ZkServicesError, ValueError) as exc:
             raise CommandError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
@@ -197,8 +215,17 @@ def _write_atomically(path: str, text: str) -> None:
         fd, temporary = tempfile.mkstemp(prefix=".zkservices-export-", dir=directory)
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    # mkstemp makes the file 0600: give it the mode the file had, else the
+    # usual one (0666 less the umask), as a plain write would
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -232,10 +259,15 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
 @command("import", "import a tree file (text or YAML) below PATH; prints the changes")(_import_arguments)
 @_friendly
 def import_(args: argparse.Namespace) -> int:
-    from ._treeops import validate_tree
+    from ._treeops import _as_tree, _prepare
 
     data, filename = _read_input(args.file)
-    tree = validate_tree(data, filename=filename)  # before connecting: a bad file needs no server
+    # Before connecting, a bad file needs no server: syntax, names, sizes.
+    # Not property links: checked as if imported at '/', a relative link
+    # ('../../b/c x') refused files import_tree accepts below PATH; import_tree
+    # checks them where the tree really goes, naming the line just the same.
+    tree = _as_tree(data, filename)
+    _prepare(tree, "/", filename)
     progress = _Progress.on_terminal("import")
     with _connect(args) as zk:
         changes = zk.import_tree(
@@ -281,12 +313,24 @@ _LINK_ASSIGNMENT = re.compile(r"(.+? (?:->|=>))=(.*)", re.DOTALL)
 
 
 def _assignment(text: str) -> tuple[str, Any]:
+    from ._tree import _key_problem, _link_value_problem
+
     match = _LINK_ASSIGNMENT.fullmatch(text)
     if match:  # 'db ->=/x', 't =>=../cms threads': link values are text
-        return match.group(1), match.group(2)
+        # Refuse what no tree form can hold (an empty target, 'a/b ->'):
+        # the core stores it, and then every export of the tree failed.
+        # White space around a link value is never meant ('db ->= /x').
+        key, value = match.group(1), match.group(2).strip()
+        problem = _key_problem(key) or _link_value_problem(key[-2:], value)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+        return key, value
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected name=VALUE, got {text!r}")
+    problem = _key_problem(name)  # ('/x=1': export could not write it)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return name, parse_value(value)
 
 

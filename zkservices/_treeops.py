@@ -45,12 +45,17 @@ Decisions
   ``string_value`` property holding the text (undecodable bytes replaced by
   U+FFFD).  Importing that export writes ``{"string_value": ...}`` only where
   the node's decoded properties differ: over an unchanged node it leaves the
-  original data alone.
+  original data alone.  The same holds for JSON objects no tree form can
+  hold (``NaN``, empty or ``/`` keys, a non-string link target, ...) and
+  for JSON nested too deeply to decode: such a node exports as
+  ``string_value`` (with a WARNING naming it) instead of failing the export.
 - ``export_tree('/a')`` has a top node ``/a`` holding ``/a``'s properties (zc.zk);
   ``name`` renames that top node.  ``export_tree('/')`` lists the top-level
   nodes; with ``name`` they are wrapped in a top node of that name holding
-  the root's properties.  Exporting through a symbolic link reads the real
-  node but keeps the name given.
+  the root's properties (without ``name`` they are left out, with a
+  WARNING).  Exporting through a symbolic link reads the real node but
+  keeps the name given.  A missing start node (a chroot that does not
+  exist, too) raises NoNodeError, also for ``walk``.
 - ``delete_recursive(path)`` follows links in ``path``'s parents; its last
   segment must be a real node (deleting a link's target tree through the
   link would be a surprise: remove a link by deleting its ``name ->``
@@ -73,6 +78,7 @@ from kazoo.exceptions import (
     BadVersionError,
     ConnectionClosedError,
     ConnectionLoss,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
@@ -92,6 +98,7 @@ from ._tree import (
     FORMATS,
     RESERVED_TOP_LEVEL,
     Node,
+    _checked,
     _key_problem,
     _link_value_problem,
     _node_name_problem,
@@ -244,6 +251,13 @@ def _pipelined_read(
             except NoNodeError:
                 nodes.pop(path, None)  # gone meanwhile (its listing may still be in flight)
                 continue
+            except NoAuthError as exc:
+                # kazoo's NoAuthError carries no text: name the node the ACL refused
+                # (the CLI printed "not allowed (ACL): " with nothing after it)
+                if exc.args:
+                    raise
+                action = {"get": "reading", "children": "listing the children of"}.get(kind, "reading the ACL of")
+                raise NoAuthError(f"{action} {path}") from None
             if kind == "get":
                 data, stat = value
                 node = _Znode(data or b"", stat)
@@ -282,6 +296,30 @@ def _pipelined_read(
 
 def _everything(path: str, names: list[str]) -> list[str]:
     return names
+
+
+def _exported(path: str, data: bytes, *, warn: bool = False) -> dict[str, Any]:
+    """Node data as the properties of a tree node: :func:`decode`, unless no tree form can hold them.
+
+    Other clients can store JSON objects the tree format refuses (``NaN``
+    from Python's ``json.dumps``, empty or ``/`` keys, a link whose target is
+    not a string) or JSON too deeply nested to decode.  One such node used
+    to make the whole export fail; now its raw text is exported as a
+    ``string_value`` property, like data that is not a JSON object.  Import
+    compares server data through this same function, so importing the export
+    over the unchanged node leaves the original data alone.
+    """
+    try:
+        properties = decode(data)
+        for key, value in properties.items():
+            _checked(path, key, value)
+        return properties
+    except (ValueError, RecursionError) as exc:
+        problem = "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    if warn:
+        log.warning("%s: its data is JSON the tree format cannot hold (%s); exported as 'string_value'",
+                    path, problem)
+    return {"string_value": data.decode("utf-8", "replace")}
 
 
 # ---------------------------------------------------------------------------
@@ -535,6 +573,10 @@ class TreeOperations:
             skip=lambda p, node: bool(node.stat.ephemeralOwner) and not ephemeral,
             progress=progress,
         )
+        if real not in nodes and self._retry(self.client.exists, real) is None:
+            # a missing chroot resolves to '/' and read as nothing: an empty
+            # export (an empty backup) instead of an error
+            raise NoNodeError(f"{path}: no such node" + (f" ({real})" if real != path else ""))
         root = self._tree_of(nodes, real, path, name)
         return emit_tree(root, format=format)
 
@@ -545,9 +587,15 @@ class TreeOperations:
             return root
         if real == "/" and name is None:
             top = root
+            # the root's properties have no place in this export: say so rather than lose them quietly
+            # (a chroot's root node often holds them)
+            dropped = _exported(real, nodes[real].data)
+            if dropped:
+                log.warning("exporting %s leaves out its own properties (%s); give a name to keep them",
+                            path, ", ".join(sorted(dropped)))
         else:
             top_name = name if name is not None else split(path)[1]
-            properties = decode(nodes[real].data)
+            properties = _exported(real, nodes[real].data, warn=True)
             top = Node(top_name, properties)
             root.children[top_name] = top
         pending = [(real, top)]
@@ -558,7 +606,7 @@ class TreeOperations:
                 child = nodes.get(child_path)
                 if child is None:
                     continue
-                node = Node(child_name, decode(child.data))
+                node = Node(child_name, _exported(child_path, child.data, warn=True))
                 parent.children[child_name] = node
                 pending.append((child_path, node))
         return root
@@ -581,6 +629,8 @@ class TreeOperations:
         ``path`` does not exist.
         """
         real = self.resolve(check_path(path))
+        if real == "/" and self._retry(self.client.exists, real) is None:
+            raise NoNodeError(f"{path}: no such node (is the chroot missing?)")  # resolve('/') does not check
         return self._walk(real, ephemeral, children)
 
     def _walk(self, real: str, ephemeral: bool, with_children: bool) -> Iterator[Any]:
@@ -783,7 +833,8 @@ class TreeOperations:
             if current is None:
                 plan.append(_Op(Change("create", p, data, acl)))
                 continue
-            if not _same_json(decode(current.data), node.properties):
+            # (compared as export shows it: re-importing an export leaves data it could not show alone)
+            if not _same_json(_exported(p, current.data), node.properties):
                 plan.append(_Op(Change("set", p, data), current.stat.version))
             if wanted is not None and current.acl is not None and not _same_acl(current.acl, wanted):
                 plan.append(_Op(Change("acl", p, None, acl), current.acl_version))
