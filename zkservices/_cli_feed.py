@@ -45,8 +45,12 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the rendered text to stdout instead of writing (no check, no reload)")
     parser.add_argument("--min-wait", type=_seconds, default=0.0, metavar="S",
                         help="render only after no change for S seconds (default 0)")
-    parser.add_argument("--max-wait", type=_seconds, default=0.0, metavar="S",
-                        help="but at most S seconds after the first pending change (default 0: no cap)")
+    # Default: 4 x --min-wait, as consul-template does.  Without a cap, changes
+    # arriving more often than --min-wait (one flapping backend is enough)
+    # postponed every write forever, for every service in the file.
+    parser.add_argument("--max-wait", type=_seconds, default=None, metavar="S",
+                        help="but at most S seconds after the first pending change "
+                             "(default 4 x --min-wait; 0: no cap)")
     parser.add_argument("--check-command", metavar="CMD",
                         help="shell command validating the candidate file ({} is its path); failure keeps the old file")
     parser.add_argument("--reload-command", metavar="CMD", help="shell command run after each change written")
@@ -101,7 +105,7 @@ def feed(args: argparse.Namespace) -> int:
             check_command=args.check_command,
             reload_command=args.reload_command,
             min_wait=args.min_wait,
-            max_wait=args.max_wait,
+            max_wait=4 * args.min_wait if args.max_wait is None else args.max_wait,
             dry_run=args.dry_run,
             min_fraction=DEFAULT_MIN_FRACTION if args.min_fraction is None else args.min_fraction,
             force=args.force,

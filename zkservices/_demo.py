@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -89,6 +90,39 @@ def _read(path: str) -> str:
 
 
 def run_demo(out: TextIO | None = None) -> int:
+    # SIGTERM (``timeout``, a CI job cancelled) and SIGHUP (the terminal closed)
+    # killed the process without unwinding: its ZooKeeper server (a process of
+    # its own session) kept running and the temporary directories stayed.  As
+    # SystemExit they go through the clean-up below, as Ctrl-C does.  The
+    # exception can surface as another one (kazoo's request path has a bare
+    # ``except:`` that turns it into ConnectionClosedError), so the signal
+    # received decides the outcome, not the exception seen.
+    received: list[int] = []
+
+    def interrupted(signum: int, frame: object) -> None:
+        received.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            previous[signum] = signal.signal(signum, interrupted)
+    try:
+        return _run_demo(out)
+    except BaseException:
+        if not received:
+            raise
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise SystemExit(128 + received[0]) from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run_demo(out: TextIO | None = None) -> int:
     from . import Feed, HealthCheckedRegistration, ZooKeeper
     from ._health import HttpCheck
     from .testing import ZooKeeperServer, expire_session

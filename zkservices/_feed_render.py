@@ -27,7 +27,10 @@ The feed works as consul-template and Synapse do:
    the directory).  With a check command, the very file that passed the check is
    renamed into place.
 6. **Reload** (optional): ``reload_command`` runs through the shell once per change
-   written, the first write included.
+   written, the first write included.  A reload that fails is run again (after
+   1 s, doubling up to 30 s, or at the next cycle) until it succeeds.
+   Commands are done when they exit; background processes they start are left
+   alone.
 
 Errors (template, check, write, reload) are logged under ``zkservices.feed`` and
 recorded in :attr:`FileFeed.last_error`; they never stop the feed.
@@ -380,11 +383,31 @@ def build_context(services: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"services": result}
 
 
+def _substitute_path(command: str, path: str) -> str:
+    """``command`` with every ``{}`` replaced by ``path``, shell-quoted.
+
+    ``"{}"`` and ``'{}'`` (the placeholder already quoted, as people write it
+    by habit) are replaced as a whole: quoting the path inside the user's quotes
+    split it at spaces (``'{}'``) or put quote characters into it (``"{}"``),
+    so a check failed for every candidate in a directory with a space in its
+    name and the feed never wrote.
+    """
+    quoted = shlex.quote(path)
+    for placeholder in ('"{}"', "'{}'", "{}"):
+        command = command.replace(placeholder, quoted)
+    return command
+
+
 # --------------------------------------------------------------------------
 # The feed
 # --------------------------------------------------------------------------
 
 _NOTHING: Any = object()
+_RETRY_RELOAD: Any = object()  # the worker's cue to run a failed reload command again
+
+#: Seconds before a failed reload command is run again (doubling up to the maximum).
+RELOAD_RETRY_FIRST = 1.0
+RELOAD_RETRY_MAX = 30.0
 
 
 class FileFeed:
@@ -463,6 +486,13 @@ class FileFeed:
         self._hurry = False  # skip the rest of the quiescence wait
         self._busy = False
         self._closed = False
+        # The file on disk is newer than what the reload command last loaded: a
+        # reload failed.  It is retried (RELOAD_RETRY_FIRST doubling up to
+        # RELOAD_RETRY_MAX) until it succeeds; before, the next cycle found the
+        # file "up to date", cleared last_error and never reloaded, so the load
+        # balancer silently kept the old configuration.
+        self._reload_owed = False
+        self._reload_retry = RELOAD_RETRY_FIRST
         self._thread = threading.Thread(target=self._run, name=f"zkservices-feed {self.name}", daemon=True)
         self._thread.start()
 
@@ -544,7 +574,10 @@ class FileFeed:
                     return
                 self._busy = True
             try:
-                self._process(context)
+                if context is _RETRY_RELOAD:
+                    self._retry_reload()
+                else:
+                    self._process(context)
             except Exception as exc:  # never let the worker die
                 log.exception("%s: unexpected error", self.name)
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -560,6 +593,10 @@ class FileFeed:
             self._hurry = False
             if self._closed:
                 return _NOTHING, self._received
+            if self._reload_owed:
+                if not self._cond.wait(self._reload_retry) and self._pending is _NOTHING and not self._closed:
+                    return _RETRY_RELOAD, self._received
+                continue
             self._cond.wait()
         while not (self._closed or self._hurry):
             deadline = self._last_update + self.min_wait
@@ -598,6 +635,9 @@ class FileFeed:
         try:
             if _read_bytes(target) == data:
                 log.debug("%s: %s is up to date", self.name, self.output)
+                if self._reload_owed:
+                    self._retry_reload()
+                    return
                 self.last_error = None
                 return
             if self.check_command:
@@ -620,7 +660,7 @@ class FileFeed:
 
     def _check(self, candidate: str) -> bool:
         assert self.check_command is not None
-        command = self.check_command.replace("{}", shlex.quote(candidate))
+        command = _substitute_path(self.check_command, candidate)
         result = _run_command(
             command,
             timeout=self.command_timeout,
@@ -634,14 +674,27 @@ class FileFeed:
         log.warning("%s: %s; %s is left as it is", self.name, self.last_error, self.output)
         return False
 
+    def _retry_reload(self) -> None:
+        """Run a reload command that failed after the last write again."""
+        if not self._reload_owed or not self.reload_command:
+            return
+        log.info("%s: running the reload command again (it failed after %s was written)", self.name, self.output)
+        if self._reload():
+            self.last_error = None
+
     def _reload(self) -> bool:
         assert self.reload_command is not None
         result = _run_command(self.reload_command, timeout=self.command_timeout, env={OUTPUT_ENV: self.output})
         if result.ok:
+            self._reload_owed = False
+            self._reload_retry = RELOAD_RETRY_FIRST
             self.reloads += 1
             log.info("%s: reload command %r succeeded", self.name, self.reload_command)
             return True
         self.reload_failures += 1
+        if self._reload_owed:
+            self._reload_retry = min(self._reload_retry * 2, RELOAD_RETRY_MAX)
+        self._reload_owed = True
         self.last_error = f"reload command {self.reload_command!r} failed ({result.describe(self.command_timeout)})"
         log.error("%s: %s", self.name, self.last_error)
         return False

@@ -32,13 +32,14 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union, runtime_checkable
 
 __all__ = [
     "HealthCheck",
@@ -131,11 +132,20 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+_OUTPUT_TAIL = 64 * 1024  # bytes of a command's output kept (its last lines give the reason)
+
+
 def _run_command(command: Command, *, timeout: float, env: Optional[Mapping[str, str]] = None) -> _CommandResult:
     """Run ``command`` (a ``str`` through ``/bin/sh``, else an argv) with a timeout.
 
     The command runs in its own session, so on timeout its whole process group is
     killed (a shell and the children it started).  stdin is ``/dev/null``.
+
+    The command is done when *it* exits: background processes it leaves behind
+    (``some-daemon &``, a load balancer restarted by a reload script) neither
+    delay the result nor are killed.  (Output goes to temporary files, not pipes:
+    with pipes, waiting for end-of-file waited for every process that inherited
+    them, so such a command always "timed out" and its children were killed.)
     """
     shell = isinstance(command, str)
     argv: Command = command if shell else list(command)
@@ -143,38 +153,38 @@ def _run_command(command: Command, *, timeout: float, env: Optional[Mapping[str,
     if env is not None:
         full_env = dict(os.environ)
         full_env.update(env)
-    try:
-        proc = subprocess.Popen(
-            argv,
-            shell=shell,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=full_env,
-        )
-    except OSError as exc:
-        name = argv if shell else (argv[0] if argv else "")
-        return _CommandResult(None, "", "", error=f"cannot run {name!r}: {exc.strerror or exc}")
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         try:
-            out, err = proc.communicate(timeout=5.0)
+            proc = subprocess.Popen(
+                argv,
+                shell=shell,
+                stdin=subprocess.DEVNULL,
+                stdout=out_file,
+                stderr=err_file,
+                start_new_session=True,
+                env=full_env,
+            )
+        except OSError as exc:
+            name = argv if shell else (argv[0] if argv else "")
+            return _CommandResult(None, "", "", error=f"cannot run {name!r}: {exc.strerror or exc}")
+        try:
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            # A descendant that left the group still holds the pipes open.
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            _kill_group(proc)
             proc.wait()
-            out, err = b"", b""
-        return _CommandResult(None, _decode(out), _decode(err), timed_out=True)
-    except BaseException:
-        _kill_group(proc)
-        proc.wait()
-        raise
-    return _CommandResult(proc.returncode, _decode(out), _decode(err))
+            return _CommandResult(None, _tail(out_file), _tail(err_file), timed_out=True)
+        except BaseException:
+            _kill_group(proc)
+            proc.wait()
+            raise
+        return _CommandResult(proc.returncode, _tail(out_file), _tail(err_file))
+
+
+def _tail(f: Any) -> str:
+    """The last :data:`_OUTPUT_TAIL` bytes written to the temporary file ``f``, decoded."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(0, size - _OUTPUT_TAIL))
+    return _decode(f.read())
 
 
 def _decode(data: Optional[bytes]) -> str:
@@ -228,11 +238,35 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _Tracking:
+    """Mixin for urllib's HTTP(S) handlers: remember the connections they open."""
+
+    connections: list
+
+    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+        def make(*args: Any, **kwargs: Any) -> Any:
+            connection = http_class(*args, **kwargs)
+            self.connections.append(connection)
+            return connection
+
+        return super().do_open(make, req, **kw)  # type: ignore[misc]
+
+
+class _TrackingHTTPHandler(_Tracking, urllib.request.HTTPHandler):
+    pass
+
+
+class _TrackingHTTPSHandler(_Tracking, urllib.request.HTTPSHandler):
+    pass
+
+
 class HttpCheck:
     """Healthy when ``GET url`` answers with a 2xx or 3xx status.
 
     Redirects are not followed and ``$http_proxy`` & co. are ignored: the check
-    talks to the service directly, like a load balancer's HTTP check.
+    talks to the service directly, like a load balancer's HTTP check.  The whole
+    check (connect, request, status line and headers) ends after ``timeout``
+    seconds: a server that trickles its answer fails with ``timed out``.
     """
 
     def __init__(self, url: str) -> None:
@@ -240,15 +274,47 @@ class HttpCheck:
         if scheme not in ("http", "https"):
             raise ValueError(f"HttpCheck needs an http:// or https:// URL, not {url!r}")
         self.url = url
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
     def check(self, timeout: float) -> tuple[bool, str]:
         """GET the URL; the reason is ``"HTTP <status>"`` or why no answer came."""
         from . import __version__
 
-        request = urllib.request.Request(self.url, headers={"User-Agent": f"zkservices-health/{__version__}"})
+        # The socket timeout bounds each read, not the check: a wedged server
+        # sending a byte now and then held the monitor's thread for minutes,
+        # so no later check ran and a dead server stayed registered.  A timer
+        # shuts the connection down when the deadline passes.
+        http_handler, https_handler = _TrackingHTTPHandler(), _TrackingHTTPSHandler()
+        connections: list[Any] = []
+        http_handler.connections = https_handler.connections = connections
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect(),
+                                             http_handler, https_handler)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            for connection in list(connections):
+                sock = getattr(connection, "sock", None)
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
         try:
-            with self._opener.open(request, timeout=timeout) as response:
+            ok, reason = self._get(opener, timeout, __version__)
+        finally:
+            timer.cancel()
+        if not ok and expired.is_set():
+            return False, f"timed out after {_seconds(timeout)}"
+        return ok, reason
+
+    def _get(self, opener: Any, timeout: float, version: str) -> tuple[bool, str]:
+        request = urllib.request.Request(self.url, headers={"User-Agent": f"zkservices-health/{version}"})
+        try:
+            with opener.open(request, timeout=timeout) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
             status = exc.code

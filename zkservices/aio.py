@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from typing import Any, AsyncIterator, Callable, Generic, Mapping, TypeVar
 
+from ._errors import BadPropertyLink, CancelWatch, LinkLoop
 from ._registration import Registration
 from ._session import ZooKeeper
 from ._views import Children, Properties
 
 __all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties"]
+
+log = logging.getLogger("zkservices.aio")
 
 T = TypeVar("T")
 V = TypeVar("V", Children, Properties)
@@ -70,7 +74,12 @@ class _AsyncView(Generic[V]):
             ready.set()
 
         def callback(*_: Any) -> None:
-            loop.call_soon_threadsafe(deliver, self._snapshot())
+            try:
+                loop.call_soon_threadsafe(deliver, self._snapshot())
+            except RuntimeError:
+                if loop.is_closed():  # the stream's loop is gone: stop quietly
+                    raise CancelWatch() from None
+                raise
 
         await _in_thread(self.view, callback)
         try:
@@ -118,7 +127,20 @@ class AsyncProperties(_AsyncView[Properties]):
     """Properties of a node; ``changes()`` yields plain dicts; writes are awaitable."""
 
     def _snapshot(self) -> dict[str, Any]:
-        return {} if self.view.deleted else {key: self.view[key] for key in self.view}
+        # A property link that is broken (or loops) is left out and logged, as
+        # ServerSet does: raising here removed the stream's callback, and the
+        # stream then waited forever without a word.
+        if self.view.deleted:
+            return {}
+        result = {}
+        for key in list(self.view):
+            try:
+                result[key] = self.view[key]
+            except (BadPropertyLink, LinkLoop) as exc:
+                log.warning("%s: property %r: %s; left out of the stream", self.path, key, exc)
+            except KeyError:  # gone meanwhile
+                pass
+        return result
 
     def __getitem__(self, key: str) -> Any:
         return self.view[key]
