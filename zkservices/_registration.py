@@ -203,45 +203,47 @@ def restore(zk: "ZooKeeper", nodes: Iterable[_Node], generation: int) -> None:
     nodes = [n for n in nodes if n.registration.active]
     if not nodes:
         return
-    session = client.client_id[0] if client.client_id else 0
-    # 1. one pipelined round of exists() for all nodes
-    pending = [(node, client.exists_async(node.path)) for node in nodes]
-    creates = []
-    slow = []
-    for node, result in pending:
-        if zk._session_generation != generation or not node.registration.active:
-            continue
-        try:
-            stat = result.get()
-        except Exception:
-            slow.append(node)
-            continue
-        if stat is None:
-            creates.append((node, client.create_async(node.path, node.data, acl=node.acl, ephemeral=True)))
-        elif stat.ephemeralOwner != session:
-            slow.append(node)  # another session's node: replace it
-        else:
-            slow.append(node)  # ours already (a racing register): make the data right
-    # 2. collect the pipelined creates; anything unusual goes the careful way
-    for node, result in creates:
-        try:
-            result.get()
-            log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session)
-        except Exception as exc:
-            log.debug("pipelined re-create of %s failed (%s); retrying one by one", node.path, exc)
-            slow.append(node)
-    for node in slow:
-        if zk._session_generation != generation or not node.registration.active:
-            continue
-        put_ephemeral(zk, node)
-        log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session)
-    for node in nodes:
-        track(zk, node)
-    # an unregister that raced the restore: take the node away again
-    for node in nodes:
-        if not node.registration.active:
+    try:
+        session = client.client_id[0] if client.client_id else 0
+        # 1. one pipelined round of exists() for all nodes
+        pending = [(node, client.exists_async(node.path)) for node in nodes]
+        creates = []
+        slow = []
+        for node, result in pending:
+            if zk._session_generation != generation or not node.registration.active:
+                continue
             try:
-                client.delete(node.path)
-            except NoNodeError:
-                pass
-
+                stat = result.get()
+            except Exception:
+                slow.append(node)
+                continue
+            if stat is None:
+                creates.append((node, client.create_async(node.path, node.data, acl=node.acl, ephemeral=True)))
+            elif stat.ephemeralOwner != session:
+                slow.append(node)  # another session's node: replace it
+            else:
+                slow.append(node)  # ours already (a racing register): make the data right
+        # 2. collect the pipelined creates; anything unusual goes the careful way
+        for node, result in creates:
+            try:
+                result.get()
+                log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session)
+            except Exception as exc:
+                log.debug("pipelined re-create of %s failed (%s); retrying one by one", node.path, exc)
+                slow.append(node)
+        for node in slow:
+            if zk._session_generation != generation or not node.registration.active:
+                continue
+            put_ephemeral(zk, node)
+            log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session)
+        for node in nodes:
+            track(zk, node)
+    finally:
+        # An unregister (or close) that raced the restore: take the node away
+        # again, also when the restore stopped half-way (e.g. closed).
+        for node in nodes:
+            if not node.registration.active:
+                try:
+                    client.delete(node.path)
+                except Exception:  # gone already, or the session with it
+                    pass

@@ -25,7 +25,7 @@ from kazoo.security import make_acl
 
 from . import _registration
 from ._encoding import decode, encode
-from ._errors import FailedConnect, LinkLoop
+from ._errors import BadPropertyLink, FailedConnect, LinkLoop
 from ._links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, resolve
 from ._paths import Address, check_path, format_address, join, parse_address, split
 from ._registration import Registration, local_addresses
@@ -217,6 +217,8 @@ class ZooKeeper(TreeOperations):
         try:
             _registration.restore(self, nodes, generation)
         except Exception:
+            if self._closed:  # closed during the restore: nothing went wrong
+                return
             log.exception("restoring registrations failed")
         if generation == self._session_generation and self.client.connected:
             self._connected.set()
@@ -269,7 +271,14 @@ class ZooKeeper(TreeOperations):
         self._held.clear()
         with self._reg_lock:
             paths = list(self._registrations)
+            registrations = {node.registration for node in self._registrations.values()}
             self._registrations.clear()
+        # Mark them unregistered: a restore running after a session loss must
+        # not re-create them (with client= the session lives on, and such a
+        # node stayed on the server after close), and a later unregister()
+        # has nothing left to do.
+        for registration in registrations:
+            registration.active = False
         self.client.remove_listener(self._on_state)
         if self._own_client:
             try:
@@ -283,6 +292,7 @@ class ZooKeeper(TreeOperations):
                 except Exception:
                     pass
         self._worker.stop()
+        self._recovered.set()  # nothing left to recover: wait_recovered() must not block
         log.info("closed session to %s", self.connection_string)
 
     def __enter__(self) -> "ZooKeeper":
@@ -359,19 +369,40 @@ class ZooKeeper(TreeOperations):
         compare_and_set(self, real_parent, lambda old: {**old, name + " ->": target}, merging=True)
         self._settle()
 
-    def _check_property_links(self, path: str, properties: Mapping[str, Any]) -> None:
-        """Raise BadPropertyLink/LinkLoop if a property link in ``properties`` would be bad."""
+    def _check_property_links(
+        self, path: str, properties: Mapping[str, Any], old: Mapping[str, Any] | None = None
+    ) -> None:
+        """Raise BadPropertyLink/LinkLoop if a property link in ``properties`` would be bad.
+
+        With ``old`` (the node's properties before the write), a link this
+        write leaves as it was and that was already bad before is let through:
+        a link whose target an operator deleted must not block every
+        unrelated update of the node (or ``ln`` on it).  A write that breaks
+        a link, or writes a bad one, is still refused.
+        """
+
+        def check(props: Mapping[str, Any], name: str) -> None:
+            def read(p: str) -> dict | None:
+                return dict(props) if p == path else self._read_properties(p)
+
+            follow_property(path, dict(props), name, read=read, resolve_path=self.resolve)
+
         for key in properties:
             if not key.endswith(PROPERTY_LINK_SUFFIX):
                 continue
             name = key[: -len(PROPERTY_LINK_SUFFIX)]
             if name in properties:
                 continue
-
-            def read(p: str) -> dict | None:
-                return dict(properties) if p == path else self._read_properties(p)
-
-            follow_property(path, dict(properties), name, read=read, resolve_path=self.resolve)
+            try:
+                check(properties, name)
+            except (BadPropertyLink, LinkLoop):
+                if old is None or name in old or key not in old or old[key] != properties[key]:
+                    raise
+                try:
+                    check(old, name)
+                except (BadPropertyLink, LinkLoop):
+                    continue  # bad before this write already: not this write's doing
+                raise
 
     # -- views ---------------------------------------------------------
 
@@ -539,7 +570,21 @@ class ZooKeeper(TreeOperations):
         """Remove a registration made by this session (same address forms as register)."""
         host, port = parse_address(address)
         hosts = [host] if host else local_addresses()
-        real = self.resolve(path)
+        try:
+            real = self.resolve(path)
+        except _RETRYABLE:
+            # No server to ask (connection suspended, session just lost): use
+            # where this session registered at ``path``.  Raising here left
+            # the registration in the table, so it came back after expiry.
+            with self._reg_lock:
+                reals = {
+                    n.registration.real_path
+                    for n in self._registrations.values()
+                    if path in (n.registration.path, n.registration.real_path)
+                }
+            if len(reals) != 1:
+                raise
+            real = reals.pop()
         paths = [join(real, format_address(h, port)) for h in hosts]
         with self._reg_lock:
             registrations = {self._registrations[p].registration for p in paths if p in self._registrations}

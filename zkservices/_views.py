@@ -25,7 +25,7 @@ from kazoo.exceptions import BadVersionError, NoNodeError
 
 from ._encoding import decode, encode, is_json_object
 from ._errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
-from ._links import PROPERTY_LINK_SUFFIX, follow_property
+from ._links import PROPERTY_LINK_SUFFIX, follow_property, resolve
 from ._paths import check_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,9 +170,24 @@ class _View:
         return changed
 
     def _node_missing(self) -> bool:
-        # The node was deleted: re-resolve through links first.
+        # The node was deleted: re-resolve through links first.  Watch the
+        # nodes that hold the links consulted (the parents on the way): a
+        # link re-targeted (or added) after the deletion must wake a deleted
+        # view, which otherwise waited for its old target to come back.
+        watch = self._watch()
+        client = self.zk.client
+
+        def read(path: str) -> dict | None:
+            try:
+                data, _ = client.get(path, watch=watch)
+            except NoNodeError:
+                return None
+            if watch is not None:
+                self._watched_paths.add(path)
+            return decode(data)
+
         try:
-            now = self.zk.resolve(self.path)
+            now = resolve(self.path, read, self.zk._exists)
         except (NoNodeError, LinkLoop):
             now = self.real_path
         if now != self.real_path and self.zk.client.exists(now) is not None:
@@ -200,6 +215,8 @@ class _View:
 
     def _fire(self, old: Any, new: Any, *, deleted: bool = False) -> None:
         for callback in list(self._callbacks):
+            if self.closed:  # closed by an earlier callback: call no more
+                return
             try:
                 self._call_one(callback, old, new, deleted)
             except CancelWatch:
@@ -362,6 +379,18 @@ class Properties(_View, Mapping[str, Any]):
                 return None
             return decode(data)
 
+        def resolve_path(path: str) -> str:
+            try:
+                return self.zk.resolve(path)
+            except NoNodeError:
+                # The link's target node is missing: watch for its creation.
+                # (Without this, a link whose target was deleted and created
+                # again stayed bad in the view until something else changed.)
+                if watch is not None:
+                    client.exists(path, watch=watch)
+                    self._watched_paths.add(path)
+                raise
+
         def visit(path: str) -> None:
             self._watched_paths.add(path)
 
@@ -373,7 +402,7 @@ class Properties(_View, Mapping[str, Any]):
                 continue
             try:
                 linked[name] = follow_property(
-                    self.real_path, own, name, read=read, resolve_path=self.zk.resolve, visit=visit
+                    self.real_path, own, name, read=read, resolve_path=resolve_path, visit=visit
                 )
             except (BadPropertyLink, LinkLoop) as exc:
                 linked[name] = _LinkError(type(exc), exc.args)
@@ -484,12 +513,13 @@ def compare_and_set(zk: "ZooKeeper", path: str, make: Callable[[dict], dict], *,
                 f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
                 "refusing to merge into it: use set() to replace it"
             )
-        new = make(decode(data))
+        old = decode(data)
+        new = make(dict(old))
         # Encode (which validates names and values: non-str keys, NaN, size)
         # before checking property links, which assume str keys: a bad key
         # must be a ValueError, not an AttributeError from the link check.
         encoded = encode(new, path=path)
-        zk._check_property_links(path, new)
+        zk._check_property_links(path, new, old)
         try:
             zk._retry(client.set, path, encoded, version=stat.version)
         except BadVersionError:
