@@ -196,3 +196,13 @@ def test_failed_connect_is_not_a_value_error():
     (port,) = free_ports(1)
     with pytest.raises(zkservices.FailedConnect):
         zkservices.ZooKeeper(f"127.0.0.1:{port}", timeout=0.3)
+
+
+@pytest.mark.parametrize("raw", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1e400}', b"[" * 100000 + b"]" * 100000])
+def test_nan_and_absurdly_deep_data_read_as_string_value(zk, zk_client, raw):
+    zk_client.create("/odd", raw)
+    data = zk.properties("/odd")
+    assert dict(data) == {"string_value": raw.decode()}
+    with pytest.raises(ValueError, match="not a JSON object"):
+        data.update(x=1)  # never merged into, never silently overwritten
+    assert zk_client.get("/odd")[0] == raw

@@ -66,7 +66,9 @@ def test_export_of_data_no_tree_form_can_hold_survives_and_reimports_unchanged(z
     assert tree.children["s"].children["ok"].properties == {"x": 1}
     for i, data in enumerate(UNWRITABLE):
         assert tree.children["s"].children[f"n{i}"].properties == {"string_value": data.decode()}
-    assert any("/s/n0" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    # NaN and 1e400 (n0, n1) read as non-JSON data already; JSON objects no tree
+    # form can hold (n2: an empty property name) are exported so with a warning
+    assert any("/s/n2" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
     # importing the export over the unchanged tree leaves the original data alone
     assert zk.import_tree(text, "/") == []
     for i, data in enumerate(UNWRITABLE):

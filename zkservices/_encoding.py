@@ -4,7 +4,8 @@
   kept as UTF-8) and refuses data over :data:`MAX_DATA_SIZE` before anything
   is sent;
 - ``decode`` reads empty or ``null`` data as ``{}``, a JSON object as a dict,
-  and anything else (not JSON, or JSON that is not an object) as
+  and anything else (not JSON -- ``NaN``, ``Infinity`` and out-of-range numbers included -- or JSON
+  that is not an object) as
   ``{'string_value': text}``.  Such data is flagged so writers never replace it
   by accident.
 """
@@ -64,8 +65,8 @@ def decode(data: bytes | None) -> dict[str, Any]:
         return {}
     text = data.decode("utf-8", "replace")
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # not JSON, NaN/Infinity, absurdly deep
         return {"string_value": text}
     if value is None:
         return {}
@@ -74,12 +75,23 @@ def decode(data: bytes | None) -> dict[str, Any]:
     return {"string_value": text}
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON syntax, but no JSON value
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def is_json_object(data: bytes | None) -> bool:
     """True when ``data`` decodes as properties without the ``string_value`` fallback."""
     if not data:
         return True
     try:
-        value = json.loads(data.decode("utf-8"))
-    except ValueError:
+        value = json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):
         return False
     return value is None or isinstance(value, dict)
