@@ -82,77 +82,63 @@ def _interleave(n: int, run_ours: Callable[[], list[float]], run_raw: Callable[[
     return ours, raw
 
 
-@section
-def children_latency(cs: str, quick: bool) -> None:
+def _compare_latency(cs: str, quick: bool, label: str, kind: str,
+                     arm_raw: Callable[[KazooClient, str, Callable[..., None]], None],
+                     change: Callable[[KazooClient, str, int], None]) -> None:
+    """Change a node from a writer session; time until a zkservices view's
+    callback (``kind``: children or properties) and a raw kazoo watch see it."""
     writer = client(cs)
-    writer.ensure_path("/bench/children-ours")
-    writer.ensure_path("/bench/children-raw")
+    ours_path, raw_path = f"/bench/{kind}-ours", f"/bench/{kind}-raw"
+    writer.ensure_path(ours_path)
+    writer.ensure_path(raw_path)
     zk = zkservices.ZooKeeper(cs)
     raw = client(cs)
     seen = threading.Event()
 
-    @zk.children("/bench/children-ours")
-    def ours_cb(children):
+    def noticed(*_: object) -> None:
         observed[0] = time.perf_counter()
         seen.set()
 
-    def raw_cb(children):
+    def noticed_by_view(view: object) -> None:  # one parameter: as a typical user callback
         observed[0] = time.perf_counter()
         seen.set()
 
-    raw.ChildrenWatch("/bench/children-raw")(raw_cb)
-    n = 50 if quick else 200
-
-    def change(base: str) -> Callable[[int], None]:
-        state = {"i": 0}
-
-        def make(_: int) -> None:
-            state["i"] += 1
-            writer.create(f"{base}/c{state['i']}")
-
-        return make
-
-    ours_change, raw_change = change("/bench/children-ours"), change("/bench/children-raw")
-    time.sleep(0.2)
-    ours, raw_l = _interleave(
-        5, lambda: measure(n // 5, ours_change, seen), lambda: measure(n // 5, raw_change, seen)
-    )
-    report_latency("Children view vs kazoo ChildrenWatch: change (other session) -> callback", ours, raw_l)
-    zk.close()
-    raw.stop()
-    writer.stop()
-
-
-@section
-def properties_latency(cs: str, quick: bool) -> None:
-    writer = client(cs)
-    writer.ensure_path("/bench/props-ours")
-    writer.ensure_path("/bench/props-raw")
-    zk = zkservices.ZooKeeper(cs)
-    raw = client(cs)
-    seen = threading.Event()
-
-    @zk.properties("/bench/props-ours")
-    def ours_cb(data):
-        observed[0] = time.perf_counter()
-        seen.set()
-
-    def raw_cb(data, stat):
-        observed[0] = time.perf_counter()
-        seen.set()
-
-    raw.DataWatch("/bench/props-raw")(raw_cb)
+    getattr(zk, kind)(ours_path)(noticed_by_view)
+    arm_raw(raw, raw_path, noticed)
     n = 50 if quick else 200
     time.sleep(0.2)
     ours, raw_l = _interleave(
         5,
-        lambda: measure(n // 5, lambda i: writer.set("/bench/props-ours", b'{"i":%d}' % time.perf_counter_ns()), seen),
-        lambda: measure(n // 5, lambda i: writer.set("/bench/props-raw", b'{"i":%d}' % time.perf_counter_ns()), seen),
+        lambda: measure(n // 5, lambda i: change(writer, ours_path, i), seen),
+        lambda: measure(n // 5, lambda i: change(writer, raw_path, i), seen),
     )
-    report_latency("Properties view vs kazoo DataWatch: change (other session) -> callback", ours, raw_l)
+    report_latency(label, ours, raw_l)
     zk.close()
     raw.stop()
     writer.stop()
+
+
+@section
+def children_latency(cs: str, quick: bool) -> None:
+    counter = {"i": 0}
+
+    def add_child(writer: KazooClient, path: str, _: int) -> None:
+        counter["i"] += 1
+        writer.create(f"{path}/c{counter['i']}")
+
+    _compare_latency(
+        cs, quick, "Children view vs kazoo ChildrenWatch: change (other session) -> callback", "children",
+        lambda raw, path, cb: raw.ChildrenWatch(path)(cb), add_child,
+    )
+
+
+@section
+def properties_latency(cs: str, quick: bool) -> None:
+    _compare_latency(
+        cs, quick, "Properties view vs kazoo DataWatch: change (other session) -> callback", "properties",
+        lambda raw, path, cb: raw.DataWatch(path)(cb),
+        lambda writer, path, _: writer.set(path, b'{"i":%d}' % time.perf_counter_ns()),
+    )
 
 
 @section
