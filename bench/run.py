@@ -226,7 +226,7 @@ def tree_import_export(cs: str, quick: bool) -> None:
     zkservices is timed from the parsed tree and from the text (where it
     parses too: the others get the same parse time added).
     """
-    from zkservices._encoding import encode
+    from zkservices._znode.encoding import encode
     from zkservices._tree import iter_nodes, parse_tree
 
     n = 2_000 if quick else 10_000

@@ -9,7 +9,7 @@ from kazoo.protocol.states import KazooState
 
 import zkservices
 from zkservices import InvalidPath, LinkLoop, ValueTooLarge
-from zkservices._encoding import MAX_DATA_SIZE
+from zkservices._znode.encoding import MAX_DATA_SIZE
 
 from _util import props, wait_for
 

@@ -8,8 +8,8 @@ import os
 import pytest
 
 import zkservices
-from zkservices._paths import format_address
-from zkservices._registration import local_addresses
+from zkservices._znode.paths import format_address
+from zkservices._session.registrar import local_addresses
 
 from _util import kazoo_client, props, stop
 

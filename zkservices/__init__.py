@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from ._errors import (
+from .errors import (
+    FeedError,
+    FeedTemplateError,
+    NoNode,
+    SessionClosed,
     BadPropertyLink,
     CancelWatch,
     FailedConnect,
@@ -23,41 +27,40 @@ from ._errors import (
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
-    from ._feed import Feed, FeedError
-    from ._feed_render import FeedTemplateError
+    from ._feed import Feed
     from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
-    from ._registration import Registration
+    from ._session.registrar import Registration
     from ._selfreg import HealthCheckedRegistration
     from ._serverset import ServerSet
-    from ._session import ZK, ZooKeeper
+    from ._session.facade import ZK, ZooKeeper
     from ._tree import Node, emit_tree, parse_tree
     from ._treeops import Change, validate_tree
-    from ._views import Children, ChildrenChange, Properties
+    from ._session.views import Children, ChildrenChange, Properties
 
 # Public names are imported on first use (PEP 562), so that ``import
 # zkservices.testing.plugin`` -- which pytest does in every run where this
 # package is installed -- stays cheap and loads no kazoo.
 _LAZY = {
     "Feed": "._feed",
-    "FeedError": "._feed",
-    "FeedTemplateError": "._feed_render",
+    
+    
     "CommandCheck": "._health",
     "HealthMonitor": "._health",
     "HttpCheck": "._health",
     "TcpCheck": "._health",
-    "Registration": "._registration",
+    "Registration": "._session.registrar",
     "HealthCheckedRegistration": "._selfreg",
     "ServerSet": "._serverset",
-    "ZK": "._session",
-    "ZooKeeper": "._session",
+    "ZK": "._session.facade",
+    "ZooKeeper": "._session.facade",
     "Node": "._tree",
     "emit_tree": "._tree",
     "parse_tree": "._tree",
     "Change": "._treeops",
     "validate_tree": "._treeops",
-    "Children": "._views",
-    "ChildrenChange": "._views",
-    "Properties": "._views",
+    "Children": "._session.views",
+    "ChildrenChange": "._session.views",
+    "Properties": "._session.views",
 }
 
 
@@ -100,6 +103,8 @@ __all__ = [
     "TreeError",
     "ValueTooLarge",
     "ZkServicesError",
+    "NoNode",
+    "SessionClosed",
     "Change",
     "Node",
     "emit_tree",

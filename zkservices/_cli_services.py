@@ -61,7 +61,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def _address(text: str) -> tuple[str, int]:
-    from ._paths import parse_address
+    from ._znode.paths import parse_address
 
     try:
         return parse_address(text)
@@ -144,7 +144,7 @@ def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], di
     Usage errors exit 2 through the subcommand's parser.
     """
     from ._health import CommandCheck, HttpCheck, TcpCheck
-    from ._paths import check_path
+    from ._znode.paths import check_path
 
     parser: argparse.ArgumentParser = args.register_parser
     try:

@@ -108,7 +108,7 @@ def _friendly(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     def wrapper(args: argparse.Namespace) -> int:
         from kazoo.exceptions import NoAuthError, NoNodeError
 
-        from ._errors import ZkServicesError
+        from .errors import ZkServicesError
 
         try:
             return handler(args)
@@ -402,7 +402,7 @@ def get(args: argparse.Namespace) -> int:
 )
 @_friendly
 def watch(args: argparse.Namespace) -> int:
-    from ._errors import BadPropertyLink, LinkLoop
+    from .errors import BadPropertyLink, LinkLoop
 
     lock = threading.Lock()
     path = args.path

@@ -25,9 +25,9 @@ import os
 import threading
 from typing import Any, Callable, Iterable, Optional, Union
 
-from ._errors import ZkServicesError
+from .errors import FeedError
 from ._feed_render import FileFeed, build_context
-from ._paths import check_path
+from ._znode.paths import check_path
 from ._serverset import DEFAULT_MIN_FRACTION, ServerSet, _Connection
 from ._session import ZooKeeper
 
@@ -38,9 +38,6 @@ log = logging.getLogger("zkservices.feed")
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class FeedError(ZkServicesError):
-    """A feed could not produce its file (``run_once``): no data, a template,
-    check, write or reload failure.  The message says which."""
 
 
 class _Sink(FileFeed):

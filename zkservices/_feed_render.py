@@ -50,7 +50,7 @@ import types
 from importlib import resources
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from ._errors import ZkServicesError
+from .errors import FeedTemplateError
 from ._health import _run_command
 
 __all__ = [
@@ -76,20 +76,6 @@ CANDIDATE_ENV = "ZKSERVICES_FEED_CANDIDATE"
 OUTPUT_ENV = "ZKSERVICES_FEED_OUTPUT"
 
 
-class FeedTemplateError(ZkServicesError, ValueError):
-    """A feed template cannot be compiled or rendered.
-
-    The message names the template and, when known, the line:
-    ``"nginx.conf.j2, line 3: 'weight' is undefined"``.  ``template_name``,
-    ``lineno`` (or ``None``) and ``reason`` are attributes too.
-    """
-
-    def __init__(self, reason: str, *, template_name: str, lineno: Optional[int] = None) -> None:
-        self.reason = reason
-        self.template_name = template_name
-        self.lineno = lineno
-        where = template_name if lineno is None else f"{template_name}, line {lineno}"
-        super().__init__(f"{where}: {reason}")
 
 
 # --------------------------------------------------------------------------

@@ -49,12 +49,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from ._encoding import encode
-from ._paths import Address, check_path, format_address, parse_address
+from ._znode.encoding import encode
+from ._znode.paths import Address, check_path, format_address, parse_address
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._health import HealthCheck
-    from ._registration import Registration
+    from ._session.registrar import Registration
     from ._session import ZooKeeper
 
 __all__ = ["HealthCheckedRegistration"]

@@ -58,12 +58,12 @@ from kazoo.exceptions import (
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 
-from ._encoding import decode
-from ._errors import BadPropertyLink, CancelWatch, FailedConnect, LinkLoop
+from ._znode.encoding import decode
+from .errors import BadPropertyLink, CancelWatch, FailedConnect, LinkLoop
 from ._feed_render import atomic_write
-from ._paths import check_path, join
+from ._znode.paths import check_path, join
 from ._session import ZooKeeper, default_connection_string
-from ._views import _Callback
+from ._session.views import _Callback
 
 __all__ = ["ServerSet", "DEFAULT_MIN_FRACTION"]
 

@@ -167,7 +167,7 @@ from typing import Any, Callable
 
 import yaml
 
-from ._errors import TreeError
+from .errors import TreeError
 
 __all__ = [
     "Node",

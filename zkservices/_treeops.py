@@ -89,11 +89,11 @@ from kazoo.exceptions import (
 )
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
-from ._encoding import MAX_DATA_SIZE, _check_json, check_size, decode
-from ._errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
-from ._links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
-from ._links import resolve as resolve_links
-from ._paths import check_path, join, split
+from ._znode.encoding import MAX_DATA_SIZE, _check_json, check_size, decode
+from .errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
+from ._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
+from ._znode.links import resolve as resolve_links
+from ._znode.paths import check_path, join, split
 from ._tree import (
     FORMATS,
     RESERVED_TOP_LEVEL,

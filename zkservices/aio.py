@@ -23,10 +23,10 @@ import functools
 import logging
 from typing import Any, AsyncIterator, Callable, Generic, Mapping, TypeVar
 
-from ._errors import BadPropertyLink, CancelWatch, LinkLoop
-from ._registration import Registration
+from .errors import BadPropertyLink, CancelWatch, LinkLoop
+from ._session.registrar import Registration
 from ._session import ZooKeeper
-from ._views import Children, Properties
+from ._session.views import Children, Properties
 
 __all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties"]
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._faults import FaultError, drop_connection, expire_session
+    from ._faults import drop_connection, expire_session
     from ._server import (
-        ServerError,
         ZooKeeperEnsemble,
         ZooKeeperServer,
         find_classpath,
@@ -23,10 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Imported on first use, so that loading the pytest plugin (a submodule) is cheap.
 _LAZY = {
-    "FaultError": "._faults",
     "drop_connection": "._faults",
     "expire_session": "._faults",
-    "ServerError": "._server",
     "ZooKeeperEnsemble": "._server",
     "ZooKeeperServer": "._server",
     "find_classpath": "._server",
@@ -36,6 +33,7 @@ _LAZY = {
 
 
 from .._lazy import lazy_getattr  # noqa: E402
+from ..errors import FaultError, ServerError  # noqa: E402,F401
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 

@@ -15,15 +15,13 @@ from typing import Any
 from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 
-from .._errors import ZkServicesError
+from ..errors import FaultError
 
 __all__ = ["expire_session", "drop_connection", "FaultError"]
 
 log = logging.getLogger("zkservices.testing")
 
 
-class FaultError(ZkServicesError):
-    """A fault could not be injected or the client did not react as expected."""
 
 
 def _kazoo(client: Any) -> KazooClient:

@@ -32,7 +32,7 @@ import time
 import weakref
 from typing import Iterable, Sequence
 
-from .._errors import ZkServicesError
+from ..errors import ServerError
 
 __all__ = [
     "ServerError",
@@ -74,8 +74,6 @@ log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L]
 """
 
 
-class ServerError(ZkServicesError):
-    """A ZooKeeper server could not be found, started or reached."""
 
 
 # --------------------------------------------------------------------------

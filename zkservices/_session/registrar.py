@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from ._paths import join
+from .._znode.paths import join
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._session import ZooKeeper
+    from .._session import ZooKeeper
 
 __all__ = ["Registration", "local_addresses"]
 

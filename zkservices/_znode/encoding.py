@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any, Mapping
 
-from ._errors import ValueTooLarge
+from ..errors import ValueTooLarge
 
 __all__ = ["encode", "decode", "is_json_object", "MAX_DATA_SIZE", "check_size"]
 

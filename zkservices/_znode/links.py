@@ -12,8 +12,8 @@ from typing import Any, Callable, Optional, Tuple
 
 from kazoo.exceptions import NoNodeError
 
-from ._errors import BadPropertyLink, LinkLoop
-from ._paths import check_path, join
+from ..errors import BadPropertyLink, LinkLoop
+from .._znode.paths import check_path, join
 
 __all__ = ["resolve", "parse_property_link", "LINK_SUFFIX", "PROPERTY_LINK_SUFFIX", "MAX_LINK_DEPTH"]
 

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 
 from kazoo.exceptions import BadVersionError, NoNodeError
 
-from ._encoding import decode, encode, is_json_object
-from ._errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
-from ._links import PROPERTY_LINK_SUFFIX, follow_property, resolve
-from ._paths import check_path
+from .._znode.encoding import decode, encode, is_json_object
+from ..errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
+from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property, resolve
+from .._znode.paths import check_path
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._session import ZooKeeper
+    from .._session import ZooKeeper
 
 __all__ = ["Children", "Properties", "ChildrenChange"]
 

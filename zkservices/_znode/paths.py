@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Any, Tuple, Union
 
-from ._errors import InvalidPath
+from ..errors import InvalidPath
 
 __all__ = ["check_path", "join", "split", "basename", "format_address", "parse_address", "Address"]
 

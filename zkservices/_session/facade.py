@@ -23,15 +23,15 @@ from kazoo.protocol.states import Callback, KazooState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl
 
-from . import _registration
-from ._encoding import decode, encode
-from ._errors import BadPropertyLink, FailedConnect, LinkLoop
-from ._links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, resolve
-from ._paths import Address, check_path, format_address, join, parse_address, split
-from ._registration import Registration, local_addresses
-from ._treeops import TreeOperations
-from ._views import Children, Properties, compare_and_set
-from ._worker import Worker
+from . import registrar as _registration
+from .._znode.encoding import decode, encode
+from ..errors import BadPropertyLink, FailedConnect, LinkLoop
+from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, resolve
+from .._znode.paths import Address, check_path, format_address, join, parse_address, split
+from .._session.registrar import Registration, local_addresses
+from .._treeops import TreeOperations
+from .._session.views import Children, Properties, compare_and_set
+from .._session.worker import Worker
 
 __all__ = ["ZooKeeper", "default_connection_string"]
 
@@ -246,6 +246,49 @@ class ZooKeeper(TreeOperations):
 
     def _retry(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self._retry_template.copy()(fn, *args, **kwargs)
+
+    # -- the named core API (transitional: becomes a SessionCore object) ----
+
+    @property
+    def core(self) -> "ZooKeeper":
+        """The session core that recipes (trees, discovery, feeds) use."""
+        return self
+
+    @property
+    def registrar(self) -> "ZooKeeper":
+        """The registrations of this session."""
+        return self
+
+    @property
+    def auth(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self._auth)
+
+    def retry(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._retry(fn, *args, **kwargs)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        self._settle(timeout)
+
+    def read_properties(self, path: str) -> dict | None:
+        return self._read_properties(path)
+
+    def node_exists(self, path: str) -> bool:
+        return self._exists(path)
+
+    def default_acl(self) -> list[Any] | None:
+        return self._default_acl()
+
+    def forget_watcher(self, watcher: Callable[..., Any], paths: Iterable[str]) -> None:
+        self._forget_watcher(watcher, paths)
+
+    def add_state_listener(self, listener: Callable[[str], Any]) -> None:
+        self.client.add_listener(listener)
+
+    def remove_state_listener(self, listener: Callable[[str], Any]) -> None:
+        self.client.remove_listener(listener)
+
+    def unregister_paths(self, paths: Iterable[str]) -> None:
+        self._unregister_paths(paths)
 
     # -- properties of the session -------------------------------------
 

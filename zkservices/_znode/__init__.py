@@ -1,0 +1,1 @@
+"""Znode rules that need no session: paths, node data encoding, symbolic and property links."""

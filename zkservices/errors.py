@@ -1,0 +1,140 @@
+"""Every exception zkservices raises, documented in one place.
+
+Every exception zkservices raises on purpose derives from :class:`ZkServicesError`.
+Errors about bad input also derive from :class:`ValueError`; errors that stand for
+one of kazoo's (a missing node, a closed session) also derive from that kazoo
+exception, so zc.zk-style ``except NoNodeError`` keeps working.
+
+- ``ZkServicesError``
+  - ``FailedConnect`` -- no server answered within the connect timeout.
+  - ``SessionClosed`` (also kazoo's ``ConnectionClosedError``) -- the helper was closed
+    while a call waited for ZooKeeper.
+  - ``NoNode`` (also kazoo's ``NoNodeError``) -- a node that zkservices needs is missing;
+    ``path`` names it.
+  - ``LinkLoop`` (also ``ValueError``) -- symbolic or property links form a loop.
+  - ``BadPropertyLink`` (also ``ValueError``) -- a property link is malformed or dangles.
+  - ``TreeError`` (also ``ValueError``) -- a tree file is malformed; names file and line.
+  - ``NodeDeleted`` -- a view's node was deleted and the operation needs it.
+  - ``ValueTooLarge`` (also ``ValueError``) -- encoded data exceeds ZooKeeper's limit.
+  - ``InvalidPath`` (also ``ValueError``) -- a path ZooKeeper would reject.
+  - ``FeedError`` -- a feed could not render, write, check or reload its file.
+  - ``FeedTemplateError`` (also ``ValueError``) -- a template is broken or uses an
+    undefined name; names template and line.
+  - ``ServerError`` -- a test server (``zkservices.testing``) could not be found,
+    started or reached.
+  - ``FaultError`` -- a fault (``zkservices.testing``) could not be injected.
+- ``CancelWatch`` -- raised by a callback to remove itself quietly (not an error).
+"""
+
+from __future__ import annotations
+
+from kazoo.exceptions import ConnectionClosedError, NoNodeError
+
+__all__ = [
+    "ZkServicesError",
+    "FailedConnect",
+    "SessionClosed",
+    "NoNode",
+    "LinkLoop",
+    "BadPropertyLink",
+    "TreeError",
+    "NodeDeleted",
+    "ValueTooLarge",
+    "InvalidPath",
+    "FeedError",
+    "FeedTemplateError",
+    "ServerError",
+    "FaultError",
+    "CancelWatch",
+]
+
+
+class ZkServicesError(Exception):
+    """Base class of every error zkservices raises on purpose."""
+
+
+class FailedConnect(ZkServicesError):
+    """No ZooKeeper server answered within the connect timeout."""
+
+
+class SessionClosed(ZkServicesError, ConnectionClosedError):
+    """The :class:`~zkservices.ZooKeeper` helper was closed while the call waited."""
+
+
+class NoNode(ZkServicesError, NoNodeError):
+    """A node zkservices needs does not exist; ``path`` names it (``None`` when unknown)."""
+
+    def __init__(self, path: str | None = None, reason: str | None = None) -> None:
+        self.path = path
+        message = reason or (f"{path}: no such node" if path else "no such node")
+        super().__init__(message)
+
+
+class LinkLoop(ZkServicesError, ValueError):
+    """Symbolic links or property links refer to each other in a loop."""
+
+
+class BadPropertyLink(ZkServicesError, ValueError):
+    """A property link (``'name =>'``) is empty, malformed or names nothing."""
+
+
+class TreeError(ZkServicesError, ValueError):
+    """A tree file (text or YAML) cannot be used; the message names file and line.
+
+    ``filename`` and ``lineno`` are also available as attributes (``None`` when
+    unknown), and ``reason`` holds the message without the location.
+    """
+
+    def __init__(self, reason: str, *, filename: str | None = None, lineno: int | None = None):
+        self.reason = reason
+        self.filename = filename
+        self.lineno = lineno
+        where = filename or "<string>"
+        if lineno is not None:
+            where = f"{where}, line {lineno}"
+        super().__init__(f"{where}: {reason}")
+
+
+class NodeDeleted(ZkServicesError):
+    """The node behind a view was deleted; the view cannot be updated."""
+
+
+class ValueTooLarge(ZkServicesError, ValueError):
+    """Encoded node data would exceed ZooKeeper's node size limit."""
+
+
+class InvalidPath(ZkServicesError, ValueError):
+    """A path ZooKeeper would reject (relative, empty segment, reserved name...)."""
+
+
+class FeedError(ZkServicesError):
+    """A feed could not produce its file: no data, a template, check, write or
+    reload failure.  The message says which."""
+
+
+class FeedTemplateError(ZkServicesError, ValueError):
+    """A feed template cannot be compiled or rendered.
+
+    The message names the template and, when known, the line:
+    ``"nginx.conf.j2, line 3: 'weight' is undefined"``.  ``template_name``,
+    ``lineno`` (or ``None``) and ``reason`` are attributes too.
+    """
+
+    def __init__(self, reason: str, *, template_name: str, lineno: int | None = None) -> None:
+        self.reason = reason
+        self.template_name = template_name
+        self.lineno = lineno
+        where = template_name if lineno is None else f"{template_name}, line {lineno}"
+        super().__init__(f"{where}: {reason}")
+
+
+class ServerError(ZkServicesError):
+    """A ZooKeeper test server could not be found, started or reached."""
+
+
+class FaultError(ZkServicesError):
+    """A fault could not be injected or the client did not react as expected."""
+
+
+class CancelWatch(Exception):
+    """Raise from a callback to unregister it without logging an error."""
