@@ -184,7 +184,7 @@ def test_operator_change_to_registration_survives_expiry_and_reconnect(zk, zk_cl
     wait_for(lambda: zk.connected)
     data["weight"] = -1  # a second operator change, after the reconnect
     zk_client.set(node, json.dumps(data).encode())
-    wait_for(lambda: zk._registrations[node].data == json.dumps(data).encode(), what="tracked data")
+    wait_for(lambda: zk.registrar.data_of(node) == json.dumps(data).encode(), what="tracked data")
     expire_session(zk)
     assert props(zk_client, node)["weight"] == -1
     assert _owner(zk_client, node) == zk.client.client_id[0]

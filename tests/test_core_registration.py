@@ -9,7 +9,7 @@ import pytest
 
 import zkservices
 from zkservices._znode.paths import format_address
-from zkservices._session.registrar import local_addresses
+from zkservices._os.addresses import local_addresses
 
 from _util import kazoo_client, props, stop
 

@@ -308,24 +308,21 @@ def test_package_logger_has_a_null_handler():
     assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("zkservices").handlers)
 
 
-def test_kazoo_records_arrive_under_zkservices_kazoo(zk, caplog):
-    caplog.set_level(logging.DEBUG, logger="zkservices")
-    drop_connection(zk)  # kazoo logs the dropped connection (WARNING)
-    wait_for(lambda: any(r.name.startswith("zkservices.kazoo") for r in caplog.records),
-             what="a kazoo record under zkservices.kazoo")
-    assert not any(r.name.startswith("kazoo") for r in caplog.records)
-    wait_for(lambda: zk.connected, what="reconnect")
-
-
-def test_kazoo_records_follow_the_zkservices_level_not_the_root_level(zk_connection_string, caplog):
-    """Configuring only the ``zkservices`` logger (root left at WARNING) must
-    bring kazoo's INFO records too: they are routed under zkservices.kazoo."""
-    caplog.set_level(logging.WARNING)  # root, as by default
-    caplog.set_level(logging.INFO, logger="zkservices")
-    with zkservices.ZooKeeper(zk_connection_string):
-        pass
-    kazoo_info = [r for r in caplog.records if r.name.startswith("zkservices.kazoo") and r.levelno == logging.INFO]
-    assert kazoo_info, "kazoo's INFO records (connecting, closing) were dropped"
+def test_kazoo_logger_is_left_alone(zk_connection_string, caplog):
+    """zkservices configures no other library's logging: kazoo's records keep their
+    names and propagate as usual, kazoo's logger keeps its level and handlers."""
+    kazoo_logger = logging.getLogger("kazoo")
+    before = (kazoo_logger.level, list(kazoo_logger.handlers), kazoo_logger.propagate)
+    caplog.set_level(logging.INFO, logger="kazoo")
+    with zkservices.ZooKeeper(zk_connection_string) as zk:
+        drop_connection(zk)  # kazoo logs the dropped connection
+        wait_for(lambda: zk.connected, what="reconnect")
+    kazoo_records = [r for r in caplog.records if r.name.startswith("kazoo")]
+    assert kazoo_records, "kazoo's records did not reach the root logger under their own names"
+    assert not any(r.name.startswith("zkservices.kazoo") for r in caplog.records)
+    caplog.set_level(logging.NOTSET, logger="kazoo")  # undo caplog's change before comparing
+    assert kazoo_logger.propagate is True
+    assert list(kazoo_logger.handlers) == before[1]
 
 
 def test_session_state_changes_are_logged(zk, caplog):

@@ -590,8 +590,8 @@ def test_a_slow_callback_delays_but_never_fails_a_write(zk, zk_client, caplog):
         if len(calls) == 2:
             release.wait(30)
 
-    original = zk._settle
-    zk._settle = lambda timeout=0.3: original(timeout)
+    original = zk.core.settle
+    zk.core.settle = lambda timeout=0.3: original(timeout)
     try:
         with caplog.at_level(logging.WARNING, logger="zkservices.session"):
             zk.properties("/slow").update(a=1)  # the callback blocks the worker

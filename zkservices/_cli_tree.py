@@ -78,7 +78,7 @@ def _connect(args: argparse.Namespace) -> Any:
 
     import zkservices
 
-    kazoo_log = logging.getLogger("zkservices.kazoo")
+    kazoo_log = logging.getLogger("kazoo")
     level = kazoo_log.level
     if not args.verbose:
         kazoo_log.setLevel(logging.ERROR)

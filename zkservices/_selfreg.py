@@ -279,7 +279,7 @@ class HealthCheckedRegistration:
         else:
             # an earlier attempt took it out of the session's table (so it is
             # not restored after session loss) but did not get to delete it
-            self.zk._unregister_paths(registration.paths)
+            self.zk.registrar.unregister_paths(registration.paths)
         with self._cond:
             self._registration = None
         log.info("unregistered %s (%s)", ", ".join(registration.paths), reason)

@@ -63,7 +63,7 @@ from .errors import BadPropertyLink, CancelWatch, FailedConnect, LinkLoop
 from ._feed_render import atomic_write
 from ._znode.paths import check_path, join
 from ._session import ZooKeeper, default_connection_string
-from ._session.views import _Callback
+from ._session.callbacks import Callback as _Callback
 
 __all__ = ["ServerSet", "DEFAULT_MIN_FRACTION"]
 
@@ -457,8 +457,8 @@ class ServerSet:
         if zk is not None:
             zk.client.remove_listener(self._on_state)
             paths = {join(self._providers_real_path(), name) for name in self._watched_data}
-            zk._forget_watcher(self._on_data_event, paths)
-            zk._forget_watcher(self._on_exists_event, {self.path, self.providers_path})
+            zk.core.forget_watcher(self._on_data_event, paths)
+            zk.core.forget_watcher(self._on_exists_event, {self.path, self.providers_path})
         if self._own_connection is not None:
             self._own_connection.close()
 

@@ -89,7 +89,7 @@ from kazoo.exceptions import (
 )
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
-from ._znode.encoding import MAX_DATA_SIZE, _check_json, check_size, decode
+from ._znode.encoding import MAX_DATA_SIZE, check_json, check_size, decode
 from .errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
 from ._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
 from ._znode.links import resolve as resolve_links
@@ -399,7 +399,7 @@ def _checked_data(path: str, node: Node, filename: str | None, dumps: Callable[[
             problem = _link_value_problem(op, value)
         if problem is None and value.__class__ not in _PLAIN:
             try:
-                _check_json(value, f"property {key!r}")
+                check_json(value, f"property {key!r}")
             except ValueError as exc:
                 problem = str(exc)
         if problem:

@@ -89,10 +89,7 @@ class _AsyncView(Generic[V]):
                 snapshot = latest.pop()
                 yield snapshot
         finally:
-            try:
-                self.view._remove(next(c for c in self.view._callbacks if c.fn is callback))
-            except StopIteration:
-                pass
+            self.view.remove(callback)
 
     async def close(self) -> None:
         await _in_thread(self.view.close)

@@ -62,12 +62,14 @@ class SessionClosed(ZkServicesError, ConnectionClosedError):
 
 
 class NoNode(ZkServicesError, NoNodeError):
-    """A node zkservices needs does not exist; ``path`` names it (``None`` when unknown)."""
+    """A node zkservices needs does not exist; ``path`` names it (``None`` when unknown).
 
-    def __init__(self, path: str | None = None, reason: str | None = None) -> None:
+    Like kazoo's NoNodeError, its message is the path alone (``"no such node"`` without one).
+    """
+
+    def __init__(self, path: str | None = None) -> None:
         self.path = path
-        message = reason or (f"{path}: no such node" if path else "no such node")
-        super().__init__(message)
+        super().__init__(path or "no such node")
 
 
 class LinkLoop(ZkServicesError, ValueError):

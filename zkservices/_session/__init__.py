@@ -4,15 +4,16 @@ Feature packages (trees, discovery, feeds) use :class:`~zkservices.ZooKeeper`'s 
 methods and its named core API (``zk.core``), never private attributes.
 """
 
-from .facade import ZooKeeper, default_connection_string
-from .registrar import Registration, local_addresses
+from .core import SessionCore, default_connection_string
+from .facade import ZooKeeper
+from .registrar import Registration
 from .views import Children, ChildrenChange, Properties
 
 __all__ = [
     "ZooKeeper",
+    "SessionCore",
     "default_connection_string",
     "Registration",
-    "local_addresses",
     "Children",
     "ChildrenChange",
     "Properties",

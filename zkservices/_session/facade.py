@@ -1,90 +1,49 @@
-"""The ZooKeeper helper: one kazoo session, its views, registrations and recovery."""
+"""The ZooKeeper helper: zc.zk's API, composed of the session core, the registrar and
+the view registry.  It holds no state of its own beyond those three."""
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
-import weakref
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import (
-    ConnectionClosedError,
-    ConnectionLoss,
-    NoNodeError,
-    OperationTimeoutError,
-    SessionExpiredError,
-)
-from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.states import Callback, KazooState
-from kazoo.retry import KazooRetry
-from kazoo.security import make_acl
+from kazoo.protocol.states import ZnodeStat
 
-from . import registrar as _registration
-from .._znode.encoding import decode, encode
-from ..errors import BadPropertyLink, FailedConnect, LinkLoop
-from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, resolve
-from .._znode.paths import Address, check_path, format_address, join, parse_address, split
-from .._session.registrar import Registration, local_addresses
+from .._znode.links import LINK_SUFFIX
+from .._znode.paths import Address, check_path, split
 from .._treeops import TreeOperations
-from .._session.views import Children, Properties, compare_and_set
-from .._session.worker import Worker
+from .core import SessionCore, default_connection_string
+from .registrar import Registrar, Registration
+from .views import Children, Properties
+from .viewset import ViewSet
+from .writes import compare_and_set
 
-__all__ = ["ZooKeeper", "default_connection_string"]
+__all__ = ["ZooKeeper", "ZK", "default_connection_string"]
 
-log = logging.getLogger("zkservices.session")
-
-_RETRYABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError)
-
-
-def default_connection_string() -> str:
-    """``$ZKSERVICES_CONNECTION``, else ``$ZC_ZK_CONNECTION_STRING``, else ``127.0.0.1:2181``."""
-    return (
-        os.environ.get("ZKSERVICES_CONNECTION")
-        or os.environ.get("ZC_ZK_CONNECTION_STRING")
-        or "127.0.0.1:2181"
-    )
-
-
-_kazoo_routed = False
-
-
-def _route_kazoo_logging() -> None:
-    """Send kazoo's log records through ``zkservices.kazoo`` (once)."""
-    global _kazoo_routed
-    if _kazoo_routed:
-        return
-    _kazoo_routed = True
-    ours = logging.getLogger("zkservices.kazoo")
-    kazoo_logger = logging.getLogger("kazoo")
-
-    class _Forward(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if ours.isEnabledFor(record.levelno):
-                record.name = "zkservices." + record.name
-                ours.handle(record)
-
-    kazoo_logger.addHandler(_Forward())
-    kazoo_logger.propagate = False
-    # kazoo checks its own logger's level before it makes a record; left NOTSET
-    # that is the root's level (WARNING by default), so configuring only the
-    # ``zkservices`` logger never showed kazoo's INFO records (connecting,
-    # session state).  Let INFO and up through to _Forward, which applies
-    # zkservices.kazoo's level.  Not DEBUG: kazoo logs every response at DEBUG,
-    # a record per request; set the "kazoo" logger's level to get those.  An
-    # explicit level set on "kazoo" by the application is kept.
-    if kazoo_logger.level == logging.NOTSET:
-        kazoo_logger.setLevel(logging.INFO)
+Watch = Callable[[Any], Any]
 
 
 class ZooKeeper(TreeOperations):
     """A ZooKeeper session with zc.zk's high-level API.
 
-    ``ZooKeeper(connection_string=None, session_timeout=10.0, wait=False, *,
-    auth=None, read_only=False, client=None, timeout=10.0)``; see the README.
+    Constructing connects (as zc.zk does) and :meth:`close` ends the session; use it as
+    a context manager to close it.
+
+    :param connection_string: ``host:port[,host:port...][/chroot]``; default
+        ``$ZKSERVICES_CONNECTION``, ``$ZC_ZK_CONNECTION_STRING`` or ``127.0.0.1:2181``.
+    :param session_timeout: seconds the server keeps the session without hearing from us.
+    :param wait: keep trying to connect until a server answers instead of raising.
+    :param auth: ``(scheme, credential)`` pairs, e.g. ``[("digest", "alice:secret")]``;
+        nodes zkservices then creates are world-readable and writable by that identity.
+    :param read_only: allow connecting to a read-only server.
+    :param client: wrap an existing started KazooClient instead (``close`` leaves it
+        running, but removes this helper's registrations).
+    :param timeout: seconds to wait for a server when ``wait`` is false.
+    :raises FailedConnect: no server answered within ``timeout``.
+    :raises ValueError: ``client`` was not started.
+
+    Every call that talks to ZooKeeper waits through a suspended connection and through
+    the recovery after a session expiry; only :meth:`close` or a permanent error ends
+    the wait.  Registrations are restored and views re-read after a session loss.
     """
 
     def __init__(
@@ -98,245 +57,49 @@ class ZooKeeper(TreeOperations):
         client: KazooClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        _route_kazoo_logging()
-        self._closed = False
-        self._auth = list(auth or [])
-        self._views: "weakref.WeakSet[Any]" = weakref.WeakSet()
-        self._held: set[Any] = set()  # views with callbacks: never collected silently
-        self._registrations: dict[str, _registration._Node] = {}
-        self._reg_lock = threading.RLock()
-        self._lost = False
-        self._suspended = False
-        self._session_generation = 0
-        self._connected = threading.Event()
-        self._recovered = threading.Event()
-        self._recovered.set()
-        self._retry_template = KazooRetry(
-            max_tries=-1, delay=0.05, backoff=2, max_delay=1.0, ignore_expire=False, interrupt=lambda: self._closed
+        self.core = SessionCore(
+            connection_string, session_timeout=session_timeout, auth=auth, read_only=read_only, client=client
         )
-        if client is not None:
-            # A wrapped client must have been started (and so have a session):
-            # without this check the failure was an obscure TypeError below.
-            if client.client_id is None:
-                raise ValueError(
-                    f"client= takes a started KazooClient; call {client!r}.start() first"
-                )
-            self._own_client = False
-            self.client = client
-            self.connection_string = connection_string or ",".join(
-                format_address(h, p) for h, p in client.hosts
-            ) + (client.chroot or "")
-        else:
-            self._own_client = True
-            self.connection_string = connection_string or default_connection_string()
-            self.client = KazooClient(
-                hosts=self.connection_string,
-                timeout=session_timeout,
-                auth_data=self._auth or None,
-                read_only=read_only,
-                connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2.0),
-                command_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=1.0, ignore_expire=False),
-            )
-        self._worker = Worker(f"zkservices-worker-{id(self):x}", self._refresh_batch)
-        self.client.add_listener(self._on_state)
-        if self.client.connected:
-            self._connected.set()
-        if self._own_client:
-            self._start(timeout, wait)
-        # Learn which thread runs kazoo's watch callbacks (first thing in its
-        # queue): _settle must not wait for that queue from that very thread.
-        self._kazoo_callback_thread: threading.Thread | None = None
-        self.client.handler.dispatch_callback(Callback("watch", self._note_callback_thread, ()))
-        log.info("connected to %s (session 0x%x)", self.connection_string, self.client.client_id[0])
+        self.registrar = Registrar(self.core)
+        self._viewset = ViewSet(self.core)
+        self.core.start(timeout=timeout, wait=wait)
 
-    def _note_callback_thread(self) -> None:
-        self._kazoo_callback_thread = threading.current_thread()
-
-    # -- connecting ----------------------------------------------------
-
-    def _start(self, timeout: float, wait: bool) -> None:
-        while True:
-            try:
-                self.client.start(timeout=timeout)
-                return
-            except KazooTimeoutError:
-                if not wait:
-                    self.client.stop()
-                    self.client.close()
-                    self._worker.stop()
-                    self._closed = True
-                    raise FailedConnect(
-                        f"no ZooKeeper server answered within {timeout:g}s at {self.connection_string}"
-                    ) from None
-                log.warning("no ZooKeeper server at %s yet; still trying", self.connection_string)
-
-    def _on_state(self, state: str) -> None:
-        # Runs on kazoo's connection thread: never call kazoo from here.
-        if state == KazooState.CONNECTED:
-            session = self.client.client_id[0] if self.client.client_id else 0
-            if not self._lost:
-                # after a session loss, views wait (on _connected) until the
-                # registrations are back, so callbacks see the restored state
-                self._connected.set()
-            if self._lost:
-                self._lost = False
-                self._session_generation += 1
-                log.warning("new session 0x%x established after session loss; restoring registrations and watches", session)
-                threading.Thread(
-                    target=self._recover, args=(self._session_generation,), name="zkservices-recover", daemon=True
-                ).start()
-            else:
-                if self._suspended:
-                    log.info("reconnected to ZooKeeper; session 0x%x kept", session)
-                self._suspended = False
-                with self._reg_lock:
-                    nodes = list(self._registrations.values())
-                if nodes:  # kazoo dropped its watchers with the connection
-                    threading.Thread(
-                        target=self._retrack, args=(nodes,), name="zkservices-retrack", daemon=True
-                    ).start()
-        elif state == KazooState.SUSPENDED:
-            self._connected.clear()
-            self._suspended = True
-            log.warning("connection to ZooKeeper suspended; reconnecting")
-        elif state == KazooState.LOST:
-            self._connected.clear()
-            if not self._closed:
-                self._recovered.clear()
-                self._lost = True
-                log.warning("ZooKeeper session lost (expired or closed)")
-
-    def _retrack(self, nodes: list[Any]) -> None:
-        for node in nodes:
-            _registration.track(self, node)
-
-    def _recover(self, generation: int) -> None:
-        started = time.monotonic()
-        with self._reg_lock:
-            nodes = list(self._registrations.values())
-        try:
-            _registration.restore(self, nodes, generation)
-        except Exception:
-            if self._closed:  # closed during the restore: nothing went wrong
-                return
-            log.exception("restoring registrations failed")
-        if generation == self._session_generation and self.client.connected:
-            self._connected.set()
-        views = list(self._views)
-        self._worker.request_refresh(views)
-        try:
-            self._worker.barrier(None)
-        except RuntimeError:  # closed meanwhile
-            return
-        if generation != self._session_generation:
-            return  # lost again meanwhile; that loss has its own recovery
-        log.info(
-            "recovery: %d registration(s) restored, %d view(s) re-armed in %.3fs",
-            len(nodes), len(views), time.monotonic() - started,
-        )
-        self._recovered.set()
-
-    def wait_recovered(self, timeout: float | None = None) -> bool:
-        """Wait until recovery from the last session loss is complete.
-
-        True when no recovery is pending (registrations re-created, views
-        re-armed and their callbacks run), False on timeout.
-        """
-        return self._recovered.wait(timeout)
-
-    def _retry(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return self._retry_template.copy()(fn, *args, **kwargs)
-
-    # -- the named core API (transitional: becomes a SessionCore object) ----
+    # -- the session -------------------------------------------------------
 
     @property
-    def core(self) -> "ZooKeeper":
-        """The session core that recipes (trees, discovery, feeds) use."""
-        return self
+    def client(self) -> KazooClient:
+        """The kazoo client underneath (for what zkservices does not wrap)."""
+        return self.core.client
 
     @property
-    def registrar(self) -> "ZooKeeper":
-        """The registrations of this session."""
-        return self
-
-    @property
-    def auth(self) -> tuple[tuple[str, str], ...]:
-        return tuple(self._auth)
-
-    def retry(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return self._retry(fn, *args, **kwargs)
-
-    def settle(self, timeout: float = 30.0) -> None:
-        self._settle(timeout)
-
-    def read_properties(self, path: str) -> dict | None:
-        return self._read_properties(path)
-
-    def node_exists(self, path: str) -> bool:
-        return self._exists(path)
-
-    def default_acl(self) -> list[Any] | None:
-        return self._default_acl()
-
-    def forget_watcher(self, watcher: Callable[..., Any], paths: Iterable[str]) -> None:
-        self._forget_watcher(watcher, paths)
-
-    def add_state_listener(self, listener: Callable[[str], Any]) -> None:
-        self.client.add_listener(listener)
-
-    def remove_state_listener(self, listener: Callable[[str], Any]) -> None:
-        self.client.remove_listener(listener)
-
-    def unregister_paths(self, paths: Iterable[str]) -> None:
-        self._unregister_paths(paths)
-
-    # -- properties of the session -------------------------------------
+    def connection_string(self) -> str:
+        """The connection string this helper connected with."""
+        return self.core.connection_string
 
     @property
     def state(self) -> str:
-        return self.client.state
+        """kazoo's connection state: ``CONNECTED``, ``SUSPENDED`` or ``LOST``."""
+        return self.core.state
 
     @property
     def connected(self) -> bool:
-        return self.client.connected
+        """Whether the client is connected right now."""
+        return self.core.connected
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        """Whether :meth:`close` was called."""
+        return self.core.closed
+
+    def wait_recovered(self, timeout: float | None = None) -> bool:
+        """Wait until recovery from the last session loss is complete (registrations
+        re-created, views re-read and their callbacks run); False on timeout."""
+        return self.core.wait_recovered(timeout)
 
     def close(self) -> None:
-        """Close the session (idempotent): views stop, ephemeral registrations vanish at once."""
-        if self._closed:
-            return
-        self._closed = True
-        for view in list(self._views):
-            view.close()
-        self._held.clear()
-        with self._reg_lock:
-            paths = list(self._registrations)
-            registrations = {node.registration for node in self._registrations.values()}
-            self._registrations.clear()
-        # Mark them unregistered: a restore running after a session loss must
-        # not re-create them (with client= the session lives on, and such a
-        # node stayed on the server after close), and a later unregister()
-        # has nothing left to do.
-        for registration in registrations:
-            registration.active = False
-        self.client.remove_listener(self._on_state)
-        if self._own_client:
-            try:
-                self.client.stop()
-            finally:
-                self.client.close()
-        else:
-            for path in paths:
-                try:
-                    self.client.delete(path)
-                except Exception:
-                    pass
-        self._worker.stop()
-        self._recovered.set()  # nothing left to recover: wait_recovered() must not block
-        log.info("closed session to %s", self.connection_string)
+        """Close the session (idempotent): views stop, ephemeral registrations vanish
+        at once, calls still waiting raise :class:`~zkservices.SessionClosed`."""
+        self.core.close()
 
     def __enter__(self) -> "ZooKeeper":
         return self
@@ -345,309 +108,131 @@ class ZooKeeper(TreeOperations):
         self.close()
 
     def __repr__(self) -> str:
-        if self._closed:
-            state = "closed"
-        else:
-            cid = self.client.client_id
-            state = f"{self.client.state} session=0x{cid[0]:x}" if cid else self.client.state
-        return f"<ZooKeeper {self.connection_string} {state}>"
+        return repr(self.core).replace("<SessionCore", "<ZooKeeper", 1)
 
-    # -- pass-throughs -------------------------------------------------
+    # -- kazoo's calls, through the retry policy ---------------------------
 
-    def exists(self, path: str, watch: Callable[..., Any] | None = None) -> Any:
-        return self.client.exists(check_path(path), watch=watch)
+    def exists(self, path: str, watch: Watch | None = None) -> ZnodeStat | None:
+        """The node's stat, or None when it does not exist (``watch``: a kazoo watcher)."""
+        return self.core.retry(self.client.exists, check_path(path), watch=watch)
 
-    def get(self, path: str, watch: Callable[..., Any] | None = None) -> tuple[bytes, Any]:
-        return self.client.get(check_path(path), watch=watch)
+    def get(self, path: str, watch: Watch | None = None) -> tuple[bytes, ZnodeStat]:
+        """The node's raw data and stat.  Raises kazoo's NoNodeError when missing."""
+        return self.core.retry(self.client.get, check_path(path), watch=watch)
 
-    def get_children(self, path: str, watch: Callable[..., Any] | None = None, include_data: bool = False) -> Any:
-        return self.client.get_children(check_path(path), watch=watch, include_data=include_data)
+    def get_children(self, path: str, watch: Watch | None = None, include_data: bool = False) -> Any:
+        """The node's child names (with ``include_data``: also its stat), as kazoo returns them."""
+        return self.core.retry(self.client.get_children, check_path(path), watch=watch, include_data=include_data)
 
     def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
                sequence: bool = False, makepath: bool = False) -> str:
-        result = self.client.create(check_path(path), value, acl=acl, ephemeral=ephemeral,
-                                    sequence=sequence, makepath=makepath)
-        self._settle()
+        """Create a node with raw data; returns its path (with the sequence suffix).
+
+        ``acl`` defaults to kazoo's default.  Raises kazoo's NodeExistsError or
+        NoNodeError (missing parent without ``makepath``).
+        """
+        result = self.core.retry(self.client.create, check_path(path), value, acl=acl, ephemeral=ephemeral,
+                                 sequence=sequence, makepath=makepath)
+        self.core.settle()
         return result
 
-    def set(self, path: str, value: bytes, version: int = -1) -> Any:
-        result = self.client.set(check_path(path), value, version=version)
-        self._written(path, value)
-        self._settle()
+    def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
+        """Replace a node's raw data (``version``: only if it still has that version)."""
+        result = self.core.retry(self.client.set, check_path(path), value, version=version)
+        self.registrar.written(path, value)
+        self.core.settle()
         return result
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> Any:
-        result = self.client.delete(check_path(path), version=version, recursive=recursive)
-        self._settle()
+        """Delete a node (``recursive``: with everything below it)."""
+        result = self.core.retry(self.client.delete, check_path(path), version=version, recursive=recursive)
+        self.core.settle()
         return result
 
     def ensure_path(self, path: str, acl: Any = None) -> Any:
-        return self.client.ensure_path(check_path(path), acl=acl)
+        """Create ``path`` and its missing parents (empty data)."""
+        return self.core.retry(self.client.ensure_path, check_path(path), acl=acl)
 
-    # -- links -----------------------------------------------------------
-
-    def _read_properties(self, path: str) -> dict | None:
-        try:
-            data, _ = self.client.get(path)
-        except NoNodeError:
-            return None
-        return decode(data)
-
-    def _exists(self, path: str) -> bool:
-        return self.client.exists(path) is not None
+    # -- links -------------------------------------------------------------
 
     def resolve(self, path: str) -> str:
-        """Follow symbolic links; raise :class:`LinkLoop` or :class:`NoNodeError`."""
-        return resolve(path, self._read_properties, self._exists)
+        """Follow symbolic links in ``path``; return the real path.
+
+        Raises :class:`~zkservices.NoNode` (a kazoo NoNodeError) when a segment is
+        neither a node nor a link, :class:`~zkservices.LinkLoop` for a loop.
+        """
+        return self.core.resolve(path)
 
     def ln(self, target: str, source: str) -> None:
-        """Make ``source`` a symbolic link to ``target`` (a ``'name ->'`` property
-        on ``source``'s parent).  A ``target`` ending in ``/`` gets the source's
-        name appended."""
+        """Make ``source`` a symbolic link to ``target`` (a ``'name ->'`` property on
+        ``source``'s parent).  A ``target`` ending in ``/`` gets the source's name
+        appended.  Raises NoNode when ``source``'s parent does not exist."""
         check_path(source)
         parent, name = split(source)
         if target.endswith("/"):
             target = target + name
         real_parent = self.resolve(parent)
-        compare_and_set(self, real_parent, lambda old: {**old, name + " ->": target}, merging=True)
-        self._settle()
+        compare_and_set(self.core, real_parent, lambda old: {**old, name + LINK_SUFFIX: target}, merging=True,
+                        written=self.registrar.written)
+        self.core.settle()
 
-    def _check_property_links(
-        self, path: str, properties: Mapping[str, Any], old: Mapping[str, Any] | None = None
-    ) -> None:
-        """Raise BadPropertyLink/LinkLoop if a property link in ``properties`` would be bad.
-
-        With ``old`` (the node's properties before the write), a link this
-        write leaves as it was and that was already bad before is let through:
-        a link whose target an operator deleted must not block every
-        unrelated update of the node (or ``ln`` on it).  A write that breaks
-        a link, or writes a bad one, is still refused.
-        """
-
-        def check(props: Mapping[str, Any], name: str) -> None:
-            def read(p: str) -> dict | None:
-                return dict(props) if p == path else self._read_properties(p)
-
-            follow_property(path, dict(props), name, read=read, resolve_path=self.resolve)
-
-        for key in properties:
-            if not key.endswith(PROPERTY_LINK_SUFFIX):
-                continue
-            name = key[: -len(PROPERTY_LINK_SUFFIX)]
-            if name in properties:
-                continue
-            try:
-                check(properties, name)
-            except (BadPropertyLink, LinkLoop):
-                if old is None or name in old or key not in old or old[key] != properties[key]:
-                    raise
-                try:
-                    check(old, name)
-                except (BadPropertyLink, LinkLoop):
-                    continue  # bad before this write already: not this write's doing
-                raise
-
-    # -- views ---------------------------------------------------------
+    # -- views -------------------------------------------------------------
 
     def children(self, path: str) -> Children:
-        """A self-updating :class:`Children` view of ``path`` (links followed)."""
-        return Children(self, path)
+        """A self-updating :class:`Children` view of ``path`` (links followed).
+
+        Raises NoNode when ``path`` does not exist.  Call the view with a function
+        (or use it as a decorator) to be told of changes.
+        """
+        return Children(self.core, self._viewset, path)
 
     def properties(self, path: str, watch: bool = True) -> Properties:
-        """A self-updating :class:`Properties` view (``watch=False``: read once)."""
-        return Properties(self, path, watch=watch)
+        """A self-updating :class:`Properties` view (``watch=False``: read once).
+
+        Raises NoNode when ``path`` does not exist.
+        """
+        return Properties(self.core, self._viewset, path, watch=watch, written=self.registrar.written)
 
     def get_properties(self, path: str) -> dict[str, Any]:
         """The node's properties as a plain dict (links followed, read once)."""
-        view = Properties(self, path, watch=False)
+        view = self.properties(path, watch=False)
         return {key: view[key] for key in view}
 
-    def _hold(self, view: Any) -> None:
-        self._held.add(view)
-
-    def _release(self, view: Any) -> None:
-        self._held.discard(view)
-
-    def _forget_watcher(self, watcher: Callable[..., Any], paths: Iterable[str]) -> None:
-        # kazoo has no public way to drop a one-shot watcher; its sets are
-        # per path.  Dropping ours releases the closure (it only holds a weakref).
-        for table in (getattr(self.client, "_child_watchers", {}), getattr(self.client, "_data_watchers", {})):
-            for path in paths:
-                full = (self.client.chroot or "") + path if self.client.chroot else path
-                for key in (path, full.rstrip("/") or "/"):
-                    watchers = table.get(key)
-                    if watchers:
-                        watchers.discard(watcher)
-
-    def _refresh_batch(self, views: list[Any]) -> None:
-        """Refresh views (on the worker): pipelined reads, retried through connection loss."""
-        views = [v for v in views if not v.closed]
-        while views and not self._closed:
-            if not self._connected.wait(0.5):
-                continue
-            started = []
-            for view in views:
-                try:
-                    started.append((view, view._take_fetch()))
-                except ConnectionClosedError:
-                    return
-            retry = []
-            for view, result in started:
-                try:
-                    view._complete(result)
-                except _RETRYABLE:
-                    retry.append(view)
-                except ConnectionClosedError:
-                    return
-                except Exception:
-                    log.exception("refreshing %r failed", view)
-            views = retry
-            if views:
-                log.debug("re-arming %d view(s) after connection trouble", len(views))
-                time.sleep(0.05)
-
-    def _settle(self, timeout: float = 30.0) -> None:
-        """Let views catch up with what this session just wrote.
-
-        ZooKeeper sends a watch event before the reply to the write that
-        triggered it; kazoo has queued our watcher by the time the write
-        returns.  Wait until kazoo's callback queue passed that point, then
-        until our worker ran the resulting refreshes and callbacks.
-        """
-        if self._worker.in_worker() or self._closed or not self._views:
-            return
-        if threading.current_thread() is self._kazoo_callback_thread:
-            # Called from a kazoo watch callback (e.g. a write inside a kazoo
-            # DataWatch on zk.client): the marker below would queue behind the
-            # running callback and the write would stall for ``timeout``.
-            return
-        marker = threading.Event()
-        self.client.handler.dispatch_callback(Callback("watch", marker.set, ()))
-        try:
-            if marker.wait(timeout):
-                self._worker.barrier(timeout)
-                return
-        except (FutureTimeout, RuntimeError):  # worker busy (a slow callback, an outage) or stopped
-            pass
-        # The write itself succeeded; only our views lag (e.g. the worker waits
-        # for a reconnection, or a callback is slow).  Never fail the write.
-        log.warning("views did not catch up with this session's write within %gs; continuing", timeout)
-
-    # -- writes --------------------------------------------------------
-
-    def _compare_and_set(self, path: str, make: Callable[[dict], dict], *, merging: bool) -> bytes:
-        return compare_and_set(self, path, make, merging=merging)
-
-    def _written(self, path: str, data: bytes) -> None:
-        """Remember data written to a registration node, for restoring it later."""
-        with self._reg_lock:
-            node = self._registrations.get(path)
-            if node is not None:
-                node.data = data
-
-    # -- registration --------------------------------------------------
-
-    def _resolve_or_create(self, path: str, _depth: int = 0) -> str:
-        """Resolve ``path``; create what is missing below the deepest existing node."""
-        check_path(path)
-        try:
-            return self.resolve(path)
-        except NoNodeError:
-            pass
-        parent, name = split(path)
-        real_parent = self._resolve_or_create(parent, _depth) if parent != path else "/"
-        real = join(real_parent, name)
-        try:
-            return self.resolve(real)
-        except NoNodeError:
-            pass
-        # ``name`` may be a dangling symbolic link: create its target (as a
-        # write through a link lands on the real node) instead of a real node
-        # ``real`` that would silently shadow the link from then on.
-        target = (self._read_properties(real_parent) or {}).get(name + LINK_SUFFIX)
-        if isinstance(target, str) and target.strip():
-            if _depth > MAX_LINK_DEPTH:
-                raise LinkLoop(f"{path}: too many levels of symbolic links")
-            return self._resolve_or_create(join(real_parent, target.strip()), _depth + 1)
-        self._retry(self.client.ensure_path, real)
-        return real
-
-    def _default_acl(self) -> list[Any] | None:
-        if not self._auth:
-            return None  # kazoo's default: open
-        return [make_acl("world", "anyone", read=True), make_acl("auth", "", all=True)]
+    # -- registration --------------------------------------------------------
 
     def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None,
                         **properties: Any) -> Registration:
-        """Register an ephemeral ``host:port`` child of ``path``; see the README."""
-        host, port = parse_address(address)
-        hosts = [host] if host else local_addresses()
-        real = self._resolve_or_create(path)
-        names = [format_address(h, port) for h in hosts]
-        acl = list(acl) if acl is not None else self._default_acl()
-        registration = Registration(self, path, real, names)
-        nodes = []
-        for h, name, node_path in zip(hosts, names, registration.paths):
-            data = dict(properties)
-            data.setdefault("pid", os.getpid())
-            data["host"] = h
-            data["port"] = port
-            nodes.append(_registration._Node(node_path, name, encode(data, path=node_path), acl, registration))
-        with self._reg_lock:
-            for node in nodes:
-                self._registrations[node.path] = node
-        try:
-            for node in nodes:
-                _registration.put_ephemeral(self, node)
-                _registration.track(self, node)
-                log.info("registered %s at %s", node.name, node.path)
-        except BaseException:
-            registration.unregister()
-            raise
-        self._settle()
-        return registration
+        """Register an ephemeral ``host:port`` child of ``path`` holding ``properties``.
+
+        ``address`` is ``"host:port"``, ``(host, port)``, ``":port"`` or a port number;
+        without a host, one node per address of this machine.  ``path`` and its missing
+        parents are created (links followed).  The node comes back after a session loss
+        with its current data.  Returns a :class:`Registration`.
+
+        Raises ValueError for a bad address or properties, ValueTooLarge, InvalidPath.
+        """
+        return self.registrar.register(path, address, acl=acl, properties=properties)
 
     register = register_server
 
     def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session (same address forms as register)."""
-        host, port = parse_address(address)
-        hosts = [host] if host else local_addresses()
-        try:
-            real = self.resolve(path)
-        except _RETRYABLE:
-            # No server to ask (connection suspended, session just lost): use
-            # where this session registered at ``path``.  Raising here left
-            # the registration in the table, so it came back after expiry.
-            with self._reg_lock:
-                reals = {
-                    n.registration.real_path
-                    for n in self._registrations.values()
-                    if path in (n.registration.path, n.registration.real_path)
-                }
-            if len(reals) != 1:
-                raise
-            real = reals.pop()
-        paths = [join(real, format_address(h, port)) for h in hosts]
-        with self._reg_lock:
-            registrations = {self._registrations[p].registration for p in paths if p in self._registrations}
-        for registration in registrations:
-            registration.active = False
-        self._unregister_paths(paths)
+        self.registrar.unregister(path, address)
 
-    def _unregister_paths(self, paths: Iterable[str]) -> None:
-        with self._reg_lock:
-            for path in paths:
-                self._registrations.pop(path, None)
-        for path in paths:
-            try:
-                self._retry(self.client.delete, path)
-                log.info("unregistered %s", path)
-            except NoNodeError:
-                pass
-            except SessionExpiredError:
-                log.info("unregistered %s (its session is gone, and the node with it)", path)
-        self._settle()
+    # -- transitional: what the tree mixin expects (goes with the mixin) -------
+
+    @property
+    def _auth(self) -> tuple[tuple[str, str], ...]:
+        return self.core.auth
+
+    def _retry(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.core.retry(fn, *args, **kwargs)
+
+    def _settle(self) -> None:
+        self.core.settle()
+
+    def _read_properties(self, path: str) -> dict | None:
+        return self.core.read_properties(path)
 
 
 ZK = ZooKeeper

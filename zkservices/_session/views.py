@@ -14,22 +14,22 @@ changed.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
-from kazoo.exceptions import BadVersionError, NoNodeError
+from kazoo.exceptions import NoNodeError
 
-from .._znode.encoding import decode, encode, is_json_object
 from ..errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
+from .._znode.encoding import decode, is_json_object
 from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property, resolve
 from .._znode.paths import check_path
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .._session import ZooKeeper
+from .callbacks import Callback
+from .core import SessionCore
+from .viewset import ViewSet
+from .writes import compare_and_set
 
 __all__ = ["Children", "Properties", "ChildrenChange"]
 
@@ -59,33 +59,6 @@ class _LinkError:
     args: tuple
 
 
-class _Callback:
-    """A user callback with its signature inspected once (no retry on TypeError)."""
-
-    __slots__ = ("fn", "max_args", "min_args")
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        if not callable(fn):
-            raise TypeError(f"callback {fn!r} is not callable")
-        self.fn = fn
-        try:
-            params = list(inspect.signature(fn).parameters.values())
-        except (TypeError, ValueError):  # builtins without a signature
-            self.min_args, self.max_args = 1, 1
-            return
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        self.min_args = len([p for p in positional if p.default is p.empty])
-        varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
-        self.max_args = 2**31 if varargs else len(positional)
-        if self.min_args > 2:
-            raise TypeError(f"callback {fn!r} requires {self.min_args} arguments; views pass at most 2")
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args[: self.max_args])
-
-    def __repr__(self) -> str:
-        return f"<callback {getattr(self.fn, '__qualname__', self.fn)!r}>"
-
 
 class _View:
     """What Children and Properties share: lifecycle, watcher, callbacks."""
@@ -93,14 +66,24 @@ class _View:
     _kind = "view"
     _state: Any
 
-    def __init__(self, zk: "ZooKeeper", path: str, *, watch: bool = True) -> None:
-        self.zk = zk
+    def __init__(
+        self,
+        core: SessionCore,
+        viewset: ViewSet,
+        path: str,
+        *,
+        watch: bool = True,
+        written: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        self.core = core
+        self._viewset = viewset
+        self._written = written
         self.path = check_path(path)
-        self.real_path = zk.resolve(path)
+        self.real_path = core.resolve(path)
         self.deleted = False
         self.watching = watch
         self.closed = False
-        self._callbacks: list[_Callback] = []
+        self._callbacks: list[Callback] = []
         self._lock = threading.RLock()
         self._watched_paths: set[str] = set()
         self._prefetched: Any = None  # a read sent by the watcher, for the worker to finish
@@ -112,19 +95,19 @@ class _View:
             view = _ref()
             if view is None or view.closed:
                 return
-            if getattr(event, "type", None) != "NONE" and view.zk.client.connected:
+            if getattr(event, "type", None) != "NONE" and view.core.connected:
                 try:
                     view._prefetched = view._start_fetch()
                 except Exception:
                     view._prefetched = None
-            view.zk._worker.request_refresh((view,))
+            view.core.worker.request_refresh((view,))
 
         self._watcher = watcher
         if watch:
-            zk._views.add(self)
-            zk._worker.call(self._load)
+            viewset.add(self)
+            core.worker.call(core.retry, self._load)
         else:
-            self._load()
+            core.retry(self._load)
 
     # -- reading the node ---------------------------------------------
 
@@ -140,17 +123,17 @@ class _View:
     def _watch(self) -> Any:
         return self._watcher if self.watching else None
 
-    def _take_fetch(self) -> Any:
-        """The watcher's prefetched read if there is one, else a new read."""
+    def take_fetch(self) -> Any:
+        """The watcher's prefetched read if there is one, else a new read (for the worker)."""
         result, self._prefetched = self._prefetched, None
         return result if result is not None else self._start_fetch()
 
     def _load(self) -> bool:
         """Read the node now (re-arming watches); return True when the state changed."""
-        return self._complete(self._start_fetch())
+        return self.complete(self._start_fetch())
 
-    def _complete(self, result: Any) -> bool:
-        """Finish a fetch started by :meth:`_start_fetch`; apply it; call callbacks on change."""
+    def complete(self, result: Any) -> bool:
+        """Finish a fetch started by :meth:`take_fetch`; apply it; call callbacks on change."""
         if self.closed:
             return False
         try:
@@ -175,7 +158,7 @@ class _View:
         # link re-targeted (or added) after the deletion must wake a deleted
         # view, which otherwise waited for its old target to come back.
         watch = self._watch()
-        client = self.zk.client
+        client = self.core.client
 
         def read(path: str) -> dict | None:
             try:
@@ -186,16 +169,19 @@ class _View:
                 self._watched_paths.add(path)
             return decode(data)
 
+        def exists(path: str) -> bool:
+            return client.exists(path) is not None
+
         try:
-            now = resolve(self.path, read, self.zk._exists)
+            now = resolve(self.path, read, exists)
         except (NoNodeError, LinkLoop):
             now = self.real_path
-        if now != self.real_path and self.zk.client.exists(now) is not None:
+        if now != self.real_path and client.exists(now) is not None:
             log.info("%s %s: %s now names %s", self._kind, self.path, self.real_path, now)
             self.real_path = now
             return self._load()
         # Watch for its creation; if it appeared meanwhile, read it.
-        if self.zk.client.exists(self.real_path, watch=self._watch()) is not None:
+        if client.exists(self.real_path, watch=self._watch()) is not None:
             return self._load()
         with self._lock:
             if self.deleted:
@@ -210,7 +196,7 @@ class _View:
 
     # -- callbacks -----------------------------------------------------
 
-    def _call_one(self, callback: _Callback, old: Any, new: Any, deleted: bool) -> None:
+    def _call_one(self, callback: Callback, old: Any, new: Any, deleted: bool) -> None:
         raise NotImplementedError
 
     def _fire(self, old: Any, new: Any, *, deleted: bool = False) -> None:
@@ -226,12 +212,21 @@ class _View:
                 self._remove(callback)
                 log.exception("%s %s: callback %r raised; it is removed, the others go on", self._kind, self.path, callback)
 
-    def _remove(self, callback: _Callback) -> None:
+    def _remove(self, callback: Callback) -> None:
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
             if not self._callbacks:
-                self.zk._release(self)
+                self._viewset.release(self)
+
+    def remove(self, fn: Callable[..., Any]) -> bool:
+        """Stop calling ``fn`` (added with ``view(fn)``); False when it was not there."""
+        with self._lock:
+            found = next((c for c in self._callbacks if c.fn is fn), None)
+        if found is None:
+            return False
+        self._remove(found)
+        return True
 
     def __call__(self, fn: F) -> F:
         """Register ``fn``: called at once, then on every change (usable as a decorator).
@@ -244,7 +239,7 @@ class _View:
             raise TypeError(f"{self!r} was made with watch=False and cannot take callbacks")
         if self.closed:
             raise ValueError(f"{self!r} is closed")
-        callback = _Callback(fn)
+        callback = Callback(fn)
 
         def first() -> None:
             with self._lock:
@@ -256,13 +251,14 @@ class _View:
                 return
             with self._lock:
                 self._callbacks.append(callback)
-                self.zk._hold(self)
+                self._viewset.hold(self)
 
-        self.zk._worker.call(first)
+        self.core.worker.call(first)
         return self  # type: ignore[return-value]
 
     @property
     def callbacks(self) -> tuple[Callable[..., Any], ...]:
+        """The functions this view calls on change, in order."""
         return tuple(c.fn for c in self._callbacks)
 
     def close(self) -> None:
@@ -272,9 +268,8 @@ class _View:
         self.closed = True
         with self._lock:
             self._callbacks.clear()
-        self.zk._release(self)
-        self.zk._views.discard(self)
-        self.zk._forget_watcher(self._watcher, self._watched_paths | {self.real_path})
+        self._viewset.discard(self)
+        self.core.forget_watcher(self._watcher, self._watched_paths | {self.real_path})
 
     def __enter__(self: Any) -> Any:
         return self
@@ -308,7 +303,7 @@ class Children(_View):
     _state: tuple[str, ...] = ()
 
     def _start_fetch(self) -> Any:
-        return self.zk.client.get_children_async(self.real_path, watch=self._watch())
+        return self.core.client.get_children_async(self.real_path, watch=self._watch())
 
     def _finish_fetch(self, result: Any) -> tuple[str, ...]:
         return tuple(sorted(result.get()))
@@ -316,7 +311,7 @@ class Children(_View):
     def _empty(self) -> tuple[str, ...]:
         return ()
 
-    def _call_one(self, callback: _Callback, old: Any, new: Any, deleted: bool) -> None:
+    def _call_one(self, callback: Callback, old: Any, new: Any, deleted: bool) -> None:
         if deleted and callback.min_args == 0:
             callback()
             return
@@ -353,7 +348,7 @@ class Properties(_View, Mapping[str, Any]):
     # -- reading -------------------------------------------------------
 
     def _start_fetch(self) -> Any:
-        return self.zk.client.get_async(self.real_path, watch=self._watch())
+        return self.core.client.get_async(self.real_path, watch=self._watch())
 
     def _finish_fetch(self, result: Any) -> tuple[dict, dict]:
         data, _stat = result.get()
@@ -366,7 +361,7 @@ class Properties(_View, Mapping[str, Any]):
         if not any(key.endswith(PROPERTY_LINK_SUFFIX) for key in own):
             return linked
         watch = self._watch()
-        client = self.zk.client
+        client = self.core.client
 
         def read(path: str) -> dict | None:
             if path == self.real_path:
@@ -381,7 +376,7 @@ class Properties(_View, Mapping[str, Any]):
 
         def resolve_path(path: str) -> str:
             try:
-                return self.zk.resolve(path)
+                return self.core.resolve(path)
             except NoNodeError:
                 # The link's target node is missing: watch for its creation.
                 # (Without this, a link whose target was deleted and created
@@ -439,7 +434,7 @@ class Properties(_View, Mapping[str, Any]):
         own, _ = self._state
         return isinstance(key, str) and (key in own or key + PROPERTY_LINK_SUFFIX in own)
 
-    def _call_one(self, callback: _Callback, old: Any, new: Any, deleted: bool) -> None:
+    def _call_one(self, callback: Callback, old: Any, new: Any, deleted: bool) -> None:
         if deleted and callback.min_args == 0:
             callback()
         else:
@@ -484,11 +479,11 @@ class Properties(_View, Mapping[str, Any]):
             raise ValueError(f"{self!r} is closed")
         if self.deleted:
             raise NodeDeleted(f"{self.real_path} was deleted; not re-creating it")
-        data = self.zk._compare_and_set(self.real_path, make, merging=merging)
+        data = compare_and_set(self.core, self.real_path, make, merging=merging, written=self._written)
         if not self.watching:
             own = decode(data)
             self._state = (own, self._follow_links(own))
-        self.zk._settle()
+        self.core.settle()
 
 
 def _merge_args(what: str, args: tuple, properties: dict) -> dict:
@@ -498,32 +493,3 @@ def _merge_args(what: str, args: tuple, properties: dict) -> dict:
     new.update(properties)
     return new
 
-
-def compare_and_set(zk: "ZooKeeper", path: str, make: Callable[[dict], dict], *, merging: bool) -> bytes:
-    """Read ``path``, compute new properties with ``make``, write them if the
-    version is unchanged, else retry.  Returns the bytes written."""
-    client = zk.client
-    while True:
-        try:
-            data, stat = zk._retry(client.get, path)
-        except NoNodeError:
-            raise NodeDeleted(f"{path} does not exist; not creating it") from None
-        if merging and not is_json_object(data):
-            raise ValueError(
-                f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
-                "refusing to merge into it: use set() to replace it"
-            )
-        old = decode(data)
-        new = make(dict(old))
-        # Encode (which validates names and values: non-str keys, NaN, size)
-        # before checking property links, which assume str keys: a bad key
-        # must be a ValueError, not an AttributeError from the link check.
-        encoded = encode(new, path=path)
-        zk._check_property_links(path, new, old)
-        try:
-            zk._retry(client.set, path, encoded, version=stat.version)
-        except BadVersionError:
-            log.debug("%s changed under us (version %d); retrying", path, stat.version)
-            continue
-        zk._written(path, encoded)
-        return encoded

@@ -25,9 +25,16 @@ _STOP = object()
 
 
 class Worker:
-    def __init__(self, name: str, refresh_batch: Callable[[list[Any]], None]) -> None:
+    """One thread running view refreshes and user callbacks in order.
+
+    ``refresh_batch`` is called with every view whose refresh was requested, in one
+    batch; the view registry sets it.  The thread starts on first use and ends with
+    :meth:`stop`.
+    """
+
+    def __init__(self, name: str, refresh_batch: Callable[[list[Any]], None] | None = None) -> None:
         self.name = name
-        self._refresh_batch = refresh_batch
+        self.refresh_batch = refresh_batch
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._pending: dict[int, Any] = {}  # id(view) -> view, insertion-ordered
         self._lock = threading.Lock()
@@ -82,6 +89,7 @@ class Worker:
         self.submit(lambda: None).result(timeout)
 
     def stop(self) -> None:
+        """Stop the thread after what is queued (idempotent); later submissions fail."""
         if self._stopped:
             return
         self._stopped = True
@@ -108,9 +116,9 @@ class Worker:
             with self._lock:
                 views = list(self._pending.values())
                 self._pending.clear()
-            if views:
+            if views and self.refresh_batch is not None:
                 try:
-                    self._refresh_batch(views)
+                    self.refresh_batch(views)
                 except Exception:  # never let the worker die
                     log.exception("refreshing %d view(s) failed", len(views))
             return True

@@ -4,8 +4,8 @@
   kept as UTF-8) and refuses data over :data:`MAX_DATA_SIZE` before anything
   is sent;
 - ``decode`` reads empty or ``null`` data as ``{}``, a JSON object as a dict,
-  and anything else (not JSON -- ``NaN``, ``Infinity`` and out-of-range numbers included -- or JSON
-  that is not an object) as
+  and anything else (not JSON -- invalid UTF-8, ``NaN``, ``Infinity`` and out-of-range numbers
+  included -- or JSON that is not an object) as
   ``{'string_value': text}``.  Such data is flagged so writers never replace it
   by accident.
 """
@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ..errors import ValueTooLarge
 
-__all__ = ["encode", "decode", "is_json_object", "MAX_DATA_SIZE", "check_size"]
+__all__ = ["encode", "decode", "is_json_object", "MAX_DATA_SIZE", "check_size", "check_json"]
 
 # ZooKeeper's default jute.maxbuffer is 0xfffff bytes for a whole request; keep
 # room for the path and the request header.
@@ -26,6 +26,7 @@ MAX_DATA_SIZE = 0xFFFFF - 4096
 
 
 def check_size(path: str, data: bytes) -> bytes:
+    """Return ``data``; raise ValueTooLarge naming ``path`` when it is over the limit."""
     if len(data) > MAX_DATA_SIZE:
         raise ValueTooLarge(
             f"{path}: encoded data is {len(data):,} bytes, over ZooKeeper's node size limit "
@@ -34,17 +35,18 @@ def check_size(path: str, data: bytes) -> bytes:
     return data
 
 
-def _check_json(value: Any, where: str) -> None:
+def check_json(value: Any, where: str) -> None:
+    """Raise ValueError naming ``where`` when ``value`` cannot be stored as JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where}: {value!r} cannot be stored as JSON")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"{where}: key {key!r} is not a string")
-            _check_json(item, f"{where}.{key}")
+            check_json(item, f"{where}.{key}")
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check_json(item, f"{where}[{index}]")
+            check_json(item, f"{where}[{index}]")
     elif not (value is None or isinstance(value, (str, int, float, bool))):
         raise ValueError(f"{where}: {type(value).__name__} value {value!r} cannot be stored as JSON")
 
@@ -54,7 +56,7 @@ def encode(properties: Mapping[str, Any], *, path: str = "?") -> bytes:
     for key, value in properties.items():
         if not isinstance(key, str):
             raise ValueError(f"{path}: property name {key!r} is not a string")
-        _check_json(value, f"{path}: property {key!r}")
+        check_json(value, f"{path}: property {key!r}")
     data = json.dumps(dict(properties), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     return check_size(path, data)
 
@@ -63,7 +65,10 @@ def decode(data: bytes | None) -> dict[str, Any]:
     """Decode node data into a properties dict (see the module docstring)."""
     if not data:
         return {}
-    text = data.decode("utf-8", "replace")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # not UTF-8, so not JSON (even if it looks like an object)
+        return {"string_value": data.decode("utf-8", "replace")}
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):  # not JSON, NaN/Infinity, absurdly deep

@@ -12,8 +12,8 @@ from typing import Any, Callable, Optional, Tuple
 
 from kazoo.exceptions import NoNodeError
 
-from ..errors import BadPropertyLink, LinkLoop
-from .._znode.paths import check_path, join
+from ..errors import BadPropertyLink, LinkLoop, NoNode
+from .paths import check_path, join
 
 __all__ = ["resolve", "parse_property_link", "LINK_SUFFIX", "PROPERTY_LINK_SUFFIX", "MAX_LINK_DEPTH"]
 
@@ -28,7 +28,7 @@ Reader = Callable[[str], Optional[dict]]
 def resolve(path: str, read: Reader, exists: Callable[[str], bool]) -> str:
     """Follow symbolic links in ``path``; return the real path.
 
-    Raises :class:`NoNodeError` when some segment names neither a node nor a
+    Raises :class:`~zkservices.NoNode` (a kazoo ``NoNodeError``) when some segment names neither a node nor a
     link, and :class:`LinkLoop` when links refer to each other in a loop.
     """
     check_path(path)
@@ -50,7 +50,7 @@ def _resolve(path: str, read: Reader, exists: Callable[[str], bool], seen: Tuple
     properties = read(parent) or {}
     target = properties.get(name + LINK_SUFFIX)
     if not isinstance(target, str) or not target.strip():
-        raise NoNodeError(path)
+        raise NoNode(path)
     if candidate in seen:
         chain = " -> ".join(seen + (candidate,))
         raise LinkLoop(f"symbolic link loop: {chain}")

@@ -1,0 +1,1 @@
+"""Operating-system helpers that know nothing of ZooKeeper."""

@@ -1,0 +1,106 @@
+"""The views of one session: which exist, which must not be collected, and how they
+are refreshed (in pipelined batches on the worker) and re-read after a session loss."""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from typing import Any
+
+from kazoo.exceptions import ConnectionClosedError
+
+from .core import SessionCore
+from .retry import RETRYABLE
+
+__all__ = ["ViewSet"]
+
+log = logging.getLogger("zkservices.views")
+
+
+class ViewSet:
+    """The live views of a session core.
+
+    Views are held weakly, except those with callbacks (``hold``): a view whose
+    callbacks still run must not disappear because the caller dropped it.  The set
+    becomes the worker's refresh function and registers a recovery step that re-reads
+    every view once a new session exists.
+    """
+
+    def __init__(self, core: SessionCore) -> None:
+        self.core = core
+        self._views: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._held: set[Any] = set()
+        core.worker.refresh_batch = self.refresh_batch
+        core.settle_needed = self.__bool__
+        core.add_recovery_step("re-read views", self._reread)
+        core.add_close_step(self.close_all)
+
+    def add(self, view: Any) -> None:
+        """Track a watching view (refreshed after a session loss)."""
+        self._views.add(view)
+
+    def discard(self, view: Any) -> None:
+        """Stop tracking ``view`` (it was closed)."""
+        self._views.discard(view)
+        self._held.discard(view)
+
+    def hold(self, view: Any) -> None:
+        """Keep ``view`` alive while it has callbacks."""
+        self._held.add(view)
+
+    def release(self, view: Any) -> None:
+        """Let ``view`` be collected again (its last callback went)."""
+        self._held.discard(view)
+
+    def __bool__(self) -> bool:
+        return bool(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def close_all(self) -> None:
+        """Close every view (the session is closing)."""
+        for view in list(self._views):
+            view.close()
+        self._held.clear()
+
+    def _reread(self, generation: int) -> None:
+        views = list(self._views)
+        self.core.worker.request_refresh(views)
+        try:
+            self.core.worker.barrier(None)
+        except RuntimeError:  # closed meanwhile
+            return
+        log.info("%d view(s) re-read after session loss", len(views))
+
+    def refresh_batch(self, views: list[Any]) -> None:
+        """Refresh views (on the worker): pipelined reads, retried through connection trouble."""
+        views = [v for v in views if not v.closed]
+        core = self.core
+        while views and not core.closed:
+            if not core.wait_ready(0.5):
+                continue
+            started = []
+            for view in views:
+                try:
+                    started.append((view, view.take_fetch()))
+                except ConnectionClosedError:
+                    return
+            retry = []
+            for view, result in started:
+                try:
+                    view.complete(result)
+                except RETRYABLE:
+                    retry.append(view)
+                except ConnectionClosedError:
+                    return
+                except Exception:
+                    log.exception("refreshing %r failed", view)
+            views = retry
+            if views:
+                log.debug("re-arming %d view(s) after connection trouble", len(views))
+                time.sleep(0.05)
+
+    def __repr__(self) -> str:
+        return f"<ViewSet {len(self._views)} view(s), {len(self._held)} with callbacks>"

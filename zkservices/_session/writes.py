@@ -1,0 +1,134 @@
+"""Writes that keep links intact: compare-and-set of properties, checks of property
+links, and finding (or creating) the real node behind a path with links.
+
+All of them go through the core's retry policy: a write made while the session is
+suspended or being replaced waits, re-reads and retries; it never raises a transient
+error to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+from kazoo.exceptions import BadVersionError, NoNodeError
+
+from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
+from .._znode.encoding import decode, encode, is_json_object
+from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
+from .._znode.paths import check_path, join, split
+from .core import SessionCore
+
+__all__ = ["compare_and_set", "check_property_links", "resolve_or_create"]
+
+log = logging.getLogger("zkservices.writes")
+
+Written = Callable[[str, bytes], None]
+
+
+def compare_and_set(
+    core: SessionCore,
+    path: str,
+    make: Callable[[dict], dict],
+    *,
+    merging: bool,
+    written: Written | None = None,
+) -> bytes:
+    """Read ``path``, compute new properties with ``make``, write them if the version
+    is unchanged, else re-read and retry.  Returns the bytes written.
+
+    Raises NodeDeleted when the node is missing, ValueError when ``merging`` into data
+    that is not a JSON object or when the new properties cannot be stored, and
+    BadPropertyLink/LinkLoop when the write would make a property link bad.
+    ``written(path, data)`` is told what was written (registrations follow it).
+    """
+    client = core.client
+    while True:
+        try:
+            data, stat = core.retry(client.get, path)
+        except NoNodeError:
+            raise NodeDeleted(f"{path} does not exist; not creating it") from None
+        if merging and not is_json_object(data):
+            raise ValueError(
+                f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
+                "refusing to merge into it: use set() to replace it"
+            )
+        old = decode(data)
+        new = make(dict(old))
+        # Encode (which validates names and values) before checking property links,
+        # which assume str keys: a bad key must be a ValueError, not an AttributeError.
+        encoded = encode(new, path=path)
+        check_property_links(core, path, new, old)
+        try:
+            core.retry(client.set, path, encoded, version=stat.version)
+        except BadVersionError:
+            log.debug("%s changed under us (version %d); retrying", path, stat.version)
+            continue
+        except NoNodeError:
+            raise NodeDeleted(f"{path} was deleted while it was written; not re-creating it") from None
+        if written is not None:
+            written(path, encoded)
+        return encoded
+
+
+def check_property_links(
+    core: SessionCore, path: str, properties: Mapping[str, Any], old: Mapping[str, Any] | None = None
+) -> None:
+    """Raise BadPropertyLink/LinkLoop if a property link in ``properties`` would be bad.
+
+    With ``old`` (the node's properties before the write), a link this write leaves as
+    it was and that was already bad before is let through: a link whose target an
+    operator deleted must not block every unrelated update of the node.  A write that
+    breaks a link, or writes a bad one, is still refused.
+    """
+
+    def check(props: Mapping[str, Any], name: str) -> None:
+        def read(p: str) -> dict | None:
+            return dict(props) if p == path else core.read_properties(p)
+
+        follow_property(path, dict(props), name, read=read, resolve_path=core.resolve)
+
+    for key in properties:
+        if not key.endswith(PROPERTY_LINK_SUFFIX):
+            continue
+        name = key[: -len(PROPERTY_LINK_SUFFIX)]
+        if name in properties:
+            continue
+        try:
+            check(properties, name)
+        except (BadPropertyLink, LinkLoop):
+            if old is None or name in old or key not in old or old[key] != properties[key]:
+                raise
+            try:
+                check(old, name)
+            except (BadPropertyLink, LinkLoop):
+                continue  # bad before this write already: not this write's doing
+            raise
+
+
+def resolve_or_create(core: SessionCore, path: str, *, acl: Any = None, _depth: int = 0) -> str:
+    """Resolve ``path``; create what is missing below the deepest existing node.
+
+    A missing segment that is a dangling symbolic link gets its target created (a
+    write through a link lands on the real node), never a real node that would
+    silently shadow the link.
+    """
+    check_path(path)
+    try:
+        return core.resolve(path)
+    except NoNodeError:
+        pass
+    parent, name = split(path)
+    real_parent = resolve_or_create(core, parent, acl=acl, _depth=_depth) if parent != path else "/"
+    real = join(real_parent, name)
+    try:
+        return core.resolve(real)
+    except NoNodeError:
+        pass
+    target = (core.read_properties(real_parent) or {}).get(name + LINK_SUFFIX)
+    if isinstance(target, str) and target.strip():
+        if _depth > MAX_LINK_DEPTH:
+            raise LinkLoop(f"{path}: too many levels of symbolic links")
+        return resolve_or_create(core, join(real_parent, target.strip()), acl=acl, _depth=_depth + 1)
+    core.retry(core.client.ensure_path, real, acl=acl)
+    return real
