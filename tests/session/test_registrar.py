@@ -163,3 +163,11 @@ def test_register_through_a_link_loop_raises(zk, zk_client):
     with pytest.raises(zkservices.LinkLoop):
         zk.register_server("/loop/a", "10.0.0.1:15")
     assert zk_client.get_children("/loop") == []
+
+
+def test_unregister_after_close_is_a_no_op(zk_connection_string, zk_client):
+    zk = zkservices.ZooKeeper(zk_connection_string)
+    reg = zk.register_server("/svc/providers", "10.0.0.1:80")
+    zk.close()
+    reg.unregister()
+    assert not reg.active and zk_client.get_children("/svc/providers") == []

@@ -21,6 +21,7 @@ import zkservices
 from zkservices.testing import drop_connection, expire_session
 
 from _util import kazoo_client, props, stop, wait_for
+import time
 
 
 def _owner(client, path):
@@ -467,3 +468,147 @@ def test_ten_sessions_updating_one_node_lose_nothing(zk_connection_string, zk_cl
     final = props(zk_client, "/shared")
     assert len(final) == 500
     assert final == {f"w{i}-{j}": j for i in range(10) for j in range(50)}
+
+
+def test_no_error_logs_on_normal_reconnect_and_expiry(zk, zk_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    zk_client.create("/svc", b'{"a":1}')
+    data = zk.properties("/svc")
+    kids = zk.children("/svc")
+    data(lambda d: None)
+    kids(lambda k: None)
+    zk.register_server("/svc/providers", ("10.0.0.1", 80))
+    drop_connection(zk)
+    wait_for(lambda: zk.connected, what="reconnect")
+    zk_client.set("/svc", b'{"a":2}')
+    wait_for(lambda: data["a"] == 2, what="view after reconnect")
+    expire_session(zk)
+    zk_client.set("/svc", b'{"a":3}')
+    wait_for(lambda: data["a"] == 3, what="view after expiry")
+    bad = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not bad, [r.getMessage() for r in bad]
+
+
+def test_unregister_whose_lookup_loses_the_connection_stays_gone(zk_server, zk_connection_string, zk_client):
+    zk = zkservices.ZooKeeper(zk_connection_string)
+    errors = []
+
+    def unregister():
+        try:
+            zk.unregister("/svc/providers", "10.0.0.1:80")
+        except Exception as exc:
+            errors.append(exc)
+
+    try:
+        reg = zk.register_server("/svc/providers", "10.0.0.1:80")
+        zk_server.pause()
+        t = threading.Thread(target=unregister)
+        t.start()
+        # unregister's lookup is sent and unanswered; the connection drops under it
+        wait_for(lambda: len(zk.client._pending) > 0, what="request in flight")
+        drop_connection(zk)
+        wait_for(lambda: not reg.active or errors, what="unregister marks the registration")
+        zk_server.resume()
+        t.join(30)
+        assert not errors and not reg.active
+        expire_session(zk)
+        assert zk_client.get_children("/svc/providers") == []
+    finally:
+        if zk_server.paused:
+            zk_server.resume()
+        zk.close()
+
+
+def test_close_during_recovery_leaves_no_registration_behind(zk_connection_string, zk_client):
+    # With client= the kazoo session outlives close(): a restore that was
+    # still running re-created nodes after close() had deleted them.
+    for delay in (0.0, 0.004):
+        kz = kazoo_client(zk_connection_string)
+        zk = zkservices.ZooKeeper(client=kz)
+        for i in range(300):
+            zk.register_server("/svc/providers", f"10.0.{i // 256}.{i % 256}:80")
+        old_session, password = kz.client_id
+
+        def close_on_new_session(state):
+            if state == "CONNECTED" and kz.client_id and kz.client_id[0] != old_session:
+                threading.Thread(target=lambda: (time.sleep(delay), zk.close())).start()
+                return True  # remove this listener
+
+        kz.add_listener(close_on_new_session)
+        clone = kazoo_client(zk_connection_string.split("/")[0], client_id=(old_session, password))
+        stop(clone)  # expires the session
+        wait_for(lambda: zk.closed, what="closed during recovery")
+        try:
+            wait_for(lambda: zk_client.get_children("/svc/providers") == [], timeout=10,
+                     what="every registration gone after close")
+        finally:
+            stop(kz)
+
+
+def test_follower_paused_under_a_client_views_converge(zk_ensemble):
+    root = f"/follower-pause-{uuid.uuid4().hex[:8]}"
+    leader = zk_ensemble.leader()
+    follower = next(s for s in zk_ensemble.servers if s is not leader)
+    other = kazoo_client(",".join(s.connection_string for s in zk_ensemble.servers if s is not follower))
+    other.create(root + "/conf", b'{"v":0}', makepath=True)
+    other.create(root + "/blue", b'{"w":"blue"}')
+    other.create(root + "/green", b'{"w":"green"}')
+    other.set(root, b'{"cur ->":"blue"}')
+    zk = None
+    try:
+        for _ in range(30):  # kazoo picks a member at random: want the follower
+            zk = zkservices.ZooKeeper(zk_ensemble.connection_string, session_timeout=4.0)
+            if zk.client._connection._socket.getpeername()[1] == follower.port:
+                break
+            zk.close()
+        reg = zk.register_server(root + "/providers", "10.9.9.9:80")
+        data, kids, cur = zk.properties(root + "/conf"), zk.children(root + "/conf"), zk.properties(root + "/cur")
+        calls = []
+        data(lambda d: calls.append(d.get("v")))
+        follower.pause()
+        try:
+            other.delete(root + "/conf")
+            other.create(root + "/conf", b'{"v":2}')
+            other.create(root + "/conf/kid")
+            other.delete(root + "/blue")
+            other.set(root, b'{"cur ->":"green"}')
+            time.sleep(3.0)  # past the client's read timeout: it moves to another member
+        finally:
+            follower.resume()
+        wait_for(lambda: dict(data) == {"v": 2} and not data.deleted, what="properties converge")
+        wait_for(lambda: list(kids) == ["kid"], what="children converge")
+        wait_for(lambda: dict(cur) == {"w": "green"}, what="view follows the re-targeted link")
+        wait_for(lambda: other.exists(reg.paths[0]) is not None, what="registration kept")
+        assert calls[0] == 0 and calls[-1] == 2
+        data.update(v=3)
+        assert props(other, root + "/conf") == {"v": 3}
+    finally:
+        if zk is not None:
+            zk.close()
+        other.delete(root, recursive=True)
+        stop(other)
+
+
+def test_wait_recovered_returns_after_close_during_recovery(zk_connection_string):
+    import threading as _threading
+
+    import zkservices
+    from kazoo.protocol.states import KazooState
+    from zkservices.testing import expire_session
+
+    zk = zkservices.ZooKeeper(zk_connection_string)
+    zk.register_server("/svc", "10.0.0.9:1")
+    closed = _threading.Event()
+
+    def on_state(state):
+        if state == KazooState.LOST and not closed.is_set():
+            closed.set()
+            _threading.Thread(target=zk.close).start()  # close while recovery is due
+
+    zk.client.add_listener(on_state)
+    try:
+        expire_session(zk, timeout=5)
+    except Exception:
+        pass  # the client may be closed before it holds a new session
+    closed.wait(30)
+    assert zk.wait_recovered(10) is True

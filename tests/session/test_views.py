@@ -600,3 +600,80 @@ def test_a_slow_callback_delays_but_never_fails_a_write(zk, zk_client, caplog):
     finally:
         release.set()
     wait_for(lambda: calls[-1] == {"a": 1})
+
+
+def test_property_link_target_deleted_and_recreated_is_followed(zk, zk_client):
+    zk_client.create("/cms", b'{"threads":3}')
+    zk_client.create("/svc", b'{"threads =>":"../cms threads"}')
+    calls = []
+
+    @zk.properties("/svc")
+    def changed(data):
+        try:
+            calls.append(data["threads"])
+        except BadPropertyLink:
+            calls.append("bad")
+
+    zk_client.delete("/cms")
+    wait_for(lambda: calls[-1:] == ["bad"], what="link dangles")
+    zk_client.create("/cms", b'{"threads":7}')
+    wait_for(lambda: calls[-1:] == [7], timeout=10, what="link target re-created")
+    zk_client.set("/cms", b'{"threads":8}')
+    wait_for(lambda: calls[-1:] == [8], timeout=10, what="change of re-created target")
+
+
+def test_deleted_then_link_retargeted(zk, zk_client):
+    zk_client.create("/blue", b'{"v":"blue"}')
+    zk_client.create("/green", b'{"v":"green"}')
+    zk_client.create("/links", b'{"cur ->":"/blue"}')
+    d = zk.properties("/links/cur")
+    k = zk.children("/links/cur")
+    zk_client.delete("/blue")
+    wait_for(lambda: d.deleted and k.deleted, what="deleted")
+    zk_client.set("/links", b'{"cur ->":"/green"}')
+    wait_for(lambda: not d.deleted and d.get("v") == "green", timeout=5, what="follows retargeted link")
+    wait_for(lambda: not k.deleted and k.real_path == "/green", timeout=5, what="children follows")
+
+
+def test_callback_registers_another_view_from_the_worker(zk, zk_client):
+    zk_client.create("/svc", b'{"a":1}')
+    zk_client.create("/other", b'{"b":1}')
+    inner = []
+    views = []
+
+    @zk.properties("/svc")
+    def changed(d):
+        if d["a"] == 2 and not views:
+            v = zk.properties("/other")
+            v(lambda o: inner.append(o["b"]))
+            views.append(v)
+            v.update(b=5)  # a write from the worker must not wait for the worker
+
+    zk_client.set("/svc", b'{"a":2}')
+    wait_for(lambda: inner[-1:] == [5], what="inner view sees its own write")
+    zk_client.set("/other", b'{"b":6}')
+    wait_for(lambda: inner[-1:] == [6], what="inner view follows changes")
+
+
+def test_close_from_inside_a_callback(zk_connection_string, zk_client):
+    zk_client.create("/svc", b'{"a":1}')
+    zk = zkservices.ZooKeeper(zk_connection_string)
+    reg = zk.register_server("/svc/providers", "10.0.0.1:80")
+    data = zk.properties("/svc")
+    seen = []
+
+    def closer(d):
+        seen.append(d.get("a"))
+        if d.get("a") == 2:
+            zk.close()
+
+    data(closer)
+    data(lambda d: seen.append("second"))
+    zk_client.set("/svc", b'{"a":2}')
+    wait_for(lambda: zk.closed, what="closed from the callback")
+    wait_for(lambda: zk_client.exists(reg.paths[0]) is None, what="registration gone")
+    zk.close()
+    # the view was closed by the first callback: the second is not called after it
+    assert seen == [1, "second", 2]
+    assert not any(t.name.startswith("zkservices-worker") and t.is_alive() and str(id(zk)) in t.name
+                   for t in threading.enumerate())
