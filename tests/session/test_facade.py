@@ -333,3 +333,9 @@ def test_session_state_changes_are_logged(zk, caplog):
     wait_for(lambda: zk.connected and any(
         r.name == "zkservices.session" and "connected" in r.getMessage() and "suspended" not in r.getMessage()
         for r in caplog.records), what="reconnected log record")
+
+
+def test_resolve_normalises_dot_segments(zk):
+    zk.create("/top/a/b/c/d", makepath=True)
+    assert zk.resolve("/top/a/b/c/d/./../..") == "/top/a/b"
+    assert zk.resolve("/top/./a") == "/top/a"

@@ -332,7 +332,7 @@ class SessionCore:
         return self.retry(self.client.exists, path) is not None
 
     def resolve(self, path: str) -> str:
-        """Follow symbolic links.  Raises LinkLoop, or NoNode naming the missing node."""
+        """Follow symbolic links.  Raises InvalidPath, LinkLoop, or NoNode naming the missing node."""
         return resolve_links(path, self.read_properties, self.node_exists)
 
     def default_acl(self) -> list[Any] | None:

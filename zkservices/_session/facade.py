@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
+from ..errors import NoNode
 from .._znode.links import LINK_SUFFIX
-from .._znode.paths import Address, check_path, split
+from .._znode.paths import Address, check_path, normalize, split
 from .._treeops import TreeOperations
 from .core import SessionCore, default_connection_string
 from .registrar import Registrar, Registration
@@ -117,37 +119,46 @@ class ZooKeeper(TreeOperations):
         return self.core.retry(self.client.exists, check_path(path), watch=watch)
 
     def get(self, path: str, watch: Watch | None = None) -> tuple[bytes, ZnodeStat]:
-        """The node's raw data and stat.  Raises kazoo's NoNodeError when missing."""
-        return self.core.retry(self.client.get, check_path(path), watch=watch)
+        """The node's raw data and stat.  Raises :class:`~zkservices.NoNode` when missing."""
+        return self._on_node(path, self.client.get, check_path(path), watch=watch)
 
     def get_children(self, path: str, watch: Watch | None = None, include_data: bool = False) -> Any:
         """The node's child names (with ``include_data``: also its stat), as kazoo returns them."""
-        return self.core.retry(self.client.get_children, check_path(path), watch=watch, include_data=include_data)
+        return self._on_node(path, self.client.get_children, check_path(path), watch=watch,
+                             include_data=include_data)
 
     def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
                sequence: bool = False, makepath: bool = False) -> str:
         """Create a node with raw data; returns its path (with the sequence suffix).
 
-        ``acl`` defaults to kazoo's default.  Raises kazoo's NodeExistsError or
-        NoNodeError (missing parent without ``makepath``).
+        ``acl`` defaults to kazoo's default.  Raises kazoo's NodeExistsError, or
+        :class:`~zkservices.NoNode` naming the parent when it is missing (without ``makepath``).
         """
-        result = self.core.retry(self.client.create, check_path(path), value, acl=acl, ephemeral=ephemeral,
-                                 sequence=sequence, makepath=makepath)
+        check_path(path)
+        result = self._on_node(split(path)[0], self.client.create, path, value, acl=acl,
+                               ephemeral=ephemeral, sequence=sequence, makepath=makepath)
         self.core.settle()
         return result
 
     def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
         """Replace a node's raw data (``version``: only if it still has that version)."""
-        result = self.core.retry(self.client.set, check_path(path), value, version=version)
+        result = self._on_node(path, self.client.set, check_path(path), value, version=version)
         self.registrar.written(path, value)
         self.core.settle()
         return result
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> Any:
         """Delete a node (``recursive``: with everything below it)."""
-        result = self.core.retry(self.client.delete, check_path(path), version=version, recursive=recursive)
+        result = self._on_node(path, self.client.delete, check_path(path), version=version, recursive=recursive)
         self.core.settle()
         return result
+
+    def _on_node(self, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn`` through the retry policy; a missing node is NoNode naming ``path``."""
+        try:
+            return self.core.retry(fn, *args, **kwargs)
+        except NoNodeError:
+            raise NoNode(path) from None
 
     def ensure_path(self, path: str, acl: Any = None) -> Any:
         """Create ``path`` and its missing parents (empty data)."""
@@ -158,10 +169,13 @@ class ZooKeeper(TreeOperations):
     def resolve(self, path: str) -> str:
         """Follow symbolic links in ``path``; return the real path.
 
+        ``.`` and ``..`` segments are resolved first, as zc.zk did
+        (``resolve('/top/a/b/c/./..') == '/top/a/b'``); every other call refuses them.
         Raises :class:`~zkservices.NoNode` (a kazoo NoNodeError) when a segment is
-        neither a node nor a link, :class:`~zkservices.LinkLoop` for a loop.
+        neither a node nor a link, :class:`~zkservices.LinkLoop` for a loop,
+        :class:`~zkservices.InvalidPath`.
         """
-        return self.core.resolve(path)
+        return self.core.resolve(normalize(path))
 
     def ln(self, target: str, source: str) -> None:
         """Make ``source`` a symbolic link to ``target`` (a ``'name ->'`` property on

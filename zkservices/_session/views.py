@@ -35,7 +35,7 @@ __all__ = ["Children", "Properties", "ChildrenChange"]
 
 log = logging.getLogger("zkservices.views")
 
-F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V", bound="_View")
 
 
 @dataclass(frozen=True)
@@ -228,12 +228,14 @@ class _View:
         self._remove(found)
         return True
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self: V, fn: Callable[..., Any]) -> V:
         """Register ``fn``: called at once, then on every change (usable as a decorator).
 
         Returns the view itself (as zc.zk's API does), so ``@zk.children(path)``
-        binds the view.  If the first call raises, the error propagates and
-        ``fn`` is not kept; raising :class:`CancelWatch` drops it quietly.
+        binds the view, typed as the view.  If the first call raises, the error
+        propagates and ``fn`` is not kept; raising :class:`CancelWatch` drops it
+        quietly.  Raises TypeError for a view made with ``watch=False`` or a function
+        that needs more than two arguments, ValueError for a closed view.
         """
         if not self.watching:
             raise TypeError(f"{self!r} was made with watch=False and cannot take callbacks")
@@ -254,7 +256,7 @@ class _View:
                 self._viewset.hold(self)
 
         self.core.worker.call(first)
-        return self  # type: ignore[return-value]
+        return self
 
     @property
     def callbacks(self) -> tuple[Callable[..., Any], ...]:
@@ -271,7 +273,7 @@ class _View:
         self._viewset.discard(self)
         self.core.forget_watcher(self._watcher, self._watched_paths | {self.real_path})
 
-    def __enter__(self: Any) -> Any:
+    def __enter__(self: V) -> V:
         return self
 
     def __exit__(self, *exc: object) -> None:

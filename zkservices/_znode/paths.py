@@ -14,7 +14,7 @@ from typing import Any, Tuple, Union
 
 from ..errors import InvalidPath
 
-__all__ = ["check_path", "join", "split", "basename", "format_address", "parse_address", "Address"]
+__all__ = ["check_path", "normalize", "join", "split", "basename", "format_address", "parse_address", "Address"]
 
 # What ZooKeeper's PathUtils.validatePath refuses (besides structure).  Java
 # strings hold characters beyond the BMP as surrogate pairs (\ud800-\udfff),
@@ -43,6 +43,26 @@ def check_path(path: object) -> str:
     if bad:
         raise InvalidPath(f"invalid path {path!r}: character {bad.group()!r} is not allowed")
     return path
+
+
+def normalize(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments of an absolute path (zc.zk's ``resolve`` did):
+    ``'/top/a/b/c/./..'`` -> ``'/top/a/b'``.  ``..`` above the root stays at the root;
+    anything else (empty segments included) is left for :func:`check_path` to judge."""
+    if not isinstance(path, str) or not path.startswith("/") or not any(
+        segment in (".", "..") for segment in path.split("/")
+    ):
+        return path
+    parts: list[str] = []
+    for segment in path[1:].split("/"):
+        if segment == ".":
+            continue
+        if segment == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(segment)
+    return "/" + "/".join(parts)
 
 
 def join(base: str, relative: str) -> str:
