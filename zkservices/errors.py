@@ -11,6 +11,8 @@ exception, so zc.zk-style ``except NoNodeError`` keeps working.
     while a call waited for ZooKeeper.
   - ``NoNode`` (also kazoo's ``NoNodeError``) -- a node that zkservices needs is missing;
     ``path`` names it.
+  - ``NotAuthorized`` (also kazoo's ``NoAuthError``) -- ZooKeeper refused a write (or read)
+    for want of rights; ``path`` names the node, ``action`` what was refused.
   - ``LinkLoop`` (also ``ValueError``) -- symbolic or property links form a loop.
   - ``BadPropertyLink`` (also ``ValueError``) -- a property link is malformed or dangles.
   - ``TreeError`` (also ``ValueError``) -- a tree file is malformed; names file and line.
@@ -28,13 +30,14 @@ exception, so zc.zk-style ``except NoNodeError`` keeps working.
 
 from __future__ import annotations
 
-from kazoo.exceptions import ConnectionClosedError, NoNodeError
+from kazoo.exceptions import ConnectionClosedError, NoAuthError, NoNodeError
 
 __all__ = [
     "ZkServicesError",
     "FailedConnect",
     "SessionClosed",
     "NoNode",
+    "NotAuthorized",
     "LinkLoop",
     "BadPropertyLink",
     "TreeError",
@@ -70,6 +73,18 @@ class NoNode(ZkServicesError, NoNodeError):
     def __init__(self, path: str | None = None) -> None:
         self.path = path
         super().__init__(path or "no such node")
+
+
+class NotAuthorized(ZkServicesError, NoAuthError):
+    """ZooKeeper refused an operation on ``path`` for want of rights (its ACL).
+
+    The message reads ``"<action> <path>: not authorized"``.
+    """
+
+    def __init__(self, path: str, action: str = "write") -> None:
+        self.path = path
+        self.action = action
+        super().__init__(f"{action} {path}: not authorized")
 
 
 class LinkLoop(ZkServicesError, ValueError):

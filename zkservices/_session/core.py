@@ -74,7 +74,7 @@ class SessionCore:
     Constructed latent; :meth:`start` connects (a core around a wrapped, already started
     ``client`` is started at once); :meth:`close` ends it.  ``auth`` is a sequence of
     ``(scheme, credential)`` pairs; ``client`` wraps an existing started KazooClient
-    (then ``close`` leaves it running).
+    (then ``close`` leaves it running); ``acl`` is the ACL of nodes zkservices creates.
     """
 
     def __init__(
@@ -85,8 +85,10 @@ class SessionCore:
         auth: Sequence[tuple[str, str]] | None = None,
         read_only: bool = False,
         client: KazooClient | None = None,
+        acl: Sequence[Any] | None = None,
     ) -> None:
         self.auth: tuple[tuple[str, str], ...] = tuple(auth or ())
+        self._acl = list(acl) if acl is not None else None
         self._closed = False
         self._started = False
         self._lost = False
@@ -336,8 +338,11 @@ class SessionCore:
         return resolve_links(path, self.read_properties, self.node_exists)
 
     def default_acl(self) -> list[Any] | None:
-        """The ACL for nodes zkservices creates: None (kazoo's open default) without auth;
-        with auth, world-read and full rights for the authenticated identity."""
+        """The ACL for nodes zkservices creates: the ``acl`` given, else None (kazoo's open
+        default) without auth, and with auth world-read and full rights for the
+        authenticated identity."""
+        if self._acl is not None:
+            return list(self._acl)
         if not self.auth:
             return None
         return [make_acl("world", "anyone", read=True), make_acl("auth", "", all=True)]

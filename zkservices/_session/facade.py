@@ -14,6 +14,7 @@ from .._znode.links import LINK_SUFFIX
 from .._znode.paths import Address, check_path, normalize, split
 from .._treeops import TreeOperations
 from .core import SessionCore, default_connection_string
+from .retry import authorized
 from .registrar import Registrar, Registration
 from .views import Children, Properties
 from .viewset import ViewSet
@@ -40,6 +41,9 @@ class ZooKeeper(TreeOperations):
     :param client: wrap an existing started KazooClient instead (``close`` leaves it
         running, but removes this helper's registrations).
     :param timeout: seconds to wait for a server when ``wait`` is false.
+    :param acl: the ACL (a list of kazoo ACLs) for every node this helper creates unless
+        a call names one; default: kazoo's open ACL without ``auth``, with ``auth``
+        world-read and all rights for the authenticated identity.
     :raises FailedConnect: no server answered within ``timeout``.
     :raises ValueError: ``client`` was not started.
 
@@ -58,9 +62,11 @@ class ZooKeeper(TreeOperations):
         read_only: bool = False,
         client: KazooClient | None = None,
         timeout: float = 10.0,
+        acl: Sequence[Any] | None = None,
     ) -> None:
         self.core = SessionCore(
-            connection_string, session_timeout=session_timeout, auth=auth, read_only=read_only, client=client
+            connection_string, session_timeout=session_timeout, auth=auth, read_only=read_only, client=client,
+            acl=acl,
         )
         self.registrar = Registrar(self.core)
         self._viewset = ViewSet(self.core)
@@ -120,49 +126,57 @@ class ZooKeeper(TreeOperations):
 
     def get(self, path: str, watch: Watch | None = None) -> tuple[bytes, ZnodeStat]:
         """The node's raw data and stat.  Raises :class:`~zkservices.NoNode` when missing."""
-        return self._on_node(path, self.client.get, check_path(path), watch=watch)
+        return self._on_node("read", path, self.client.get, check_path(path), watch=watch)
 
     def get_children(self, path: str, watch: Watch | None = None, include_data: bool = False) -> Any:
         """The node's child names (with ``include_data``: also its stat), as kazoo returns them."""
-        return self._on_node(path, self.client.get_children, check_path(path), watch=watch,
+        return self._on_node("list", path, self.client.get_children, check_path(path), watch=watch,
                              include_data=include_data)
 
     def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
                sequence: bool = False, makepath: bool = False) -> str:
         """Create a node with raw data; returns its path (with the sequence suffix).
 
-        ``acl`` defaults to kazoo's default.  Raises kazoo's NodeExistsError, or
+        ``acl`` defaults to the helper's default ACL (see ``acl`` of the constructor).
+        Raises NotAuthorized, kazoo's NodeExistsError, or
         :class:`~zkservices.NoNode` naming the parent when it is missing (without ``makepath``).
         """
         check_path(path)
-        result = self._on_node(split(path)[0], self.client.create, path, value, acl=acl,
-                               ephemeral=ephemeral, sequence=sequence, makepath=makepath)
+        acl = acl if acl is not None else self.core.default_acl()
+        result = self._on_node("create", path, self.client.create, path, value, acl=acl, ephemeral=ephemeral,
+                               sequence=sequence, makepath=makepath, missing=split(path)[0])
         self.core.settle()
         return result
 
     def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
         """Replace a node's raw data (``version``: only if it still has that version)."""
-        result = self._on_node(path, self.client.set, check_path(path), value, version=version)
+        result = self._on_node("write", path, self.client.set, check_path(path), value, version=version)
         self.registrar.written(path, value)
         self.core.settle()
         return result
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> Any:
         """Delete a node (``recursive``: with everything below it)."""
-        result = self._on_node(path, self.client.delete, check_path(path), version=version, recursive=recursive)
+        result = self._on_node("delete", path, self.client.delete, check_path(path), version=version,
+                               recursive=recursive)
         self.core.settle()
         return result
 
-    def _on_node(self, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn`` through the retry policy; a missing node is NoNode naming ``path``."""
+    def _on_node(self, action: str, path: str, fn: Callable[..., Any], *args: Any, missing: str | None = None,
+                 **kwargs: Any) -> Any:
+        """``fn`` through the retry policy; a refusal is NotAuthorized naming ``path``, a
+        missing node NoNode naming ``missing`` (default: ``path``)."""
         try:
-            return self.core.retry(fn, *args, **kwargs)
+            with authorized(action, path):
+                return self.core.retry(fn, *args, **kwargs)
         except NoNodeError:
-            raise NoNode(path) from None
+            raise NoNode(missing or path) from None
 
     def ensure_path(self, path: str, acl: Any = None) -> Any:
-        """Create ``path`` and its missing parents (empty data)."""
-        return self.core.retry(self.client.ensure_path, check_path(path), acl=acl)
+        """Create ``path`` and its missing parents (empty data, the default ACL unless ``acl``)."""
+        acl = acl if acl is not None else self.core.default_acl()
+        with authorized("create", path):
+            return self.core.retry(self.client.ensure_path, check_path(path), acl=acl)
 
     # -- links -------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from .._znode.encoding import encode
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
-from .retry import RETRYABLE
+from .retry import RETRYABLE, authorized
 from .writes import resolve_or_create
 
 __all__ = ["Registration", "Registrar"]
@@ -170,7 +170,8 @@ class Registrar:
                 self._nodes.pop(path, None)
         for path in paths:
             try:
-                self.core.retry(self.core.client.delete, path)
+                with authorized("delete", path):
+                    self.core.retry(self.core.client.delete, path)
                 log.info("unregistered %s", path)
             except NoNodeError:  # gone already, or with its session
                 pass
@@ -199,7 +200,8 @@ class Registrar:
         client = self.core.client
         while True:
             try:
-                retry(client.create, node.path, node.data, acl=node.acl, ephemeral=True, makepath=True)
+                with authorized("create", node.path):
+                    retry(client.create, node.path, node.data, acl=node.acl, ephemeral=True, makepath=True)
                 return
             except NodeExistsError:
                 pass
@@ -219,11 +221,13 @@ class Registrar:
                 transaction.create(node.path, node.data, acl=node.acl, ephemeral=True)
                 return transaction.commit()
 
-            results = retry(replace)
+            with authorized("replace", node.path):
+                results = retry(replace)
             if not any(isinstance(r, Exception) for r in results):
                 return
             if not any(isinstance(r, (BadVersionError, NoNodeError, NodeExistsError)) for r in results):
-                raise next(r for r in results if isinstance(r, Exception))
+                with authorized("replace", node.path):
+                    raise next(r for r in results if isinstance(r, Exception))
             # someone raced us: look again
 
     def _track(self, node: _Node) -> None:

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
-from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, OperationTimeoutError, SessionExpiredError
+from kazoo.exceptions import (
+    ConnectionClosedError,
+    ConnectionLoss,
+    NoAuthError,
+    OperationTimeoutError,
+    SessionExpiredError,
+)
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ..errors import SessionClosed
+from ..errors import NotAuthorized, SessionClosed
 
-__all__ = ["RETRYABLE", "TRANSIENT", "RetryPolicy"]
+__all__ = ["RETRYABLE", "TRANSIENT", "RetryPolicy", "authorized"]
 
 T = TypeVar("T")
 
@@ -30,6 +37,17 @@ RETRYABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError)
 
 #: RETRYABLE plus kazoo's timeout for a connection attempt (a server that is not up yet).
 TRANSIENT = RETRYABLE + (KazooTimeoutError,)
+
+
+@contextmanager
+def authorized(action: str, path: str) -> Iterator[None]:
+    """Turn kazoo's NoAuthError (which carries no text) into NotAuthorized naming the node."""
+    try:
+        yield
+    except NotAuthorized:
+        raise
+    except NoAuthError:
+        raise NotAuthorized(path, action) from None
 
 
 class RetryPolicy:

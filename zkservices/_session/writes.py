@@ -18,6 +18,7 @@ from .._znode.encoding import decode, encode, is_json_object
 from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
 from .._znode.paths import check_path, join, split
 from .core import SessionCore
+from .retry import authorized
 
 __all__ = ["compare_and_set", "check_property_links", "resolve_or_create"]
 
@@ -60,7 +61,8 @@ def compare_and_set(
         encoded = encode(new, path=path)
         check_property_links(core, path, new, old)
         try:
-            core.retry(client.set, path, encoded, version=stat.version)
+            with authorized("write", path):
+                core.retry(client.set, path, encoded, version=stat.version)
         except BadVersionError:
             log.debug("%s changed under us (version %d); retrying", path, stat.version)
             continue
@@ -111,7 +113,8 @@ def resolve_or_create(core: SessionCore, path: str, *, acl: Any = None, _depth: 
 
     A missing segment that is a dangling symbolic link gets its target created (a
     write through a link lands on the real node), never a real node that would
-    silently shadow the link.
+    silently shadow the link.  Missing nodes get ``acl`` (default: the core's default ACL);
+    raises NotAuthorized when ZooKeeper refuses to create one.
     """
     check_path(path)
     try:
@@ -130,5 +133,6 @@ def resolve_or_create(core: SessionCore, path: str, *, acl: Any = None, _depth: 
         if _depth > MAX_LINK_DEPTH:
             raise LinkLoop(f"{path}: too many levels of symbolic links")
         return resolve_or_create(core, join(real_parent, target.strip()), acl=acl, _depth=_depth + 1)
-    core.retry(core.client.ensure_path, real, acl=acl)
+    with authorized("create", real):
+        core.retry(core.client.ensure_path, real, acl=acl if acl is not None else core.default_acl())
     return real
