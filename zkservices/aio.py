@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import Any, AsyncIterator, Callable, Generic, Mapping, TypeVar
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, TypeVar
 
 from .errors import BadPropertyLink, CancelWatch, LinkLoop
-from ._session.registrar import Registration
-from ._session import ZooKeeper
-from ._session.views import Children, Properties
+from ._session import Children, Properties, Registration, ZooKeeper
+from ._znode.paths import Address
 
 __all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties"]
 
@@ -49,15 +48,20 @@ async def connect(connection_string: str | None = None, session_timeout: float =
 
 
 class _AsyncView(Generic[V]):
+    """What AsyncChildren and AsyncProperties share: the wrapped view (``view``),
+    a stream of changes, an async lifecycle."""
+
     def __init__(self, view: V) -> None:
         self.view: V = view
 
     @property
     def path(self) -> str:
+        """The path the view was made for."""
         return self.view.path
 
     @property
     def deleted(self) -> bool:
+        """Whether the node is deleted now."""
         return self.view.deleted
 
     def _snapshot(self) -> Any:
@@ -92,6 +96,7 @@ class _AsyncView(Generic[V]):
             self.view.remove(callback)
 
     async def close(self) -> None:
+        """Stop watching; streams from :meth:`changes` end."""
         await _in_thread(self.view.close)
 
     async def __aenter__(self: Any) -> Any:
@@ -110,7 +115,7 @@ class AsyncChildren(_AsyncView[Children]):
     def _snapshot(self) -> tuple[str, ...]:
         return tuple(self.view)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[str]:
         return iter(self.view)
 
     def __len__(self) -> int:
@@ -142,7 +147,7 @@ class AsyncProperties(_AsyncView[Properties]):
     def __getitem__(self, key: str) -> Any:
         return self.view[key]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[str]:
         return iter(self.view)
 
     def __len__(self) -> int:
@@ -152,9 +157,11 @@ class AsyncProperties(_AsyncView[Properties]):
         return key in self.view
 
     async def update(self, *args: Mapping[str, Any], **properties: Any) -> None:
+        """Merge properties into the node (compare-and-set, see Properties.update)."""
         await _in_thread(self.view.update, *args, **properties)
 
     async def set(self, *args: Mapping[str, Any], **properties: Any) -> None:
+        """Replace all properties of the node (see Properties.set)."""
         await _in_thread(self.view.set, *args, **properties)
 
 
@@ -164,28 +171,36 @@ class AsyncZooKeeper:
     def __init__(self, zk: ZooKeeper) -> None:
         self.sync = zk
 
-    async def register_server(self, path: str, address: Any, **properties: Any) -> Registration:
+    async def register_server(self, path: str, address: Address, **properties: Any) -> Registration:
+        """:meth:`zkservices.ZooKeeper.register_server`, awaited."""
         return await _in_thread(self.sync.register_server, path, address, **properties)
 
-    async def unregister(self, path: str, address: Any) -> None:
+    async def unregister(self, path: str, address: Address) -> None:
+        """:meth:`zkservices.ZooKeeper.unregister`, awaited."""
         await _in_thread(self.sync.unregister, path, address)
 
     async def children(self, path: str) -> AsyncChildren:
+        """A self-updating view of ``path``'s children; raises NoNode when it is missing."""
         return AsyncChildren(await _in_thread(self.sync.children, path))
 
     async def properties(self, path: str) -> AsyncProperties:
+        """A self-updating view of ``path``'s properties; raises NoNode when it is missing."""
         return AsyncProperties(await _in_thread(self.sync.properties, path))
 
     async def get_properties(self, path: str) -> dict[str, Any]:
+        """The node's properties as a plain dict (links followed, read once)."""
         return await _in_thread(self.sync.get_properties, path)
 
     async def resolve(self, path: str) -> str:
+        """:meth:`zkservices.ZooKeeper.resolve`, awaited."""
         return await _in_thread(self.sync.resolve, path)
 
     async def wait_recovered(self, timeout: float | None = None) -> bool:
+        """Wait until recovery from the last session loss is complete; False on timeout."""
         return await _in_thread(self.sync.wait_recovered, timeout)
 
     async def close(self) -> None:
+        """Close the session (see :meth:`zkservices.ZooKeeper.close`)."""
         await _in_thread(self.sync.close)
 
     async def __aenter__(self) -> "AsyncZooKeeper":
