@@ -11,7 +11,7 @@ from kazoo.protocol.states import KazooState
 
 import zkservices
 from zkservices.testing import ZooKeeperServer, drop_connection
-from zkservices.testing._server import free_ports
+from zkservices.testing import free_ports
 
 from _util import kazoo_client, props, stop, wait_for
 
