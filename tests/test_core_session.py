@@ -87,6 +87,7 @@ def test_failed_connect_leaves_no_threads_behind():
              timeout=10, what="kazoo and worker threads of the failed connect to end")
 
 
+@pytest.mark.zookeeper  # starts a server of its own
 def test_wait_true_keeps_trying_until_a_server_answers():
     (port,) = free_ports(1)
     server = ZooKeeperServer(port=port, name="late")

@@ -8,6 +8,7 @@ from zkservices.testing import ServerError, find_classpath, find_java
 
 
 def test_missing_jars_error_says_what_to_install(monkeypatch):
+    monkeypatch.delenv("ZOOKEEPER_CLASSPATH", raising=False)
     monkeypatch.setenv("ZOOKEEPER_HOME", "/nonexistent-zookeeper")
     with pytest.raises(ServerError, match="apt-get install zookeeper"):
         find_classpath()

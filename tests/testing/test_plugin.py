@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from kazoo.client import KazooClient
 
 pytest_plugins = ["pytester"]
@@ -22,6 +23,7 @@ def test_chroot_fixture_is_fresh_and_writable(zk_client, zk_chroot, zk_server):
         root.close()
 
 
+@pytest.mark.zookeeper  # the inner run starts a server
 def test_failing_test_report_carries_the_server_log_tail(pytester):
     pytester.makepyfile(
         """
