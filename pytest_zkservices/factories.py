@@ -88,7 +88,11 @@ def zookeeper_proc(
         ) as server:
             yield server
 
-    return _fixture(zookeeper_proc_fixture, "A ZooKeeper server for the whole run (standalone, or the --zk-connect one).", scope="session")
+    return _fixture(
+        zookeeper_proc_fixture,
+        "A ZooKeeper server for the whole run (standalone, or the --zk-connect one).",
+        scope="session",
+    )
 
 
 def zookeeper_ensemble_proc(
@@ -110,7 +114,11 @@ def zookeeper_ensemble_proc(
         ) as ensemble:
             yield ensemble
 
-    return _fixture(zookeeper_ensemble_proc_fixture, f"A {n}-member ZooKeeper ensemble for the whole run.", scope="session")
+    return _fixture(
+        zookeeper_ensemble_proc_fixture,
+        f"A {n}-member ZooKeeper ensemble for the whole run.",
+        scope="session",
+    )
 
 
 def zookeeper_server(proc_fixture: str) -> Callable[..., Any]:
@@ -136,11 +144,17 @@ def zookeeper_server(proc_fixture: str) -> Callable[..., Any]:
         else:
             server.wait_serving()
 
-    return _fixture(zookeeper_server_fixture, f"The server of {proc_fixture}; resumed/started again after the test.")
+    return _fixture(
+        zookeeper_server_fixture,
+        f"The server of {proc_fixture}; resumed/started again after the test.",
+    )
 
 
 def zookeeper_ensemble(proc_fixture: str) -> Callable[..., Any]:
-    """A per-test fixture: the ensemble of ``proc_fixture``, every member running and serving again after the test."""
+    """A per-test fixture: the ensemble of ``proc_fixture``.
+
+    After the test every member is running and serving again.
+    """
 
     def zookeeper_ensemble_fixture(request: pytest.FixtureRequest) -> Iterator[ZooKeeperEnsemble]:
         ensemble = request.getfixturevalue(proc_fixture)
@@ -167,7 +181,7 @@ def _close(client: KazooClient) -> None:
 
 
 def zookeeper_chroot(server_fixture: str) -> Callable[..., Any]:
-    """A per-test fixture: a fresh, empty node path on the server of ``server_fixture``, removed after the test.
+    """A per-test fixture: a fresh, empty path on the server of ``server_fixture``, removed after the test.
 
     The path is under ``/zkservices-tests`` and named after the test.
     """
@@ -190,7 +204,10 @@ def zookeeper_chroot(server_fixture: str) -> Callable[..., Any]:
         finally:
             _close(admin)
 
-    return _fixture(zookeeper_chroot_fixture, f"A fresh chroot path on {server_fixture}; removed after the test.")
+    return _fixture(
+        zookeeper_chroot_fixture,
+        f"A fresh chroot path on {server_fixture}; removed after the test.",
+    )
 
 
 def zookeeper_connection_string(server_fixture: str, chroot_fixture: str) -> Callable[..., Any]:
@@ -198,20 +215,29 @@ def zookeeper_connection_string(server_fixture: str, chroot_fixture: str) -> Cal
 
     def zookeeper_connection_string_fixture(request: pytest.FixtureRequest) -> str:
         server = request.getfixturevalue(server_fixture)
-        return str(server.connection_string + request.getfixturevalue(chroot_fixture))
+        return server.connection_string + request.getfixturevalue(chroot_fixture)
 
-    return _fixture(zookeeper_connection_string_fixture, f"{server_fixture}'s connection string with {chroot_fixture}.")
+    return _fixture(
+        zookeeper_connection_string_fixture,
+        f"{server_fixture}'s connection string with {chroot_fixture}.",
+    )
 
 
 def zookeeper_client(connection_string_fixture: str) -> Callable[..., Any]:
-    """A per-test fixture: a started :class:`kazoo.client.KazooClient` on ``connection_string_fixture``, stopped after the test."""
+    """A per-test fixture: a started :class:`kazoo.client.KazooClient` on ``connection_string_fixture``.
+
+    Stopped and closed after the test.
+    """
 
     def zookeeper_client_fixture(request: pytest.FixtureRequest) -> Iterator[KazooClient]:
         client = _admin_client(request.getfixturevalue(connection_string_fixture))
         yield client
         _close(client)
 
-    return _fixture(zookeeper_client_fixture, f"A started KazooClient on {connection_string_fixture}; stopped after the test.")
+    return _fixture(
+        zookeeper_client_fixture,
+        f"A started KazooClient on {connection_string_fixture}; stopped after the test.",
+    )
 
 
 def zookeeper(connection_string_fixture: str) -> Callable[..., Any]:
@@ -224,4 +250,7 @@ def zookeeper(connection_string_fixture: str) -> Callable[..., Any]:
         yield helper
         helper.close()
 
-    return _fixture(zookeeper_fixture, f"A zkservices.ZooKeeper on {connection_string_fixture}; closed after the test.")
+    return _fixture(
+        zookeeper_fixture,
+        f"A zkservices.ZooKeeper on {connection_string_fixture}; closed after the test.",
+    )

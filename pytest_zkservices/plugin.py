@@ -1,4 +1,6 @@
-"""pytest plugin: options, the ``zookeeper`` marker and the default fixtures (loaded by the ``pytest11`` entry point).
+"""pytest plugin: options, the ``zookeeper`` marker and the default fixtures.
+
+Loaded by the ``pytest11`` entry point (named ``zkservices``; ``-p no:zkservices`` turns it off).
 
 pytest imports this module in every run where zkservices is installed, so it
 imports nothing but pytest and this package: zkservices and kazoo load only

@@ -94,7 +94,7 @@ class ZooKeeperEnsemble:
         self.wait_serving()
         return self
 
-    def wait_serving(self, timeout: float | None = None) -> None:
+    def wait_serving(self, *, timeout: float | None = None) -> None:
         """Wait until a leader exists and every running, unpaused member serves.
 
         ``timeout`` defaults to ``startup_timeout``.  Raises
@@ -115,10 +115,12 @@ class ZooKeeperEnsemble:
             if modes and "leader" in modes.values() and all(modes.values()):
                 return
             if time.monotonic() > deadline:
-                raise ServerError(f"ensemble did not get a leader with all members serving: {modes}\n{self.log_tail(20)}")
+                raise ServerError(
+                    f"ensemble did not get a leader with all members serving: {modes}\n{self.log_tail(20)}"
+                )
             time.sleep(0.05)
 
-    def leader(self, timeout: float = 30.0) -> ZooKeeperServer:
+    def leader(self, *, timeout: float = 30.0) -> ZooKeeperServer:
         """The member that is leader now; waits up to ``timeout`` seconds for an election.
 
         Raises :class:`ServerError` when no member leads by then.

@@ -7,7 +7,7 @@ import socket
 __all__ = ["free_ports", "four_letter_word", "srvr"]
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+def free_ports(count: int, *, host: str = "127.0.0.1") -> list[int]:
     """Return ``count`` distinct ports that were free on ``host`` a moment ago.
 
     The ports are bound together (so they differ) and released before
@@ -25,7 +25,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
-def four_letter_word(host: str, port: int, word: str = "srvr", timeout: float = 2.0) -> str:
+def four_letter_word(host: str, port: int, word: str = "srvr", *, timeout: float = 2.0) -> str:
     """Send a four-letter command (``srvr``, ``stat``, ``ruok``...) and return the answer.
 
     Returns ``''`` when the server closed without answering (the word is not
@@ -42,14 +42,14 @@ def four_letter_word(host: str, port: int, word: str = "srvr", timeout: float = 
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def srvr(host: str, port: int, timeout: float = 2.0) -> dict[str, str]:
+def srvr(host: str, port: int, *, timeout: float = 2.0) -> dict[str, str]:
     """The server's answer to ``srvr`` as a dict (``{'Mode': 'leader', ...}``).
 
     ``{}`` when the server does not answer (not running, paused, refusing);
     never raises for network errors.
     """
     try:
-        text = four_letter_word(host, port, "srvr", timeout)
+        text = four_letter_word(host, port, "srvr", timeout=timeout)
     except OSError:
         return {}
     info = {}

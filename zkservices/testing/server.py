@@ -93,7 +93,7 @@ class ZooKeeperServer:
         log_tail_lines: int = 200,
     ) -> None:
         self.host = host
-        self.port = port if port is not None else free_ports(1, host)[0]
+        self.port = port if port is not None else free_ports(1, host=host)[0]
         self.classpath = find_classpath(classpath)
         self.java = java or find_java()
         self.startup_timeout = startup_timeout
@@ -171,9 +171,9 @@ class ZooKeeperServer:
         """The exit code of the last process once it ended (negative: killed by that signal), else None."""
         return self._process.poll() if self._process is not None else None
 
-    def srvr(self, timeout: float = 2.0) -> dict[str, str]:
+    def srvr(self, *, timeout: float = 2.0) -> dict[str, str]:
         """The answer to ``srvr`` as a dict (``{'Mode': 'leader', ...}``); ``{}`` if not serving."""
-        return srvr(self.host, self.port, timeout)
+        return srvr(self.host, self.port, timeout=timeout)
 
     @property
     def mode(self) -> str | None:
@@ -250,7 +250,7 @@ class ZooKeeperServer:
                     f"cannot start ZooKeeper {self.name}: port {self.host}:{self.port} is in use ({exc.strerror})"
                 ) from None
 
-    def wait_serving(self, timeout: float | None = None) -> None:
+    def wait_serving(self, *, timeout: float | None = None) -> None:
         """Wait until the server answers ``srvr`` with a mode.
 
         ``timeout`` defaults to ``startup_timeout``.  Raises
@@ -293,7 +293,7 @@ class ZooKeeperServer:
             self._reader.join(5)
         self._paused = False
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, *, timeout: float = 10.0) -> None:
         """Stop the server gracefully (SIGTERM, SIGKILL after ``timeout`` seconds); no-op if not running."""
         if not self.running:
             return
