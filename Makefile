@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make demo   -- start a local ZooKeeper and run the zkservices demo
 #   make test   -- run the whole test suite against real ZooKeeper servers
+#   make test-unit -- only the tests that need no server (-m "not zookeeper"), in seconds
 # Both set up everything themselves (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bootstrap clean
+.PHONY: demo test test-unit bench bootstrap clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
@@ -15,6 +16,10 @@ demo: bootstrap
 
 test: bootstrap
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# A classpath that does not exist: a test that starts a server anyway fails instead.
+test-unit: bootstrap
+	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" $(PYTEST_ARGS)
 
 bench: bootstrap
 	$(VENV)/bin/python bench/run.py

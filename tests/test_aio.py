@@ -86,7 +86,7 @@ def test_loop_stays_responsive_and_stream_survives_expiry(zk_connection_string, 
 
 
 def test_connect_failure_is_failed_connect():
-    from zkservices.testing._server import free_ports
+    from zkservices.testing import free_ports
 
     port = free_ports(1)[0]
     with pytest.raises(zkservices.FailedConnect, match=str(port)):

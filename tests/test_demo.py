@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.zookeeper  # the demo starts a server of its own
+
 
 def _zookeeper_processes():
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout

@@ -318,6 +318,7 @@ def test_cli_min_wait_alone_is_capped_under_continuous_churn(zk_client, zk_conne
 # -- the demo ---------------------------------------------------------------------------
 
 
+@pytest.mark.zookeeper  # the demo starts a server of its own
 def test_demo_terminated_leaves_no_zookeeper_running():
     # SIGTERM killed the demo without unwinding: its ZooKeeper (in a session of
     # its own) ran on, and the temporary directories stayed.

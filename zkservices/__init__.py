@@ -1,78 +1,40 @@
 """zkservices: service discovery and configuration on Apache ZooKeeper.
 
-The public API is listed once, in ``__all__`` below; every module whose name
-starts with an underscore is private.
+The public API is the list ``__all__`` below, filled by the imports above it
+(pyflakes checks that the two agree: an import missing from ``__all__`` is
+unused, a name in ``__all__`` that is not imported is undefined).  Every
+module whose name starts with an underscore is private.  :mod:`zkservices.aio`
+and :mod:`zkservices.testing` are public subpackages imported on their own.
 """
-
-from __future__ import annotations
 
 import logging
 
+from ._feed import Feed
+from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
+from ._selfreg import HealthCheckedRegistration
+from ._serverset import ServerSet
+from ._session import Children, ChildrenChange, Properties, Registration, ZooKeeper
+from ._session.facade import ZK
+from ._tree import Node, emit_tree, parse_tree
+from ._treeops import Change, validate_tree
 from .errors import (
-    FeedError,
-    FeedTemplateError,
-    NoNode,
-    NotAuthorized,
-    SessionClosed,
     BadPropertyLink,
     CancelWatch,
     FailedConnect,
+    FaultError,
+    FeedError,
+    FeedTemplateError,
     InvalidPath,
     LinkLoop,
     NodeDeleted,
+    NoNode,
+    NotAuthorized,
+    ServerError,
+    SessionClosed,
     TreeError,
     ValueTooLarge,
     ZkServicesError,
 )
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
-    from ._feed import Feed
-    from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
-    from ._session.registrar import Registration
-    from ._selfreg import HealthCheckedRegistration
-    from ._serverset import ServerSet
-    from ._session.facade import ZK, ZooKeeper
-    from ._tree import Node, emit_tree, parse_tree
-    from ._treeops import Change, validate_tree
-    from ._session.views import Children, ChildrenChange, Properties
-
-# Public names are imported on first use (PEP 562), so that ``import
-# zkservices.testing.plugin`` -- which pytest does in every run where this
-# package is installed -- stays cheap and loads no kazoo.
-_LAZY = {
-    "Feed": "._feed",
-    
-    
-    "CommandCheck": "._health",
-    "HealthMonitor": "._health",
-    "HttpCheck": "._health",
-    "TcpCheck": "._health",
-    "Registration": "._session.registrar",
-    "HealthCheckedRegistration": "._selfreg",
-    "ServerSet": "._serverset",
-    "ZK": "._session.facade",
-    "ZooKeeper": "._session.facade",
-    "Node": "._tree",
-    "emit_tree": "._tree",
-    "parse_tree": "._tree",
-    "Change": "._treeops",
-    "validate_tree": "._treeops",
-    "Children": "._session.views",
-    "ChildrenChange": "._session.views",
-    "Properties": "._session.views",
-}
-
-
-from ._lazy import lazy_getattr  # noqa: E402
-
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
 
 __version__ = "0.1.0.dev0"
 
@@ -80,36 +42,43 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
-    "BadPropertyLink",
+    # the session
+    "ZK",
+    "ZooKeeper",
+    "Registration",
     "Children",
     "ChildrenChange",
     "Properties",
-    "Registration",
-    "HealthCheckedRegistration",
-    "CommandCheck",
-    "HealthMonitor",
-    "HttpCheck",
-    "TcpCheck",
-    "Feed",
-    "FeedError",
-    "FeedTemplateError",
-    "ServerSet",
-    "ZK",
-    "ZooKeeper",
-    "CancelWatch",
-    "FailedConnect",
-    "InvalidPath",
-    "LinkLoop",
-    "NodeDeleted",
-    "TreeError",
-    "ValueTooLarge",
-    "ZkServicesError",
-    "NoNode",
-    "NotAuthorized",
-    "SessionClosed",
+    # trees
     "Change",
     "Node",
     "emit_tree",
     "parse_tree",
     "validate_tree",
+    # discovery
+    "ServerSet",
+    "HealthCheckedRegistration",
+    "CommandCheck",
+    "HealthMonitor",
+    "HttpCheck",
+    "TcpCheck",
+    # feeds
+    "Feed",
+    # errors (zkservices.errors)
+    "ZkServicesError",
+    "BadPropertyLink",
+    "CancelWatch",
+    "FailedConnect",
+    "FaultError",
+    "FeedError",
+    "FeedTemplateError",
+    "InvalidPath",
+    "LinkLoop",
+    "NodeDeleted",
+    "NoNode",
+    "NotAuthorized",
+    "ServerError",
+    "SessionClosed",
+    "TreeError",
+    "ValueTooLarge",
 ]

@@ -196,7 +196,7 @@ def test_property_link_loop_of_three(zk, zk_client):
 
 
 def test_failed_connect_is_not_a_value_error():
-    from zkservices.testing._server import free_ports
+    from zkservices.testing import free_ports
 
     (port,) = free_ports(1)
     with pytest.raises(zkservices.FailedConnect):

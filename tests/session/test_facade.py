@@ -11,7 +11,7 @@ from kazoo.protocol.states import KazooState
 
 import zkservices
 from zkservices.testing import ZooKeeperServer, drop_connection
-from zkservices.testing._server import free_ports
+from zkservices.testing import free_ports
 
 from _util import kazoo_client, props, stop, wait_for
 
@@ -87,6 +87,7 @@ def test_failed_connect_leaves_no_threads_behind():
              timeout=10, what="kazoo and worker threads of the failed connect to end")
 
 
+@pytest.mark.zookeeper  # starts a server of its own
 def test_wait_true_keeps_trying_until_a_server_answers():
     (port,) = free_ports(1)
     server = ZooKeeperServer(port=port, name="late")

@@ -1,44 +1,27 @@
 """Real ZooKeeper servers and fault injection for tests, demos and development.
 
-- :class:`ZooKeeperServer`, :class:`ZooKeeperEnsemble`: server processes.
-- :func:`expire_session`, :func:`drop_connection`: faults on a live client.
-- The pytest plugin (``zkservices.testing.plugin``, loaded by the ``pytest11``
-  entry point) provides fixtures; see its docstring.
+- :class:`ZooKeeperServer`, :class:`ZooKeeperEnsemble`: server processes
+  (:mod:`.server`, :mod:`.ensemble`); :class:`ExternalServer`: a server
+  somebody else runs (:mod:`.external`);
+- :func:`find_java`, :func:`find_classpath`: what runs a server (:mod:`.install`);
+- :func:`free_ports`, :func:`four_letter_word`, :func:`srvr`: loopback helpers (:mod:`.net`);
+- :func:`expire_session`, :func:`drop_connection`: faults on a live client (:mod:`.faults`);
+- :class:`ServerError`, :class:`FaultError`: their errors (from :mod:`zkservices.errors`).
+
+The pytest plugin that turns these into fixtures is the separate package
+``pytest_zkservices`` (loaded by its ``pytest11`` entry point).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._faults import drop_connection, expire_session
-    from ._server import (
-        ZooKeeperEnsemble,
-        ZooKeeperServer,
-        find_classpath,
-        find_java,
-        four_letter_word,
-    )
-
-# Imported on first use, so that loading the pytest plugin (a submodule) is cheap.
-_LAZY = {
-    "drop_connection": "._faults",
-    "expire_session": "._faults",
-    "ZooKeeperEnsemble": "._server",
-    "ZooKeeperServer": "._server",
-    "find_classpath": "._server",
-    "find_java": "._server",
-    "four_letter_word": "._server",
-}
-
-
-from .._lazy import lazy_getattr  # noqa: E402
-from ..errors import FaultError, ServerError  # noqa: E402,F401
-
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
-
+from ..errors import FaultError, ServerError
+from .ensemble import ZooKeeperEnsemble
+from .external import ExternalServer
+from .faults import drop_connection, expire_session
+from .install import find_classpath, find_java
+from .net import four_letter_word, free_ports, srvr
+from .server import ZooKeeperServer
 
 __all__ = [
+    "ExternalServer",
     "FaultError",
     "ServerError",
     "ZooKeeperEnsemble",
@@ -48,4 +31,6 @@ __all__ = [
     "find_classpath",
     "find_java",
     "four_letter_word",
+    "free_ports",
+    "srvr",
 ]

@@ -10,6 +10,10 @@ import sys
 import pytest
 from kazoo.client import KazooClient
 
+from zkservices.testing import free_ports
+
+pytestmark = pytest.mark.zookeeper  # the command starts servers of its own
+
 
 def _start(*args: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
@@ -53,8 +57,6 @@ def test_dev_server_serves_then_cleans_up(args, members, stop):
 
 
 def test_dev_server_port_option(zk_server):
-    from zkservices.testing._server import free_ports
-
     port = free_ports(1)[0]
     process, connection_string = _start("--port", str(port))
     try:

@@ -17,19 +17,19 @@ from kazoo.protocol.states import KazooState
 
 from ..errors import FaultError
 
-__all__ = ["expire_session", "drop_connection", "FaultError"]
+__all__ = ["drop_connection", "expire_session"]
 
 log = logging.getLogger("zkservices.testing")
 
 
-
-
 def _kazoo(client: Any) -> KazooClient:
-    inner = getattr(client, "client", None)
-    if isinstance(inner, KazooClient):
-        return inner
+    # a KazooClient, a zkservices.ZooKeeper (its session core's client) or anything with ``.client``
     if isinstance(client, KazooClient):
         return client
+    for holder in (getattr(client, "core", None), client):
+        inner = getattr(holder, "client", None)
+        if isinstance(inner, KazooClient):
+            return inner
     raise TypeError(f"expected a KazooClient or an object with .client, got {client!r}")
 
 
@@ -49,6 +49,13 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
     the new session id once ``client`` is CONNECTED with it (for a
     :class:`zkservices.ZooKeeper`: once it has also restored its registrations
     and views).  No private kazoo internals are used.
+
+    :param client: a started :class:`~kazoo.client.KazooClient`, a
+        :class:`zkservices.ZooKeeper`, or anything with a ``.client`` holding one.
+    :param timeout: seconds to wait for the new session (and recovery).
+    :raises FaultError: the client is not connected, or gets no new session
+        (or does not recover) within ``timeout``.
+    :raises TypeError: ``client`` holds no KazooClient.
     """
     kz = _kazoo(client)
     if not kz.connected:
@@ -91,6 +98,11 @@ def drop_connection(client: Any) -> None:
     failure would; kazoo notices, reports SUSPENDED and reconnects with the
     same session.  Returns at once.  This reaches the connection's socket
     through kazoo's connection object, since kazoo offers no public way.
+
+    :param client: as for :func:`expire_session`.
+    :raises FaultError: the client has no open connection, or the socket
+        cannot be shut down.
+    :raises TypeError: ``client`` holds no KazooClient.
     """
     kz = _kazoo(client)
     connection = getattr(kz, "_connection", None)

@@ -1,0 +1,103 @@
+"""pytest plugin: options, the ``zookeeper`` marker and the default fixtures.
+
+Loaded by the ``pytest11`` entry point (named ``zkservices``; ``-p no:zkservices`` turns it off).
+
+pytest imports this module in every run where zkservices is installed, so it
+imports nothing but pytest and this package: zkservices and kazoo load only
+when a fixture runs.
+
+Options (each a command-line flag and an ini key, see :mod:`.config`):
+
+- ``--zk-classpath`` / ``zookeeper_classpath``: classpath of the ZooKeeper jars
+  (default: ``$ZOOKEEPER_CLASSPATH``, ``$ZOOKEEPER_HOME``, Debian's locations);
+- ``--zk-connect`` / ``zookeeper_connect``: ``host:port`` of an already running
+  server to use instead of starting one (fault tests that stop that server fail
+  with a clear error);
+- ``--zk-startup-timeout`` / ``zookeeper_startup_timeout``: seconds to wait for a
+  server or ensemble to serve (default 60).
+
+Fixtures (made by :mod:`.factories`):
+
+- ``zookeeper_server_session``: the run's standalone server (started once);
+- ``zookeeper_ensemble_session``: the run's 3-member ensemble (started once);
+- ``zk_server``: the standalone server; after each test it is resumed/started
+  again if the test paused or stopped it;
+- ``zk_ensemble``: the ensemble, healed the same way;
+- ``zk_chroot``: a fresh chroot path on ``zk_server``, removed after the test;
+- ``zk_connection_string``: ``zk_server``'s connection string with that chroot;
+- ``zk_client``: a started :class:`kazoo.client.KazooClient` on the chroot;
+- ``zk``: a :class:`zkservices.ZooKeeper` on the chroot.
+
+Every test using one of these (directly or through other fixtures) gets the
+``zookeeper`` marker, so ``pytest -m "not zookeeper"`` runs the server-free
+tests alone and starts no server.  A failing test that used a server gets the
+server's log tail in its report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generator
+
+import pytest
+
+from . import factories
+from .config import add_options
+
+#: The marker of tests that need a real ZooKeeper server.
+MARKER = "zookeeper"
+
+zookeeper_server_session = factories.zookeeper_proc()
+zookeeper_ensemble_session = factories.zookeeper_ensemble_proc(3)
+zk_server = factories.zookeeper_server("zookeeper_server_session")
+zk_ensemble = factories.zookeeper_ensemble("zookeeper_ensemble_session")
+zk_chroot = factories.zookeeper_chroot("zk_server")
+zk_connection_string = factories.zookeeper_connection_string("zk_server", "zk_chroot")
+zk_client = factories.zookeeper_client("zk_connection_string")
+zk = factories.zookeeper("zk_connection_string")
+
+#: The fixtures above: a test whose fixtures include one of them gets :data:`MARKER`.
+SERVER_FIXTURES = frozenset(
+    {
+        "zookeeper_server_session",
+        "zookeeper_ensemble_session",
+        "zk_server",
+        "zk_ensemble",
+        "zk_chroot",
+        "zk_connection_string",
+        "zk_client",
+        "zk",
+    }
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}: the test uses a real ZooKeeper server (added automatically to tests using the zk* "
+        f"fixtures); run the others alone with -m 'not {MARKER}'",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKER)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.failed:
+        for server in item.stash.get(factories.SERVERS_USED, []):
+            try:
+                tail = server.log_tail(40)
+            except Exception:  # pragma: no cover
+                continue
+            if tail:
+                report.sections.append((f"ZooKeeper log tail ({server!r})", tail))
+    return report

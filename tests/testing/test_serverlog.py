@@ -1,0 +1,33 @@
+"""A server's console lines: parsed, levels mapped, forwarded to logging (no server needed)."""
+
+from __future__ import annotations
+
+import collections
+import io
+import logging
+
+from zkservices.testing.serverlog import LEVELS, LINE_PATTERN, forward_lines
+
+
+def test_log4j_levels_are_mapped_not_all_info():
+    # a line log4j wrote as WARN arrives as WARNING
+    m = LINE_PATTERN.match("2026-11-22 02:11:09,074 - WARN  [Thread-[myid=3]-2:Cnx@401] - Cannot open channel")
+    assert m and LEVELS[m.group("level")] == logging.WARNING and m.group("msg") == "Cannot open channel"
+
+
+def test_forwarded_lines_keep_level_for_continuations_and_fill_the_tail(caplog):
+    caplog.set_level(logging.DEBUG, logger="zkservices.server")
+    output = io.BytesIO(
+        b"2026-11-22 02:11:09,074 - ERROR [main:Q@1] - boom\n"
+        b"\tat org.apache.Foo\n"
+        b"2026-11-22 02:11:10,000 - INFO  [main:Q@2] - fine\n"
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=2)
+    forward_lines(output, name="zk9", tail=tail)
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "zkservices.server"]
+    assert records == [
+        (logging.ERROR, "zk9: [main:Q@1] boom"),
+        (logging.ERROR, "zk9: \tat org.apache.Foo"),
+        (logging.INFO, "zk9: [main:Q@2] fine"),
+    ]
+    assert list(tail) == ["\tat org.apache.Foo", "2026-11-22 02:11:10,000 - INFO  [main:Q@2] - fine"]

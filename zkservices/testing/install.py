@@ -1,0 +1,88 @@
+"""Finding what runs a ZooKeeper server: Java and the server's jars.
+
+Lookup, in order:
+
+- jars: the ``classpath`` argument, else ``$ZOOKEEPER_CLASSPATH`` (a
+  ``:``-separated classpath), else ``$ZOOKEEPER_HOME`` (its ``*.jar`` and
+  ``lib/*.jar``), else the locations Debian's ``zookeeper`` package uses
+  (``/usr/share/java/zookeeper.jar`` plus the log4j binding beside it), else
+  ``/usr/share/zookeeper``;
+- Java: ``$JAVA_HOME/bin/java``, else ``java`` on ``$PATH``.
+
+Every failure raises :class:`~zkservices.errors.ServerError` saying what to install.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+from ..errors import ServerError
+
+__all__ = ["INSTALL_HINT", "find_classpath", "find_java"]
+
+#: What to do when no server install is found; part of every lookup error.
+INSTALL_HINT = (
+    "install Debian's ZooKeeper server with 'apt-get install zookeeper' "
+    "(it brings Java), or set ZOOKEEPER_CLASSPATH / ZOOKEEPER_HOME"
+)
+
+DEBIAN_JAVA_DIR = "/usr/share/java"
+SHARE_DIR = "/usr/share/zookeeper"
+
+
+def find_java() -> str:
+    """Return the path of the ``java`` executable.
+
+    Raises :class:`ServerError` (with :data:`INSTALL_HINT`) when there is none.
+    """
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidate = os.path.join(java_home, "bin", "java")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("java")
+    if found:
+        return found
+    raise ServerError(f"Java not found (no $JAVA_HOME/bin/java, no java on PATH): {INSTALL_HINT}")
+
+
+def _jars_in(directory: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(directory, "*.jar")))
+
+
+def find_classpath(classpath: str | None = None) -> str:
+    """Return a classpath that runs a ZooKeeper server with log4j logging.
+
+    ``classpath`` (a ``:``-separated list, entries may be globs), when given,
+    wins over the environment.  Raises :class:`ServerError` naming the missing
+    entries, or saying what to install when no server is found at all.
+    """
+    explicit = classpath or os.environ.get("ZOOKEEPER_CLASSPATH")
+    if explicit:
+        entries = [e for e in explicit.split(os.pathsep) if e]
+        missing = [e for e in entries if not glob.glob(e)]
+        if missing:
+            raise ServerError(f"ZooKeeper classpath entries do not exist: {', '.join(missing)}")
+        return os.pathsep.join(entries)
+    home = os.environ.get("ZOOKEEPER_HOME")
+    if home:
+        jars = _jars_in(home) + _jars_in(os.path.join(home, "lib"))
+        if not any("zookeeper" in os.path.basename(j) for j in jars):
+            raise ServerError(f"ZOOKEEPER_HOME={home} holds no zookeeper*.jar: {INSTALL_HINT}")
+        return os.pathsep.join(jars)
+    debian = os.path.join(DEBIAN_JAVA_DIR, "zookeeper.jar")
+    if os.path.exists(debian):
+        # zookeeper.jar's manifest names its own dependencies; slf4j needs a
+        # binding or the server logs nothing at all.
+        extra = [
+            os.path.join(DEBIAN_JAVA_DIR, name)
+            for name in ("slf4j-log4j12.jar", "log4j-1.2.jar")
+            if os.path.exists(os.path.join(DEBIAN_JAVA_DIR, name))
+        ]
+        return os.pathsep.join([debian, *extra])
+    jars = _jars_in(SHARE_DIR) + _jars_in(os.path.join(SHARE_DIR, "lib"))
+    if any("zookeeper" in os.path.basename(j) for j in jars):
+        return os.pathsep.join(jars)
+    raise ServerError(f"ZooKeeper jars not found (looked in {DEBIAN_JAVA_DIR} and {SHARE_DIR}): {INSTALL_HINT}")

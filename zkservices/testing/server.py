@@ -1,0 +1,373 @@
+"""One real ZooKeeper server process (standalone, or a member of an ensemble).
+
+Plain :mod:`subprocess`; no ``kazoo.testing``.  The server runs in its own
+process group (``start_new_session=True``), so that :meth:`ZooKeeperServer.kill`
+and the clean-up at interpreter exit take the whole JVM down.  Readiness is
+proven by the server answering the ``srvr`` four-letter command, never by a
+port merely accepting.  Where Java and the jars come from:
+:mod:`zkservices.testing.install`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from typing import Sequence
+
+from ..errors import ServerError
+from .install import find_classpath, find_java
+from .net import free_ports, srvr
+from .serverlog import LOG4J_PROPERTIES, forward_lines
+
+__all__ = ["ZooKeeperServer"]
+
+log = logging.getLogger("zkservices.testing")
+
+_live: weakref.WeakSet[ZooKeeperServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_everything() -> None:  # pragma: no cover - runs at interpreter exit
+    for server in list(_live):
+        try:
+            server.close()
+        except Exception:
+            pass
+
+
+class ZooKeeperServer:
+    """A real ZooKeeper server process on a free loopback port.
+
+    Lifecycle: constructing it finds Java and the jars and writes the
+    configuration (no process yet); :meth:`start` runs the server and waits
+    until it serves; :meth:`stop`, :meth:`kill`, :meth:`pause`,
+    :meth:`resume` and :meth:`restart` act on the running process;
+    :meth:`close` kills it and removes the data directory, for good.  As a
+    context manager it starts on entry and closes on exit.  The data
+    directory survives :meth:`stop`/:meth:`start` (so sessions and data do).
+
+    Standalone by default; :class:`~zkservices.testing.ZooKeeperEnsemble`
+    makes ensemble members by passing ``myid`` and ``peers``.
+
+    :param port: client port (default: a free one).
+    :param host: address to listen on.
+    :param data_dir: where configuration and data go (default: a temporary
+        directory, removed by :meth:`close`; a given one is kept).
+    :param classpath: the server's jars (default: found by
+        :func:`~zkservices.testing.find_classpath`).
+    :param java: the ``java`` executable (default: :func:`~zkservices.testing.find_java`).
+    :param startup_timeout: seconds :meth:`start` waits for the server to serve.
+    :param tick_time: ZooKeeper's ``tickTime`` in milliseconds (small: fast expiry).
+    :param max_session_timeout: the longest session timeout the server grants (ms).
+    :param myid: this member's id in an ensemble.
+    :param peers: every member as ``(myid, peer_port, election_port)``.
+    :param name: the name in logs and reprs (default ``zk`` or ``zk<myid>``).
+    :param log_tail_lines: how many output lines :meth:`log_tail` keeps.
+    :raises ServerError: Java or the jars cannot be found.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        data_dir: str | None = None,
+        classpath: str | None = None,
+        java: str | None = None,
+        startup_timeout: float = 30.0,
+        tick_time: int = 200,
+        max_session_timeout: int = 60000,
+        myid: int | None = None,
+        peers: Sequence[tuple[int, int, int]] | None = None,
+        name: str | None = None,
+        log_tail_lines: int = 200,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else free_ports(1, host=host)[0]
+        self.classpath = find_classpath(classpath)
+        self.java = java or find_java()
+        self.startup_timeout = startup_timeout
+        self.tick_time = tick_time
+        self.max_session_timeout = max_session_timeout
+        self.myid = myid
+        self.peers = list(peers) if peers else None
+        self.name = name or (f"zk{myid}" if myid is not None else "zk")
+        self._own_dir = data_dir is None
+        self.base_dir = data_dir or tempfile.mkdtemp(prefix="zkservices-server-")
+        self.data_dir = os.path.join(self.base_dir, "data")
+        self._tail: collections.deque[str] = collections.deque(maxlen=log_tail_lines)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._paused = False
+        self._closed = False
+        self._write_config()
+        _live.add(self)
+
+    # -- configuration -------------------------------------------------
+
+    @property
+    def connection_string(self) -> str:
+        """``host:port`` of this server (no chroot)."""
+        return f"{self.host}:{self.port}"
+
+    def _write_config(self) -> None:
+        os.makedirs(self.data_dir, exist_ok=True)
+        lines = [
+            f"tickTime={self.tick_time}",
+            "initLimit=20",
+            "syncLimit=10",
+            f"dataDir={self.data_dir}",
+            f"clientPort={self.port}",
+            f"clientPortAddress={self.host}",
+            "admin.enableServer=false",
+            "4lw.commands.whitelist=*",
+            "forceSync=no",
+            f"maxSessionTimeout={self.max_session_timeout}",
+            "maxClientCnxns=0",
+        ]
+        if self.peers:
+            lines += [f"server.{sid}={self.host}:{peer}:{election}" for sid, peer, election in self.peers]
+            with open(os.path.join(self.data_dir, "myid"), "w") as f:
+                f.write(f"{self.myid}\n")
+        with open(os.path.join(self.base_dir, "zoo.cfg"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with open(os.path.join(self.base_dir, "log4j.properties"), "w") as f:
+            f.write(LOG4J_PROPERTIES)
+
+    # -- state -----------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while the server process exists (paused counts as running)."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def paused(self) -> bool:
+        """True while the process is frozen by :meth:`pause`."""
+        return self._paused and self.running
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran; the server cannot start again."""
+        return self._closed
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while running, else None."""
+        return self._process.pid if self.running and self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code of the last process once it ended (negative: killed by that signal), else None."""
+        return self._process.poll() if self._process is not None else None
+
+    def srvr(self, *, timeout: float = 2.0) -> dict[str, str]:
+        """The answer to ``srvr`` as a dict (``{'Mode': 'leader', ...}``); ``{}`` if not serving."""
+        return srvr(self.host, self.port, timeout=timeout)
+
+    @property
+    def mode(self) -> str | None:
+        """``standalone``, ``leader``, ``follower`` or None when not serving."""
+        return self.srvr().get("Mode")
+
+    def log_tail(self, lines: int = 50) -> str:
+        """The last ``lines`` lines the server wrote (all of its runs), newline-separated."""
+        return "\n".join(list(self._tail)[-lines:])
+
+    # -- process control -----------------------------------------------
+
+    def start(self, *, wait: bool = True) -> ZooKeeperServer:
+        """Start the process (no-op if running) and, with ``wait``, wait until it serves.
+
+        Returns the server.  Raises :class:`ServerError` when it is closed, when
+        its port is taken by another process, or (with ``wait``) when it exits
+        or does not serve within ``startup_timeout`` (the message carries the
+        log tail).
+        """
+        if self._closed:
+            raise ServerError(f"{self!r} is closed")
+        if not self.running:
+            self._check_port_free()
+            cmd = [
+                self.java,
+                "-Xmx256m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-Dzookeeper.root.logger=INFO,CONSOLE",
+                "-Dzookeeper.admin.enableServer=false",
+                "-Djava.awt.headless=true",
+                "-cp",
+                os.pathsep.join([self.base_dir, self.classpath]),
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                os.path.join(self.base_dir, "zoo.cfg"),
+            ]
+            log.debug("starting %s: %s", self.name, " ".join(cmd))
+            self._process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.base_dir,
+            )
+            self._paused = False
+            assert self._process.stdout is not None
+            self._reader = threading.Thread(
+                target=forward_lines,
+                args=(self._process.stdout,),
+                kwargs={"name": self.name, "tail": self._tail},
+                name=f"zkservices-{self.name}-log",
+                daemon=True,
+            )
+            self._reader.start()
+            log.info("started ZooKeeper %s (pid %d) on %s", self.name, self._process.pid, self.connection_string)
+        if wait:
+            self.wait_serving()
+        return self
+
+    def _check_port_free(self) -> None:
+        # Readiness is "srvr answers on our port": another server already there
+        # would answer for us, so refuse to start on a port that is taken.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # SO_REUSEADDR as the server itself uses: TIME_WAIT leftovers of a
+            # killed server are fine, a listening socket is not.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((self.host, self.port))
+                s.listen(1)
+            except OSError as exc:
+                raise ServerError(
+                    f"cannot start ZooKeeper {self.name}: port {self.host}:{self.port} is in use ({exc.strerror})"
+                ) from None
+
+    def wait_serving(self, *, timeout: float | None = None) -> None:
+        """Wait until the server answers ``srvr`` with a mode.
+
+        ``timeout`` defaults to ``startup_timeout``.  Raises
+        :class:`ServerError` with the log tail when the process exits or the
+        time runs out.
+        """
+        limit = timeout if timeout is not None else self.startup_timeout
+        deadline = time.monotonic() + limit
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise ServerError(
+                    f"ZooKeeper {self.name} exited with code {self._process.returncode} while starting; "
+                    f"log tail:\n{self.log_tail()}"
+                )
+            if self.mode:
+                return
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"ZooKeeper {self.name} on {self.connection_string} did not serve within "
+                    f"{limit:.0f}s; log tail:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def _signal(self, sig: int) -> None:
+        if self._process is not None and self._process.poll() is None:
+            try:
+                os.killpg(self._process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def _reap(self, timeout: float) -> None:
+        if self._process is None:
+            return
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self._process.wait(10)
+        if self._reader is not None:
+            self._reader.join(5)
+        self._paused = False
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop the server gracefully (SIGTERM, SIGKILL after ``timeout`` seconds); no-op if not running."""
+        if not self.running:
+            return
+        if self._paused:
+            self._signal(signal.SIGCONT)
+        self._signal(signal.SIGTERM)
+        self._reap(timeout)
+        log.info("stopped ZooKeeper %s", self.name)
+
+    def kill(self, *, wait: bool = True) -> None:
+        """Kill the server's process group at once (SIGKILL), as a crash would; no-op if not running.
+
+        With ``wait=False`` the signal is sent and the process not reaped
+        (to kill several servers at the same moment, then reap them).
+        """
+        if not self.running:
+            return
+        if self._paused:
+            self._signal(signal.SIGCONT)
+        self._signal(signal.SIGKILL)
+        if wait:
+            self._reap(10)
+            log.info("killed ZooKeeper %s", self.name)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing answers.
+
+        Raises :class:`ServerError` when it is not running.
+        """
+        if not self.running:
+            raise ServerError(f"{self!r} is not running")
+        self._signal(signal.SIGSTOP)
+        self._paused = True
+        log.info("paused ZooKeeper %s", self.name)
+
+    def resume(self) -> None:
+        """Undo :meth:`pause` (SIGCONT); harmless when not paused."""
+        if self.running:
+            self._signal(signal.SIGCONT)
+        self._paused = False
+        log.info("resumed ZooKeeper %s", self.name)
+
+    def restart(self, *, wait: bool = True) -> None:
+        """Stop gracefully and start again with the same port and data (see :meth:`start`)."""
+        self.stop()
+        self.start(wait=wait)
+
+    def close(self) -> None:
+        """Kill the process and remove the data directory it created (idempotent)."""
+        if self._closed:
+            return
+        self.kill()
+        self._closed = True
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+        _live.discard(self)
+
+    def __enter__(self) -> ZooKeeperServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self.paused:
+            state = "paused"
+        elif self.running:
+            state = f"running pid={self.pid}"
+        else:
+            state = "stopped"
+        return f"<ZooKeeperServer {self.name} {self.connection_string} {state}>"

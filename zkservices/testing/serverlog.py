@@ -1,0 +1,60 @@
+"""A server's console output: the log4j set-up we give it, and its lines forwarded to :mod:`logging`.
+
+Each line the server writes goes to the ``zkservices.server`` logger at the
+level log4j gave it (continuation lines, such as stack traces, keep the level
+of the line before), with the server's name in front and as the record's
+``zookeeper_server`` attribute, and into a bounded tail kept for error messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import IO, MutableSequence
+
+__all__ = ["LEVELS", "LINE_PATTERN", "LOG4J_PROPERTIES", "forward_lines"]
+
+server_log = logging.getLogger("zkservices.server")
+
+#: log4j level names and the :mod:`logging` levels they become.
+LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+}
+
+#: A line as :data:`LOG4J_PROPERTIES` makes log4j write it, with groups ``level``, ``where``, ``msg``.
+LINE_PATTERN = re.compile(r"^\d{4}-\d\d-\d\d[ T][\d:,.]+ - (?P<level>[A-Z]+)\s*\[(?P<where>.*?)\] - (?P<msg>.*)$")
+
+#: log4j configuration written beside ``zoo.cfg``: everything to the console, one parsable line each.
+LOG4J_PROPERTIES = """\
+log4j.rootLogger=INFO, CONSOLE
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+log4j.appender.CONSOLE.Threshold=DEBUG
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
+"""
+
+
+def forward_lines(stream: IO[bytes], *, name: str, tail: MutableSequence[str]) -> None:
+    """Read ``stream`` to its end, logging each line as the server ``name`` and appending it to ``tail``.
+
+    ``tail`` is usually a bounded :class:`collections.deque`.  Runs on the
+    thread that reads the server's output; returns when the process closes it.
+    """
+    level = logging.INFO
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        tail.append(line)
+        match = LINE_PATTERN.match(line)
+        if match:
+            level = LEVELS.get(match.group("level"), logging.INFO)
+            text = f"[{match.group('where')}] {match.group('msg')}"
+        else:  # continuation lines (stack traces) keep the previous level
+            text = line
+        if server_log.isEnabledFor(level):
+            server_log.log(level, "%s: %s", name, text, extra={"zookeeper_server": name})
