@@ -28,10 +28,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
     from ._feed import Feed
-    from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
+    from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
     from ._session.registrar import Registration
-    from ._selfreg import HealthCheckedRegistration
-    from ._serverset import ServerSet
     from ._session.facade import ZK, ZooKeeper
     from ._tree import Node, emit_tree, parse_tree
     from ._treeops import Change, validate_tree
@@ -44,13 +42,13 @@ _LAZY = {
     "Feed": "._feed",
     
     
-    "CommandCheck": "._health",
-    "HealthMonitor": "._health",
-    "HttpCheck": "._health",
-    "TcpCheck": "._health",
+    "CommandCheck": "._discovery",
+    "HealthMonitor": "._discovery",
+    "HttpCheck": "._discovery",
+    "TcpCheck": "._discovery",
     "Registration": "._session.registrar",
-    "HealthCheckedRegistration": "._selfreg",
-    "ServerSet": "._serverset",
+    "HealthCheckedRegistration": "._discovery",
+    "ServerSet": "._discovery",
     "ZK": "._session.facade",
     "ZooKeeper": "._session.facade",
     "Node": "._tree",

@@ -1,0 +1,21 @@
+"""Operating-system helpers shared by the features: atomic file writes, running commands, the background loop.
+
+Nothing here talks to ZooKeeper.
+"""
+
+from .commands import Command, CommandResult, run_command
+from .files import NEW_FILE_MODE, PathLike, StagedFile, atomic_write, read_bytes
+from .loop import UNTIL_WOKEN, BackgroundLoop
+
+__all__ = [
+    "atomic_write",
+    "StagedFile",
+    "read_bytes",
+    "NEW_FILE_MODE",
+    "PathLike",
+    "run_command",
+    "CommandResult",
+    "Command",
+    "BackgroundLoop",
+    "UNTIL_WOKEN",
+]
