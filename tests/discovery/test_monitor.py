@@ -144,3 +144,14 @@ def test_monitor_validates_options():
     with pytest.raises(TypeError):
         HealthMonitor(object())  # type: ignore[arg-type]
     assert repr(HealthMonitor(ScriptedCheck([True]))).startswith("<HealthMonitor ScriptedCheck() unknown not started")
+
+
+def test_monitor_close_is_the_lifecycle_end():
+    events: queue.Queue = queue.Queue()
+    monitor = HealthMonitor(ScriptedCheck([True]), interval=3600, on_change=lambda ok, why: events.put(ok))
+    assert not monitor.closed and not monitor.running
+    with monitor:
+        assert events.get(timeout=WAIT) is True
+        assert monitor.running
+    assert monitor.closed and not monitor.running and "stopped" in repr(monitor)
+    monitor.close()  # idempotent

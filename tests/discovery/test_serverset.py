@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+
+import pytest
 
 from kazoo.client import KazooClient
 
@@ -82,3 +85,31 @@ def test_snapshot_is_the_guards_baseline(zk_client, zk_connection_string, tmp_pa
         assert len(servers) == 3 and servers.stale
     with ServerSet(zk_connection_string, "/svc", snapshot=snapshot, force=True) as servers:
         assert len(servers) == 0 and not servers.stale
+
+
+def threads_named(prefix: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+
+
+def test_lifecycle_start_close_and_threads(zk, zk_connection_string):
+    zk.create("/life/providers", makepath=True)
+    zk.register_server("/life/providers", "10.0.0.1:80")
+    latent = ServerSet(zk, "/life", start=False)
+    assert not latent.started and not latent.ready and "not started" in repr(latent)
+    assert threads_named("zkservices-serverset /life") == []
+    with latent as servers:  # a with block starts it (and waits for data)
+        assert servers.started and sorted(servers) == ["10.0.0.1:80"]
+        with pytest.raises(RuntimeError):
+            servers.start()
+    assert latent.closed
+    wait_for(lambda: threads_named("zkservices-serverset /life") == [], WAIT, "the ServerSet's thread to end")
+    # with a connection string: its own session, closed with it
+    own = ServerSet(zk_connection_string, "/life")
+    assert sorted(own) == ["10.0.0.1:80"]
+    own.close()
+    wait_for(lambda: threads_named("zkservices-serverset /life") == [] and threads_named("zkservices-connect") == [],
+             WAIT, "every thread of the ServerSet to end")
+    latent_closed = ServerSet(zk, "/life", start=False)
+    latent_closed.close()
+    with pytest.raises(RuntimeError):
+        latent_closed.start()

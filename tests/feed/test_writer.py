@@ -283,3 +283,30 @@ def test_feed_write_error_is_recorded_and_feed_goes_on(tmp_path, caplog):
             assert out.read_text() == "value=2\n"
             assert feed.last_error is None
     assert any(r.levelno == logging.ERROR and "cannot write" in r.getMessage() for r in caplog.records)
+
+
+def test_feed_starts_its_worker_with_the_first_update(tmp_path):
+    def workers() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name == "zkservices-feed lazy.conf" and t.is_alive()]
+
+    feed = FileFeed(template_text=COUNTER_TEMPLATE, output=tmp_path / "lazy.conf")
+    try:
+        assert workers() == [] and feed.flush(WAIT) and not feed.pending
+        feed.update({"value": 1})
+        assert feed.flush(WAIT) and workers() == ["zkservices-feed lazy.conf"]
+        assert feed.processed == 1
+    finally:
+        feed.close(WAIT)
+    assert workers() == [] and feed.closed
+    unused = FileFeed(template_text=COUNTER_TEMPLATE, output=tmp_path / "never.conf")
+    unused.close()
+    assert os.listdir(tmp_path) == ["lazy.conf"]
+
+
+def test_feed_on_render_sees_each_new_text(tmp_path):
+    texts: list[str] = []
+    with FileFeed(template_text=COUNTER_TEMPLATE, output=tmp_path / "o", dry_run=True, on_render=texts.append) as feed:
+        for value in (1, 1, 2):
+            feed.update({"value": value})
+            assert feed.flush(WAIT, now=True)
+    assert texts == ["value=1\n", "value=2\n"]

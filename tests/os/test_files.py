@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from zkservices._os import atomic_write
+from zkservices._os import StagedFile, atomic_write, read_bytes
 
 
 def test_atomic_write_unchanged_content_touches_nothing(tmp_path):
@@ -67,3 +67,47 @@ def test_atomic_write_leaves_no_temp_file_on_error(tmp_path):
     with pytest.raises(OSError):
         atomic_write(tmp_path / "missing-dir" / "out.conf", "text")
     assert sorted(os.listdir(tmp_path)) == ["a-directory"]
+
+
+# -- StagedFile ------------------------------------------------------------------
+
+
+def test_staged_file_is_next_to_the_target_until_committed(tmp_path):
+    target = tmp_path / "lb.conf"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    with StagedFile(target, "new\n") as staged:
+        assert os.path.dirname(staged.path) == str(tmp_path)
+        name = os.path.basename(staged.path)
+        assert name.startswith(".lb.") and name.endswith(".tmp.conf")
+        assert open(staged.path).read() == "new\n" and target.read_text() == "old\n"
+        assert stat.S_IMODE(os.stat(staged.path).st_mode) == 0o640
+        assert "staged" in repr(staged)
+        staged.commit()
+        assert "committed" in repr(staged)
+        with pytest.raises(RuntimeError):
+            staged.commit()
+    assert target.read_text() == "new\n"
+    assert os.listdir(tmp_path) == ["lb.conf"]
+
+
+def test_staged_file_not_committed_is_discarded(tmp_path):
+    target = tmp_path / "lb.conf"
+    target.write_text("old\n")
+    with StagedFile(target, b"candidate\n") as staged:
+        assert staged.data == b"candidate\n"
+    assert staged.state == "discarded"
+    staged.discard()  # idempotent
+    assert target.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["lb.conf"]
+    with pytest.raises(RuntimeError):
+        staged.commit()
+
+
+def test_read_bytes(tmp_path):
+    assert read_bytes(tmp_path / "missing") is None
+    (tmp_path / "real").write_bytes(b"\x00data")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert read_bytes(tmp_path / "link") == b"\x00data"
+    with pytest.raises(OSError):
+        read_bytes(tmp_path)

@@ -70,6 +70,11 @@ class BackgroundConnection:
         return self.zk is not None or self.exception is not None
 
     @property
+    def running(self) -> bool:
+        """Whether the connecting thread is alive."""
+        return self._loop.running
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed

@@ -88,7 +88,7 @@ class BackgroundLoop:
 
     @property
     def finished(self) -> bool:
-        """Whether the thread was started and has ended."""
+        """Whether the loop is over: its thread ended, or it was stopped before it started."""
         thread = self._thread
         return thread is not None and not thread.is_alive()
 
@@ -178,7 +178,7 @@ class BackgroundLoop:
                 self.condition.wait(remaining)
 
     def __repr__(self) -> str:
-        if self._thread is None:
+        if self._thread is None or self._thread.ident is None:
             state = "stopped" if self._stopping else "not started"
         elif self._thread.is_alive():
             state = "stopping" if self._stopping else "running"
