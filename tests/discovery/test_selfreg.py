@@ -227,3 +227,20 @@ def test_session_closed_under_it(zk_connection_string, zk_client, backends, capl
         hreg.stop(WAIT)
     assert not hreg.registered and rec.flags == [True, False]
     assert "stopped" in repr(hreg)
+
+
+def test_close_unregisters_and_ends_every_thread(zk, zk_client):
+    def threads() -> list[str]:
+        return [t.name for t in threading.enumerate()
+                if t.name.startswith(("zkservices-selfreg /close", "zkservices-health /close")) and t.is_alive()]
+
+    hreg = zkservices.HealthCheckedRegistration(zk, "/close", "10.0.0.1:80", check=CommandCheck(["true"]), **FAST)
+    assert threads() == [] and not hreg.closed  # the constructor starts nothing
+    with hreg:
+        wait_for(lambda: zk_client.exists("/close/10.0.0.1:80"), WAIT, "registered")
+        assert len(threads()) == 2
+    assert hreg.closed and zk_client.exists("/close/10.0.0.1:80") is None
+    wait_for(lambda: threads() == [], WAIT, "both threads to end")
+    hreg.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        hreg.start()
