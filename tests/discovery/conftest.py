@@ -1,10 +1,17 @@
-"""Fixtures of the discovery tests."""
+"""Fixtures of the discovery tests; makes ``_netutil.py`` (their helpers) importable."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
-from _netutil import Backend, FlipServer
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from _netutil import Backend, FlipServer  # noqa: E402
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator, TypeVar, Union
+from typing import Any, Callable, Iterator, TypeVar
 
 from kazoo.exceptions import ConnectionClosedError
 from kazoo.protocol.states import KazooState
@@ -105,7 +105,7 @@ class ServerSet:
 
     def __init__(
         self,
-        zk: Union[ZooKeeper, str, None, BackgroundConnection],
+        zk: ZooKeeper | BackgroundConnection | str | None,
         service_path: str,
         *,
         min_fraction: float = DEFAULT_MIN_FRACTION,
