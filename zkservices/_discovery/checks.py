@@ -134,10 +134,9 @@ class HttpCheck:
         """GET the URL; the reason is ``"HTTP <status>"`` or why no answer came."""
         from .. import __version__
 
-        # The socket timeout bounds each read, not the check: a wedged server
-        # sending a byte now and then held the monitor's thread for minutes,
-        # so no later check ran and a dead server stayed registered.  A timer
-        # shuts the connection down when the deadline passes.
+        # The socket timeout bounds each read, not the whole check (a server
+        # trickling bytes would hold the monitor's thread and every later
+        # decision): a timer shuts the connection down at the deadline.
         http_handler, https_handler = _TrackingHTTPHandler(), _TrackingHTTPSHandler()
         connections: list[Any] = []
         http_handler.connections = https_handler.connections = connections
