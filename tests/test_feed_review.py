@@ -21,8 +21,8 @@ from kazoo.exceptions import NodeExistsError
 import zkservices
 import zkservices.aio
 from zkservices import Feed
-from zkservices._feed_render import FileFeed
-from zkservices._health import CommandCheck
+from zkservices._discovery import CommandCheck
+from zkservices._feed import FileFeed
 
 from _util import kazoo_client, stop, wait_for
 
@@ -246,7 +246,7 @@ def test_http_check_ends_after_timeout_against_a_trickling_server():
     import socket
     import threading
 
-    from zkservices._health import HttpCheck
+    from zkservices._discovery import HttpCheck
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

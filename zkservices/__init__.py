@@ -9,10 +9,8 @@ and :mod:`zkservices.testing` are public subpackages imported on their own.
 
 import logging
 
+from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
 from ._feed import Feed
-from ._health import CommandCheck, HealthMonitor, HttpCheck, TcpCheck
-from ._selfreg import HealthCheckedRegistration
-from ._serverset import ServerSet
 from ._session import Children, ChildrenChange, Properties, Registration, ZooKeeper
 from ._session.facade import ZK
 from ._tree import Node, emit_tree, parse_tree

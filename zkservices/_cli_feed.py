@@ -68,7 +68,7 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
 def _template(value: str) -> tuple[str, str]:
     """(text, name) of the template named on the command line."""
     if not os.path.exists(value) and value in EXAMPLES:
-        from ._feed_render import example_template
+        from ._feed import example_template
 
         return example_template(EXAMPLES[value]), EXAMPLES[value]
     try:
@@ -87,9 +87,8 @@ def _print(text: str) -> None:
 
 @command("feed", "render live providers and properties into a load-balancer config file")(_feed_arguments)
 def feed(args: argparse.Namespace) -> int:
-    from ._feed import Feed, FeedError
-    from ._feed_render import FeedTemplateError
-    from ._serverset import DEFAULT_MIN_FRACTION
+    from ._discovery import DEFAULT_MIN_FRACTION
+    from ._feed import Feed, FeedError, FeedTemplateError
 
     if args.output is None and not args.dry_run:
         raise CommandError("--output FILE is needed (or --dry-run)")

@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import signal
-import threading
 from typing import Any, Optional
 
 from .cli import command, parse_value
@@ -143,7 +142,7 @@ def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], di
 
     Usage errors exit 2 through the subcommand's parser.
     """
-    from ._health import CommandCheck, HttpCheck, TcpCheck
+    from ._discovery import CommandCheck, HttpCheck, TcpCheck
     from ._znode.paths import check_path
 
     parser: argparse.ArgumentParser = args.register_parser
@@ -264,43 +263,25 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 def _connect(connection_string: Optional[str], wakeup: _SignalWakeup) -> Any:
-    """``ZooKeeper(connection_string, wait=True)`` unless a signal comes first (then ``None``).
+    """A connected ZooKeeper, connecting in the background, unless a signal comes first (then ``None``).
 
-    The connection is made on a helper thread, as ``wait=True`` keeps trying
-    (and logging) for as long as no server answers.
+    Connecting keeps trying (and logging) for as long as no server answers; a
+    permanent error (a bad connection string...) is raised.
     """
-    import zkservices
+    from ._discovery import BackgroundConnection
 
-    lock = threading.Lock()
-    outcome: dict[str, Any] = {}
-
-    def connect() -> None:
-        try:
-            zk = zkservices.ZooKeeper(connection_string, wait=True)
-        except BaseException as exc:
-            outcome["error"] = exc
-        else:
-            with lock:
-                if outcome.get("abandoned"):
-                    zk.close()
-                    return
-                outcome["zk"] = zk
-        wakeup.post(_CONNECTED)
-
-    threading.Thread(target=connect, name="zkservices-register-connect", daemon=True).start()
-    while wakeup.signal is None and not outcome.keys() & {"zk", "error"}:
+    connection = BackgroundConnection(connection_string)
+    connection.add_done_callback(lambda _: wakeup.post(_CONNECTED))
+    connection.start()
+    while wakeup.signal is None and not connection.done:
         wakeup.wait()
-    with lock:
-        if wakeup.signal is not None:
-            outcome["abandoned"] = True
-            zk = outcome.pop("zk", None)
-            if zk is not None:
-                zk.close()
-            _register_log.info("received %s before ZooKeeper answered", signal.Signals(wakeup.signal).name)
-            return None
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["zk"]
+    if wakeup.signal is not None:
+        connection.close()
+        _register_log.info("received %s before ZooKeeper answered", signal.Signals(wakeup.signal).name)
+        return None
+    if connection.exception is not None:
+        raise connection.exception
+    return connection.zk
 
 
 # ===========================================================================

@@ -124,7 +124,7 @@ def run_demo(out: TextIO | None = None) -> int:
 
 def _run_demo(out: TextIO | None = None) -> int:
     from . import Feed, HealthCheckedRegistration, ZooKeeper
-    from ._health import HttpCheck
+    from ._discovery import HttpCheck
     from .testing import ZooKeeperServer, expire_session
 
     out = out or sys.stdout

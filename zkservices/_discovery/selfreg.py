@@ -1,13 +1,11 @@
 """Self-registration that follows a health check: the library side of ``zkservices register``.
 
-Status: complete for issue 5.
-
 :class:`HealthCheckedRegistration` keeps a server registered (an ephemeral
 ``host:port`` node made by :meth:`ZooKeeper.register_server
 <zkservices.ZooKeeper.register_server>`) while its health check passes, removes
 the node when the check fails (after ``fall`` consecutive failures) and registers
 it again when the check passes (after ``rise`` consecutive passes).  The check
-and its dampening are :class:`~zkservices._health.HealthMonitor`'s: the *first*
+and its dampening are :class:`~zkservices.HealthMonitor`'s: the *first*
 result decides at once, so a healthy server is registered after one check and a
 dead one is never registered.
 
@@ -32,7 +30,7 @@ Decisions:
 - **Data.**  Every (re-)registration writes the properties given here (plus
   ``host``, ``port`` and ``pid``, as ``register_server`` does); changes made to
   the node meanwhile are not carried over to the next registration.
-- **Stopping** removes the node at once: :meth:`stop` makes the ZooKeeper
+- **Closing** removes the node at once: :meth:`close` makes the ZooKeeper
   thread unregister before it waits for a check in progress to end.
 - The option names (``check``, ``interval``, ``timeout``, ``rise``, ``fall``,
   ``acl``, ``on_change``) cannot be used as property names.
@@ -45,17 +43,15 @@ and removal, with the reason (``healthy: HTTP 200``, ``unhealthy: connect to
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import Any, Callable, Sequence
 
-from ._znode.encoding import encode
-from ._znode.paths import Address, check_path, format_address, parse_address
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._health import HealthCheck
-    from ._session.registrar import Registration
-    from ._session import ZooKeeper
+from .._os import UNTIL_WOKEN, BackgroundLoop
+from .._session import Registration, ZooKeeper
+from .._znode.encoding import encode
+from .._znode.paths import Address, check_path, format_address, parse_address
+from .checks import HealthCheck, TcpCheck
+from .monitor import HealthMonitor
 
 __all__ = ["HealthCheckedRegistration"]
 
@@ -72,43 +68,46 @@ _MAX_RETRY = 5.0
 class HealthCheckedRegistration:
     """Keep ``address`` registered under ``path`` while ``check`` passes.
 
-    ``HealthCheckedRegistration(zk, path, address, *, check=None, interval=2.0,
-    timeout=2.0, rise=2, fall=3, acl=None, on_change=None, **properties)``
+    :param zk: the session to register in (left open).
+    :param path: the service's providers node; the server's node is ``path/host:port``.
+    :param address: as for ``register_server`` (``'host:port'``, ``(host, port)``,
+        a blank host for every local address).
+    :param check: any object with ``check(timeout) -> (ok, reason)``
+        (:class:`~zkservices.TcpCheck`, :class:`~zkservices.HttpCheck`,
+        :class:`~zkservices.CommandCheck`).  ``None`` checks that a TCP
+        connection to the registered address itself succeeds (a blank host is
+        checked at ``127.0.0.1``).
+    :param interval, timeout, rise, fall: as :class:`~zkservices.HealthMonitor` has them.
+    :param acl: ACL of the node, as for ``register_server``.
+    :param on_change: ``on_change(registered, reason, paths)``, called from the
+        ZooKeeper thread after each registration and removal (the one
+        :meth:`close` makes included); an exception it raises is logged.
+    :param properties: the node's data, as for ``register_server``.
 
-    - ``address``: as for ``register_server`` (``'host:port'``, ``(host, port)``,
-      a blank host for every local address).
-    - ``check``: any object with ``check(timeout) -> (ok, reason)``
-      (``TcpCheck``, ``HttpCheck``, ``CommandCheck`` from ``zkservices._health``).
-      ``None`` checks that a TCP connection to the registered address itself
-      succeeds (a blank host is checked at ``127.0.0.1``).
-    - ``interval``, ``timeout``, ``rise``, ``fall``: see ``HealthMonitor``.
-    - ``on_change(registered, reason, paths)``: called from the ZooKeeper thread
-      after each registration and removal (the one :meth:`stop` makes included);
-      an exception it raises is logged.
-    - ``properties``: the node's data, as for ``register_server``.
+    Bad arguments raise :class:`ValueError` (or :class:`TypeError`) here, not
+    later on a thread.
 
-    Lifecycle: created → :meth:`start` → :meth:`stop`; it cannot be restarted.
-    It is a context manager (start on enter, stop on exit).  Bad arguments raise
-    ``ValueError`` (or ``TypeError``) here, not later on a thread.
+    Lifecycle: the constructor starts nothing; :meth:`start` starts the
+    monitor's thread and the ZooKeeper thread; :meth:`close` (or
+    :meth:`stop`) unregisters and ends both; it cannot be restarted.  It is a
+    context manager (start on enter, close on exit).
     """
 
     def __init__(
         self,
-        zk: "ZooKeeper",
+        zk: ZooKeeper,
         path: str,
         address: Address,
         *,
-        check: Optional[HealthCheck] = None,
+        check: HealthCheck | None = None,
         interval: float = 2.0,
         timeout: float = 2.0,
         rise: int = 2,
         fall: int = 3,
-        acl: Optional[Sequence[Any]] = None,
-        on_change: Optional[ChangeCallback] = None,
+        acl: Sequence[Any] | None = None,
+        on_change: ChangeCallback | None = None,
         **properties: Any,
     ) -> None:
-        from ._health import HealthMonitor, TcpCheck  # urllib & co. only when used
-
         check_path(path)
         host, port = parse_address(address)
         # fail now, not on the ZooKeeper thread, on values that cannot be stored
@@ -131,18 +130,19 @@ class HealthCheckedRegistration:
             on_change=self._health_changed,
             name=f"{path} {self.address}",
         )
-        self._cond = threading.Condition()
+        self._loop = BackgroundLoop(self._step, name=f"zkservices-selfreg {path} {self.address}")
+        self._cond = self._loop.condition
         self._life = "created"  # → "started" → "stopped"
         self._wanted = False  # what the health check asks for
         self._reason = "not checked yet"
         self._stop_reason = "stopped"
-        self._registration: Optional["Registration"] = None
-        self._thread: Optional[threading.Thread] = None
+        self._registration: Registration | None = None
+        self._delay = 0.0  # before retrying a failed ZooKeeper call
 
     # -- state -----------------------------------------------------------------
 
     @property
-    def healthy(self) -> Optional[bool]:
+    def healthy(self) -> bool | None:
         """``None`` until the first check, then the dampened health state."""
         return self._monitor.healthy
 
@@ -159,37 +159,46 @@ class HealthCheckedRegistration:
 
     @property
     def interval(self) -> float:
+        """Seconds between checks."""
         return self._monitor.interval
 
     @property
     def timeout(self) -> float:
+        """Seconds a check may take."""
         return self._monitor.timeout
 
     @property
     def rise(self) -> int:
+        """Passes in a row to register again."""
         return self._monitor.rise
 
     @property
     def fall(self) -> int:
+        """Failures in a row to unregister."""
         return self._monitor.fall
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or :meth:`stop`) was called."""
+        return self._life == "stopped"
 
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> "HealthCheckedRegistration":
-        """Start checking (and registering); returns ``self``.  Only once."""
+        """Start checking (and registering); returns ``self``.
+
+        Only once: raises :class:`RuntimeError` when started or closed before.
+        """
         with self._cond:
             if self._life != "created":
                 raise RuntimeError(f"{self!r} was already started")
             self._life = "started"
-            self._thread = threading.Thread(
-                target=self._run, name=f"zkservices-selfreg {self.path} {self.address}", daemon=True
-            )
-            self._thread.start()
+            self._loop.start()
         self._monitor.start()
         log.debug("%s %s: following %r", self.path, self.address, self.check)
         return self
 
-    def stop(self, timeout: Optional[float] = None, *, reason: str = "stopped") -> None:
+    def close(self, timeout: float | None = None, *, reason: str = "stopped") -> None:
         """Unregister at once and stop checking (idempotent).
 
         Waits until the node is removed, then until a check in progress ends
@@ -204,17 +213,19 @@ class HealthCheckedRegistration:
             if self._life == "started":
                 self._stop_reason = reason
             self._life = "stopped"
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(_remaining(deadline))
-        self._monitor.stop(_remaining(deadline))
+            self._loop.wake()
+        self._loop.join(_remaining(deadline))
+        self._monitor.close(_remaining(deadline))
+
+    def stop(self, timeout: float | None = None, *, reason: str = "stopped") -> None:
+        """The same as :meth:`close`."""
+        self.close(timeout, reason=reason)
 
     def __enter__(self) -> "HealthCheckedRegistration":
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.close()
 
     # -- the monitor's side ----------------------------------------------------
 
@@ -223,44 +234,37 @@ class HealthCheckedRegistration:
         with self._cond:
             self._wanted = healthy
             self._reason = f"{'healthy' if healthy else 'unhealthy'}: {reason}"
-            self._cond.notify_all()
+            self._loop.wake()
 
     # -- the ZooKeeper thread --------------------------------------------------
 
-    def _run(self) -> None:
-        delay = 0.0
-        while True:
-            with self._cond:
-                while True:
-                    stopping = self._life == "stopped"
-                    want = self._wanted and not stopping
-                    have = self._registration is not None
-                    if want != have:
-                        break
-                    if stopping:
-                        return
-                    self._cond.wait()
-                reason = self._stop_reason if stopping else self._reason
-            try:
-                if want:
-                    self._register(reason)
-                else:
-                    self._unregister(reason)
-                delay = 0.0
-                continue
-            except Exception as exc:
-                if self.zk.closed:
-                    # its ephemeral nodes went with the session
-                    self._session_closed(exc)
-                    return
-                delay = min(max(delay * 2, _FIRST_RETRY), _MAX_RETRY)
-                log.warning(
-                    "%s %s: %s failed (%s: %s); retrying in %.1fs",
-                    self.path, self.address, "registering" if want else "unregistering",
-                    type(exc).__name__, exc, delay, exc_info=log.isEnabledFor(logging.DEBUG),
-                )
-            with self._cond:
-                self._cond.wait(delay)  # a change of plan (or stop) cuts the wait short
+    def _step(self) -> float | None:
+        """Apply the latest wanted state (level-triggered); retry a failed call with a growing delay."""
+        with self._cond:
+            stopping = self._life == "stopped"
+            want = self._wanted and not stopping
+            if want == (self._registration is not None):
+                return None if stopping else UNTIL_WOKEN
+            reason = self._stop_reason if stopping else self._reason
+        try:
+            if want:
+                self._register(reason)
+            else:
+                self._unregister(reason)
+        except Exception as exc:
+            if self.zk.closed:
+                # its ephemeral nodes went with the session
+                self._session_closed(exc)
+                return None
+            self._delay = min(max(self._delay * 2, _FIRST_RETRY), _MAX_RETRY)
+            log.warning(
+                "%s %s: %s failed (%s: %s); retrying in %.1fs",
+                self.path, self.address, "registering" if want else "unregistering",
+                type(exc).__name__, exc, self._delay, exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            return self._delay  # a change of plan (or close) cuts the wait short
+        self._delay = 0.0
+        return 0.0
 
     def _register(self, reason: str) -> None:
         registration = self.zk.register_server(
@@ -314,5 +318,5 @@ class HealthCheckedRegistration:
         )
 
 
-def _remaining(deadline: Optional[float]) -> Optional[float]:
+def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -1,10 +1,10 @@
-"""Feeds and server sets against a real ZooKeeper: real files, real commands, real outages.
+"""Feeds against a real ZooKeeper: real files, real commands, real outages.
 
 What the issue demands: file contents after joins, leaves and property changes;
 one reload per burst; a failing check command keeps the old file; the file is
 never seen half-written; an outage keeps the last good set; a feed started
 while ZooKeeper is down renders from the snapshot and converges when it is
-back; the shrink guard and its forced override; the ``feed`` command.
+back; the shrink guard and its forced override.
 
 No assertion is about how long something took; waits are generous upper bounds.
 """
@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -24,12 +21,13 @@ import pytest
 from kazoo.client import KazooClient
 
 import zkservices
-from zkservices import Feed, ServerSet
-from zkservices.testing import expire_session
+from zkservices import Feed
 
 from _util import kazoo_client, stop, wait_for
 
+
 WAIT = 30.0
+
 
 TEMPLATE = """\
 # begin
@@ -116,50 +114,6 @@ def test_joins_leaves_and_property_changes(zk, zk_connection_string, tmp_path):
         assert not feed.stale
         assert "started" in repr(feed)
     assert feed.closed
-
-
-def test_server_set_view_callbacks_and_repr(zk):
-    zk.create("/svc", b'{"balance":"roundrobin"}', makepath=True)
-    seen = []
-    with ServerSet(zk, "/svc") as servers:
-        servers(lambda s: seen.append(sorted(s)))
-        assert seen == [[]] and servers.ready and not servers.stale and servers.holding is None
-        reg = zk.register_server("/svc/providers", "10.0.0.1:80", weight=1)
-        wait_for(lambda: seen[-1] == ["10.0.0.1:80"], WAIT, "the callback to see the join")
-        assert servers.providers["10.0.0.1:80"]["weight"] == 1
-        assert servers.properties == {"balance": "roundrobin"}
-        assert "10.0.0.1:80" in servers and len(servers) == 1
-        assert repr(servers).startswith("<ServerSet /svc 1 provider(s)")
-        # the last provider leaves: by default the shrink guard keeps it (1 -> 0 is below half)
-        reg.unregister()
-        wait_for(lambda: servers.holding == "shrink guard: 0 of 1 provider(s)", WAIT, "the guard to hold")
-        assert seen[-1] == ["10.0.0.1:80"] and servers.stale and "stale (shrink guard" in repr(servers)
-        calls = len(seen)  # the callback heard that the set went stale
-        zk.register_server("/svc/providers", "10.0.0.3:80")
-        wait_for(lambda: seen[-1] == ["10.0.0.3:80"], WAIT, "the callback to see the recovered set")
-        assert len(seen) == calls + 1 and not servers.stale
-    assert servers.closed and "closed" in repr(servers)
-    with ServerSet(zk, "/svc", min_fraction=0) as unguarded:
-        zk.unregister("/svc/providers", "10.0.0.3:80")
-        wait_for(lambda: len(unguarded) == 0 and not unguarded.stale, WAIT, "an unguarded set to empty")
-
-
-def test_session_expiry_rearms_every_watch(zk, zk_client):
-    """After the ServerSet's own session expires, joins, leaves and provider data
-    changes are all seen again (kazoo drops every watch with the session)."""
-    zk_client.create("/svc", b'{"balance":"first"}')
-    provider(zk_client, "/svc", "10.0.0.1:80", ephemeral=False, weight=1)
-    with ServerSet(zk, "/svc", min_fraction=0) as servers:
-        assert servers.providers["10.0.0.1:80"]["weight"] == 1
-        expire_session(zk)
-        zk_client.set("/svc/providers/10.0.0.1:80", json.dumps({"host": "10.0.0.1", "port": 80, "weight": 5}).encode())
-        wait_for(lambda: servers.providers["10.0.0.1:80"]["weight"] == 5, WAIT, "the data change after expiry")
-        provider(zk_client, "/svc", "10.0.0.2:80", ephemeral=False)
-        zk_client.set("/svc", b'{"balance":"leastconn"}')
-        wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join after expiry")
-        wait_for(lambda: servers.properties == {"balance": "leastconn"}, WAIT, "the property change after expiry")
-        zk_client.delete("/svc/providers/10.0.0.1:80")
-        wait_for(lambda: sorted(servers) == ["10.0.0.2:80"] and not servers.stale, WAIT, "the leave after expiry")
 
 
 # -- dampening, checks, atomicity ---------------------------------------------------
@@ -383,113 +337,3 @@ def test_shrink_guard_refuses_sharp_drop_and_force_publishes_it(zk, zk_client, z
     finally:
         feed.close()
         feed_forced.close()
-
-
-def test_snapshot_is_the_guards_baseline(zk_client, zk_connection_string, tmp_path):
-    """ZooKeeper comes back empty (e.g. restored without data): a fresh start
-    with a snapshot of 3 providers keeps serving them instead of nothing."""
-    snapshot = tmp_path / "snap.json"
-    zk_client.create("/svc/providers", makepath=True)
-    for i in range(1, 4):
-        provider(zk_client, "/svc", f"10.0.0.{i}:80", ephemeral=False)
-    with ServerSet(zk_connection_string, "/svc", snapshot=snapshot) as servers:
-        assert sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]
-    wait_for(lambda: snapshot.exists(), WAIT, "the snapshot")
-    zk_client.delete("/svc", recursive=True)
-    with ServerSet(zk_connection_string, "/svc", snapshot=snapshot) as servers:
-        wait_for(lambda: servers.holding == "shrink guard: 0 of 3 provider(s)", WAIT, "the guard to hold")
-        assert len(servers) == 3 and servers.stale
-    with ServerSet(zk_connection_string, "/svc", snapshot=snapshot, force=True) as servers:
-        assert len(servers) == 0 and not servers.stale
-
-
-# -- the command ----------------------------------------------------------------------
-
-
-def zkservices_cli(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zkservices", *args], capture_output=True, text=True,
-                          timeout=120, **kw)
-
-
-@pytest.fixture
-def service(zk):
-    zk.create("/svc", b'{"balance":"roundrobin"}')
-    zk.register_server("/svc/providers", "10.0.0.1:8080", weight=2)
-    return text(("svc", "roundrobin", [("10.0.0.1:8080", 2)]))
-
-
-def test_cli_once_writes_and_reloads(service, zk_connection_string, tmp_path):
-    template, out, marker = tmp_path / "t.j2", tmp_path / "lb.conf", tmp_path / "reloaded"
-    template.write_text(TEMPLATE)
-    result = zkservices_cli("-z", zk_connection_string, "feed", "--template", str(template), "--output", str(out),
-                            "--once", "--reload-command", f"echo done >> {marker}", "/svc")
-    assert result.returncode == 0, result.stderr
-    assert read(out) == service
-    assert lines_of(marker) == ["done"]
-    assert result.stdout == ""
-
-
-def test_cli_dry_run_prints_and_writes_nothing(service, zk_connection_string, tmp_path):
-    out = tmp_path / "lb.conf"
-    result = zkservices_cli("-z", zk_connection_string, "feed", "--template", "nginx", "--dry-run", "--once",
-                            "--output", str(out), "/svc")
-    assert result.returncode == 0, result.stderr
-    assert "upstream svc {\n    server 10.0.0.1:8080 weight=2;\n}" in result.stdout
-    assert not out.exists()
-
-
-def test_cli_bad_template_is_a_clear_error(service, zk_connection_string, tmp_path):
-    template, out = tmp_path / "broken.j2", tmp_path / "lb.conf"
-    template.write_text("# ok\n{% for s in services %}\n{{ s.name }\n{% endfor %}\n")
-    result = zkservices_cli("-z", zk_connection_string, "feed", "--template", str(template), "--output", str(out),
-                            "--once", "/svc")
-    assert result.returncode == 1
-    assert result.stderr.startswith(f"zkservices feed: bad template: {template}, line 3: ")
-    template.write_text("{% for s in services %}{{ s.nosuch }}{% endfor %}\n")
-    result = zkservices_cli("-z", zk_connection_string, "feed", "--template", str(template), "--output", str(out),
-                            "--once", "/svc")
-    assert result.returncode == 1
-    assert f"{template}, line 1:" in result.stderr and "nosuch" in result.stderr
-    assert not out.exists()
-    result = zkservices_cli("feed", "--template", str(tmp_path / "missing.j2"), "--output", str(out), "/svc")
-    assert result.returncode == 1 and "cannot read template" in result.stderr
-
-
-def test_cli_runs_until_sigterm(service, zk, zk_connection_string, tmp_path):
-    template, out, snapshot = tmp_path / "t.j2", tmp_path / "lb.conf", tmp_path / "snap.json"
-    template.write_text(TEMPLATE)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zkservices", "-z", zk_connection_string, "feed", "--template", str(template),
-         "--output", str(out), "--snapshot", str(snapshot), "--min-fraction", "0", "/svc"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_file(out, service)
-        zk.register_server("/svc/providers", "10.0.0.2:8080")
-        wait_file(out, text(("svc", "roundrobin", [("10.0.0.1:8080", 2), ("10.0.0.2:8080", 1)])))
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, stderr
-    assert "10.0.0.2:8080" in json.loads(snapshot.read_text())["services"]["/svc"]["providers"]
-
-
-def test_cli_once_from_snapshot_while_zookeeper_is_down(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"127.0.0.1:{s.getsockname()[1]}"
-    template, out, snapshot = tmp_path / "t.j2", tmp_path / "lb.conf", tmp_path / "snap.json"
-    template.write_text(TEMPLATE)
-    args = ["-z", dead, "feed", "--template", str(template), "--output", str(out), "--once", "--timeout", "0.3"]
-    result = zkservices_cli(*args, "/svc")
-    assert result.returncode == 1 and "no snapshot" in result.stderr
-    zkservices._serverset.save_snapshot(snapshot, "/svc", {"balance": "first"}, {"10.0.0.7:80": {"weight": 4}})
-    result = zkservices_cli(*args, "--snapshot", str(snapshot), "/svc")
-    assert result.returncode == 0, result.stderr
-    assert read(out) == text(("svc", "first", [("10.0.0.7:80", 4)]))
-    assert "from snapshot" in result.stderr

@@ -1,21 +1,13 @@
-"""Load-balancer feeds: services in ZooKeeper rendered into a configuration file.
-
-Status: phase 1 -- the library side of ``zkservices feed``.
+"""Load-balancer feeds: services watched in ZooKeeper, rendered into a configuration file.
 
 A :class:`Feed` keeps one :class:`~zkservices.ServerSet` per service path
-(outage protection, shrink guard, snapshot: see :mod:`zkservices._serverset`)
-and hands the template context to a :class:`~zkservices._feed_render.FileFeed`
-(quiescence, render, compare, check command, atomic write, reload command).
-Nothing is rendered until every service has data (from ZooKeeper, or from the
-snapshot once ZooKeeper has not answered for ``timeout`` seconds): a feed that
-cannot reach ZooKeeper never writes an empty configuration.
-
-Template context (as ``zkservices feed`` documents it): ``services``, in the
-order given, each with ``path``, ``name`` (last path segment), ``properties``
-(the service node's), ``providers`` (sorted by name, each with ``name``,
-``host``, ``port``, ``address`` and ``properties``, the provider node's data)
-and ``stale`` (true while that service is served from a snapshot, ZooKeeper is
-unreachable or the shrink guard holds its set back).
+(outage protection, shrink guard, snapshot) and hands the template context
+(:mod:`zkservices._feed.context`, plus ``stale`` per service) to a
+:class:`~zkservices._feed.writer.FileFeed` (quiescence, render, compare, check
+command, atomic write, reload command).  Nothing is rendered until every
+service has data (from ZooKeeper, or from the snapshot once ZooKeeper has not
+answered for ``timeout`` seconds): a feed that cannot reach ZooKeeper never
+writes an empty configuration.
 """
 
 from __future__ import annotations
@@ -23,94 +15,80 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable
 
-from .errors import FeedError
-from ._feed_render import FileFeed, build_context
-from ._znode.paths import check_path
-from ._serverset import DEFAULT_MIN_FRACTION, ServerSet, _Connection
-from ._session import ZooKeeper
+from .._discovery import DEFAULT_MIN_FRACTION, BackgroundConnection, ServerSet
+from .._os import PathLike
+from .._session import ZooKeeper
+from .._znode.paths import check_path
+from ..errors import FeedError
+from .context import build_context
+from .writer import FileFeed
 
 __all__ = ["Feed", "FeedError"]
 
 log = logging.getLogger("zkservices.feed")
 
-PathLike = Union[str, "os.PathLike[str]"]
-
-
-
-
-class _Sink(FileFeed):
-    """A FileFeed that reports each rendering that differs from the previous one."""
-
-    def __init__(self, *, on_render: Optional[Callable[[str], None]], **kw: Any) -> None:
-        self._on_render = on_render
-        self.processed = 0  # cycles done (rendered, failed or unchanged)
-        super().__init__(**kw)
-
-    def _process(self, context: Any) -> None:
-        before = self.last_rendered
-        failures = self.render_failures
-        try:
-            super()._process(context)
-        finally:
-            self.processed += 1
-        text = self.last_rendered
-        if self._on_render is not None and self.render_failures == failures and text is not None and text != before:
-            self._on_render(text)
-
 
 class Feed:
-    """Render services watched in ZooKeeper into a file (see the module documentation).
+    """Render services watched in ZooKeeper into a file.
 
-    ``Feed(zk, service_paths, *, template_text=None, template_file=None, output,
-    check_command=None, reload_command=None, min_wait=0.0, max_wait=0.0,
-    dry_run=False, min_fraction=0.5, force=False, snapshot=None, timeout=10.0,
-    session_timeout=10.0, command_timeout=60.0, on_render=None, template_name=None)``
+    :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), or
+        a connection string (``None``: the default one) for a session the feed
+        opens in the background and retries until a server answers, so a feed
+        can start while ZooKeeper is down.
+    :param service_paths: one path or a sequence of paths.
+    :param template_text: the Jinja2 template; give exactly one of it and
+        ``template_file``.
+    :param template_file: a file holding the template.
+    :param output: the file to maintain (not needed with ``dry_run``).
+    :param check_command, reload_command, min_wait, max_wait, dry_run, command_timeout:
+        as :class:`~zkservices._feed.writer.FileFeed` has them.
+    :param min_fraction, force, snapshot, timeout: as :class:`~zkservices.ServerSet`
+        has them (one snapshot file holds every service of the feed; a dry run
+        reads it but never writes it).
+    :param session_timeout: of the session opened for a connection string.
+    :param on_render: called with the text of each rendering that differs from
+        the previous one (dry runs included), on the feed's thread.
+    :param template_name: names the template in errors (default: the file's path).
 
-    - ``zk``: a :class:`~zkservices.ZooKeeper` (left open), or a connection
-      string (``None``: the default), connected in the background and retried
-      until a server answers, so a feed can start while ZooKeeper is down;
-    - ``service_paths``: one path or a sequence of paths;
-    - exactly one of ``template_text`` and ``template_file`` (Jinja2, strict
-      undefined; a syntax error raises
-      :class:`~zkservices._feed_render.FeedTemplateError` here, naming
-      ``template_name``, by default the file's path);
-    - ``output``: the file to maintain (not needed with ``dry_run``);
-    - ``check_command``, ``reload_command``, ``min_wait``, ``max_wait``,
-      ``dry_run``, ``command_timeout``: as :class:`FileFeed` has them;
-    - ``min_fraction``, ``force``, ``snapshot``, ``timeout``: as
-      :class:`~zkservices.ServerSet` has them (one snapshot file holds every
-      service of the feed; a dry run reads it but never writes it);
-    - ``on_render``: called with the text of each rendering that differs from
-      the previous one (dry runs included), on the feed's thread.
+    Raises :class:`ValueError` for bad options, :class:`OSError` when
+    ``template_file`` cannot be read, :class:`~zkservices.FeedTemplateError`
+    for a template syntax error and ``ImportError`` without jinja2.
 
-    Lifecycle: made latent; :meth:`start` (or entering a ``with`` block) starts
-    watching and rendering, and returns at once; :meth:`close` stops (pending
-    changes are rendered first).  :meth:`run_once` is the one-shot form.
+    The template context: ``services``, in the order given, each with
+    ``path``, ``name``, ``properties``, ``providers`` (sorted, each with
+    ``name``, ``host``, ``port``, ``address`` and ``properties``) and ``stale``
+    (true while that service is served from a snapshot, ZooKeeper is
+    unreachable or the shrink guard holds its set back).
+
+    Lifecycle: the constructor starts nothing; :meth:`start` (or entering a
+    ``with`` block) starts watching and rendering and returns at once;
+    :meth:`close` stops every thread the feed made (pending changes are
+    rendered first).  :meth:`run_once` is the one-shot form.
     """
 
     def __init__(
         self,
-        zk: Union[ZooKeeper, str, None],
-        service_paths: Union[str, Iterable[str]],
+        zk: ZooKeeper | str | None,
+        service_paths: str | Iterable[str],
         *,
-        template_text: Optional[str] = None,
-        template_file: Optional[PathLike] = None,
-        output: Optional[PathLike] = None,
-        check_command: Optional[str] = None,
-        reload_command: Optional[str] = None,
+        template_text: str | None = None,
+        template_file: PathLike | None = None,
+        output: PathLike | None = None,
+        check_command: str | None = None,
+        reload_command: str | None = None,
         min_wait: float = 0.0,
         max_wait: float = 0.0,
         dry_run: bool = False,
         min_fraction: float = DEFAULT_MIN_FRACTION,
         force: bool = False,
-        snapshot: Optional[PathLike] = None,
+        snapshot: PathLike | None = None,
         timeout: float = 10.0,
         session_timeout: float = 10.0,
         command_timeout: float = 60.0,
-        on_render: Optional[Callable[[str], None]] = None,
-        template_name: Optional[str] = None,
+        on_render: Callable[[str], None] | None = None,
+        template_name: str | None = None,
     ) -> None:
         paths = [service_paths] if isinstance(service_paths, str) else list(service_paths)
         if not paths:
@@ -134,8 +112,7 @@ class Feed:
         self.timeout = float(timeout)
         self.session_timeout = float(session_timeout)
         assert template_text is not None
-        self.file_feed = _Sink(
-            on_render=on_render,
+        self.file_feed = FileFeed(
             template_text=template_text,
             template_name=template_name,
             output=os.fspath(output) if output is not None else "-",
@@ -145,10 +122,11 @@ class Feed:
             max_wait=max_wait,
             dry_run=dry_run,
             command_timeout=command_timeout,
+            on_render=on_render,
         )
         self.output = self.file_feed.output
         self.server_sets: list[ServerSet] = []
-        self._connection: Optional[_Connection] = None
+        self._connection: BackgroundConnection | None = None
         self._lock = threading.Lock()
         self._state = "latent"
         self._waiting_logged = False
@@ -156,7 +134,10 @@ class Feed:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> "Feed":
-        """Start watching and rendering (returns at once); starting twice is an error."""
+        """Start watching and rendering (returns at once); returns the feed.
+
+        Raises :class:`RuntimeError` when it was started (or closed) before.
+        """
         with self._lock:
             if self._state != "latent":
                 raise RuntimeError(f"{self!r} was already started")
@@ -165,7 +146,9 @@ class Feed:
             if isinstance(self._zk_arg, ZooKeeper):
                 source: Any = self._zk_arg
             else:
-                self._connection = source = _Connection(self._zk_arg, session_timeout=self.session_timeout)
+                self._connection = source = BackgroundConnection(
+                    self._zk_arg, session_timeout=self.session_timeout
+                ).start()
             for path in self.service_paths:
                 self.server_sets.append(
                     ServerSet(
@@ -186,8 +169,11 @@ class Feed:
             raise
         return self
 
-    def close(self, timeout: Optional[float] = None) -> None:
-        """Stop watching, render what is pending, stop (idempotent)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop watching, render what is pending, stop every thread (idempotent).
+
+        Waits up to ``timeout`` seconds for the rendering in progress.
+        """
         with self._lock:
             if self._state == "closed":
                 return
@@ -206,13 +192,13 @@ class Feed:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run_once(self, timeout: Optional[float] = None) -> str:
+    def run_once(self, timeout: float | None = None) -> str:
         """Start, wait until every service has data, render (and write, check,
         reload) once, close; return the rendered text.
 
         Waits at most ``timeout`` seconds (default: the feed's ``timeout`` plus
-        one second) for data; raises :class:`FeedError` when there is none
-        (ZooKeeper unreachable and no snapshot) or the cycle failed.
+        one second) for data; raises :class:`~zkservices.FeedError` when there is
+        none (ZooKeeper unreachable and no snapshot) or the cycle failed.
         """
         wait = self.timeout + 1.0 if timeout is None else timeout
         try:
@@ -242,10 +228,12 @@ class Feed:
 
     @property
     def started(self) -> bool:
+        """Whether the feed runs (started and not closed)."""
         return self._state == "started"
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._state == "closed"
 
     @property
@@ -259,32 +247,41 @@ class Feed:
         return any(s.stale for s in self.server_sets) or not self.ready
 
     @property
-    def connection_error(self) -> Optional[str]:
+    def connection_error(self) -> str | None:
         """Why connecting was given up (a bad connection string...), else ``None``."""
         return self._connection.error if self._connection is not None else None
 
     @property
     def writes(self) -> int:
+        """Files written so far."""
         return self.file_feed.writes
 
     @property
     def reloads(self) -> int:
+        """Reload commands that succeeded so far."""
         return self.file_feed.reloads
 
     @property
     def check_failures(self) -> int:
+        """Candidates the check command refused so far."""
         return self.file_feed.check_failures
 
     @property
-    def last_rendered(self) -> Optional[str]:
+    def last_rendered(self) -> str | None:
+        """The latest rendered text."""
         return self.file_feed.last_rendered
 
     @property
-    def last_error(self) -> Optional[str]:
+    def last_error(self) -> str | None:
+        """The latest error message (``None`` after a fully successful cycle)."""
         return self.file_feed.last_error
 
-    def flush(self, timeout: Optional[float] = None, *, now: bool = False) -> bool:
-        """Wait until every change handed to the file side so far is dealt with."""
+    def flush(self, timeout: float | None = None, *, now: bool = False) -> bool:
+        """Wait until every change handed to the file side so far is dealt with.
+
+        ``now=True`` skips the rest of the quiescence wait; returns ``False``
+        when ``timeout`` seconds passed first.
+        """
         return self.file_feed.flush(timeout, now=now)
 
     def context(self) -> dict[str, Any]:

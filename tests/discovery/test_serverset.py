@@ -1,0 +1,115 @@
+"""Server sets against a real ZooKeeper: callbacks, the shrink guard, session expiry, snapshots."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from kazoo.client import KazooClient
+
+from zkservices import ServerSet
+from zkservices.testing import expire_session
+
+from _util import wait_for
+
+
+WAIT = 30.0
+
+
+def provider(client: KazooClient, service: str, node: str, ephemeral: bool = True, **data) -> str:
+    """Create a provider node the way Nerve-style registrars write them."""
+    host, _, port = node.rpartition(":")
+    body = {"host": host, "port": int(port), **data}
+    return client.create(f"{service}/providers/{node}", json.dumps(body).encode(), ephemeral=ephemeral, makepath=True)
+
+
+def test_server_set_view_callbacks_and_repr(zk):
+    zk.create("/svc", b'{"balance":"roundrobin"}', makepath=True)
+    seen = []
+    with ServerSet(zk, "/svc") as servers:
+        servers(lambda s: seen.append(sorted(s)))
+        assert seen == [[]] and servers.ready and not servers.stale and servers.holding is None
+        reg = zk.register_server("/svc/providers", "10.0.0.1:80", weight=1)
+        wait_for(lambda: seen[-1] == ["10.0.0.1:80"], WAIT, "the callback to see the join")
+        assert servers.providers["10.0.0.1:80"]["weight"] == 1
+        assert servers.properties == {"balance": "roundrobin"}
+        assert "10.0.0.1:80" in servers and len(servers) == 1
+        assert repr(servers).startswith("<ServerSet /svc 1 provider(s)")
+        # the last provider leaves: by default the shrink guard keeps it (1 -> 0 is below half)
+        reg.unregister()
+        wait_for(lambda: servers.holding == "shrink guard: 0 of 1 provider(s)", WAIT, "the guard to hold")
+        assert seen[-1] == ["10.0.0.1:80"] and servers.stale and "stale (shrink guard" in repr(servers)
+        calls = len(seen)  # the callback heard that the set went stale
+        zk.register_server("/svc/providers", "10.0.0.3:80")
+        wait_for(lambda: seen[-1] == ["10.0.0.3:80"], WAIT, "the callback to see the recovered set")
+        assert len(seen) == calls + 1 and not servers.stale
+    assert servers.closed and "closed" in repr(servers)
+    with ServerSet(zk, "/svc", min_fraction=0) as unguarded:
+        zk.unregister("/svc/providers", "10.0.0.3:80")
+        wait_for(lambda: len(unguarded) == 0 and not unguarded.stale, WAIT, "an unguarded set to empty")
+
+
+def test_session_expiry_rearms_every_watch(zk, zk_client):
+    """After the ServerSet's own session expires, joins, leaves and provider data
+    changes are all seen again (kazoo drops every watch with the session)."""
+    zk_client.create("/svc", b'{"balance":"first"}')
+    provider(zk_client, "/svc", "10.0.0.1:80", ephemeral=False, weight=1)
+    with ServerSet(zk, "/svc", min_fraction=0) as servers:
+        assert servers.providers["10.0.0.1:80"]["weight"] == 1
+        expire_session(zk)
+        zk_client.set("/svc/providers/10.0.0.1:80", json.dumps({"host": "10.0.0.1", "port": 80, "weight": 5}).encode())
+        wait_for(lambda: servers.providers["10.0.0.1:80"]["weight"] == 5, WAIT, "the data change after expiry")
+        provider(zk_client, "/svc", "10.0.0.2:80", ephemeral=False)
+        zk_client.set("/svc", b'{"balance":"leastconn"}')
+        wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join after expiry")
+        wait_for(lambda: servers.properties == {"balance": "leastconn"}, WAIT, "the property change after expiry")
+        zk_client.delete("/svc/providers/10.0.0.1:80")
+        wait_for(lambda: sorted(servers) == ["10.0.0.2:80"] and not servers.stale, WAIT, "the leave after expiry")
+
+
+def test_snapshot_is_the_guards_baseline(zk_client, zk_connection_string, tmp_path):
+    """ZooKeeper comes back empty (e.g. restored without data): a fresh start
+    with a snapshot of 3 providers keeps serving them instead of nothing."""
+    snapshot = tmp_path / "snap.json"
+    zk_client.create("/svc/providers", makepath=True)
+    for i in range(1, 4):
+        provider(zk_client, "/svc", f"10.0.0.{i}:80", ephemeral=False)
+    with ServerSet(zk_connection_string, "/svc", snapshot=snapshot) as servers:
+        assert sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]
+    wait_for(lambda: snapshot.exists(), WAIT, "the snapshot")
+    zk_client.delete("/svc", recursive=True)
+    with ServerSet(zk_connection_string, "/svc", snapshot=snapshot) as servers:
+        wait_for(lambda: servers.holding == "shrink guard: 0 of 3 provider(s)", WAIT, "the guard to hold")
+        assert len(servers) == 3 and servers.stale
+    with ServerSet(zk_connection_string, "/svc", snapshot=snapshot, force=True) as servers:
+        assert len(servers) == 0 and not servers.stale
+
+
+def threads_named(prefix: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+
+
+def test_lifecycle_start_close_and_threads(zk, zk_connection_string):
+    zk.create("/life/providers", makepath=True)
+    zk.register_server("/life/providers", "10.0.0.1:80")
+    latent = ServerSet(zk, "/life", start=False)
+    assert not latent.started and not latent.ready and "not started" in repr(latent)
+    assert threads_named("zkservices-serverset /life") == []
+    with latent as servers:  # a with block starts it (and waits for data)
+        assert servers.started and sorted(servers) == ["10.0.0.1:80"]
+        with pytest.raises(RuntimeError):
+            servers.start()
+    assert latent.closed
+    wait_for(lambda: threads_named("zkservices-serverset /life") == [], WAIT, "the ServerSet's thread to end")
+    # with a connection string: its own session, closed with it
+    own = ServerSet(zk_connection_string, "/life")
+    assert sorted(own) == ["10.0.0.1:80"]
+    own.close()
+    wait_for(lambda: threads_named("zkservices-serverset /life") == [] and threads_named("zkservices-connect") == [],
+             WAIT, "every thread of the ServerSet to end")
+    latent_closed = ServerSet(zk, "/life", start=False)
+    latent_closed.close()
+    with pytest.raises(RuntimeError):
+        latent_closed.start()

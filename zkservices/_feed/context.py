@@ -1,0 +1,102 @@
+"""The template context of a feed: services, their properties and their providers.
+
+``{"services": [...]}``, one entry per service in the order given, each with
+``path``, ``name`` (the last path segment), ``properties`` and ``providers``
+(sorted by name, each with ``name``, ``host``, ``port``, ``address`` and
+``properties``, the provider node's data).  Pure functions, no ZooKeeper.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence, Union
+
+from .._znode.paths import format_address, parse_address
+
+__all__ = ["build_context", "service_entry", "provider_entry"]
+
+Providers = Union[Mapping[str, "Mapping[str, Any] | None"], Sequence[Mapping[str, Any]], None]
+
+
+def _port(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def provider_entry(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The template entry of one provider node: ``name``, ``host``, ``port``, ``address``, ``properties``.
+
+    :param name: the node's name, normally ``host:port`` or ``[v6addr]:port``.
+    :param data: the node's data (a mapping, or ``None`` for none).
+
+    ``host`` and ``port`` come from the data's ``host``/``port`` keys when
+    present, else from the name (a name that is no address gives the whole
+    name as ``host`` and ``None`` as ``port``).  ``address`` is ``host:port``
+    ready for configuration files, with brackets around an IPv6 host
+    (``[::1]:8080``); ``properties`` is the node's data (a dict).
+    """
+    properties = dict(data or {})
+    host: str | None
+    port: Any
+    try:
+        host, port = parse_address(name)
+    except ValueError:
+        host, port = name, None
+    if properties.get("host") not in (None, ""):
+        host = str(properties["host"])
+    if properties.get("port") not in (None, ""):
+        port = _port(properties["port"])
+    if not host:
+        address = name
+    elif port is None:
+        address = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    else:
+        address = format_address(host, port)
+    return {"name": name, "host": host, "port": port, "address": address, "properties": properties}
+
+
+def service_entry(path: str, properties: Mapping[str, Any] | None = None, providers: Providers = None) -> dict[str, Any]:
+    """The template entry of one service: ``path``, ``name``, ``properties``, ``providers``.
+
+    :param path: the service node's path; ``name`` is its last segment.
+    :param properties: the service node's properties.
+    :param providers: a mapping of provider node name → node data (turned into
+        :func:`provider_entry` dicts) or a list of such entries; either way
+        they come out sorted by name.
+    """
+    if providers is None:
+        entries: list[dict[str, Any]] = []
+    elif isinstance(providers, Mapping):
+        entries = [provider_entry(name, data) for name, data in providers.items()]
+    else:
+        entries = [dict(p) for p in providers]
+    entries.sort(key=lambda p: str(p.get("name", "")))
+    stripped = path.rstrip("/")
+    return {
+        "path": path,
+        "name": stripped.rsplit("/", 1)[-1] if stripped else "",
+        "properties": dict(properties or {}),
+        "providers": entries,
+    }
+
+
+def build_context(services: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The template context ``{"services": [...]}``, in the given order.
+
+    :param services: mappings with at least ``path`` and optionally
+        ``properties``, ``providers`` (see :func:`service_entry`) and ``name``
+        (filled in from the path when missing); other keys (``stale``…) are
+        copied into the entry.
+
+    Raises :class:`KeyError` for a service without ``path``.
+    """
+    result = []
+    for service in services:
+        entry = service_entry(service["path"], service.get("properties"), service.get("providers"))
+        if service.get("name") is not None:
+            entry["name"] = service["name"]
+        for key, value in service.items():
+            entry.setdefault(key, value)
+        result.append(entry)
+    return {"services": result}
