@@ -11,7 +11,7 @@ import logging
 
 from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
 from ._feed import Feed
-from ._session import Children, ChildrenChange, Properties, Registration, ZooKeeper
+from ._session import TLS, Children, ChildrenChange, Properties, Registration, ZooKeeper
 from ._session.facade import ZK
 from ._tree import Node, emit_tree, parse_tree
 from ._treeops import Change, validate_tree
@@ -47,6 +47,7 @@ __all__ = [
     "Children",
     "ChildrenChange",
     "Properties",
+    "TLS",
     # trees
     "Change",
     "Node",

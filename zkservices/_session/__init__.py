@@ -7,6 +7,7 @@ methods and its named core API (``zk.core``), never private attributes.
 from .core import SessionCore, default_connection_string
 from .facade import ZooKeeper
 from .registrar import Registration
+from .tls import TLS
 from .views import Children, ChildrenChange, Properties
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "SessionCore",
     "default_connection_string",
     "Registration",
+    "TLS",
     "Children",
     "ChildrenChange",
     "Properties",

@@ -43,6 +43,7 @@ from .._znode.encoding import decode
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import format_address
 from .retry import RetryPolicy
+from .tls import TLSOption, kazoo_tls_options
 from .worker import Worker
 
 __all__ = ["SessionCore", "default_connection_string"]
@@ -74,7 +75,8 @@ class SessionCore:
     Constructed latent; :meth:`start` connects (a core around a wrapped, already started
     ``client`` is started at once); :meth:`close` ends it.  ``auth`` is a sequence of
     ``(scheme, credential)`` pairs; ``client`` wraps an existing started KazooClient
-    (then ``close`` leaves it running); ``acl`` is the ACL of nodes zkservices creates.
+    (then ``close`` leaves it running); ``acl`` is the ACL of nodes zkservices creates;
+    ``tls`` a :class:`~zkservices.TLS` (or True: system CAs) for a secure client port.
     """
 
     def __init__(
@@ -86,7 +88,11 @@ class SessionCore:
         read_only: bool = False,
         client: KazooClient | None = None,
         acl: Sequence[Any] | None = None,
+        tls: TLSOption = None,
     ) -> None:
+        tls_options = kazoo_tls_options(tls)  # TypeError/ValueError before anything starts
+        if tls_options and client is not None:
+            raise ValueError("tls= is for a client zkservices makes; configure the KazooClient handed in instead")
         self.auth: tuple[tuple[str, str], ...] = tuple(auth or ())
         self._acl = list(acl) if acl is not None else None
         self._closed = False
@@ -124,6 +130,7 @@ class SessionCore:
                 read_only=read_only,
                 connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2.0),
                 command_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=1.0, ignore_expire=True),
+                **tls_options,
             )
         self.worker = Worker(f"zkservices-worker-{id(self):x}")
         self.client.add_listener(self._on_state)

@@ -15,6 +15,7 @@ from .._znode.paths import Address, check_path, normalize, split
 from .._treeops import TreeOperations
 from .core import SessionCore, default_connection_string
 from .retry import authorized
+from .tls import TLS
 from .registrar import Registrar, Registration
 from .views import Children, Properties
 from .viewset import ViewSet
@@ -44,6 +45,9 @@ class ZooKeeper(TreeOperations):
     :param acl: the ACL (a list of kazoo ACLs) for every node this helper creates unless
         a call names one; default: kazoo's open ACL without ``auth``, with ``auth``
         world-read and all rights for the authenticated identity.
+    :param tls: a :class:`~zkservices.TLS` for a server's secure client port (``True``:
+        the system's CAs, no client certificate).  A plaintext connection to a TLS port
+        (or TLS to a plain one) never connects: FailedConnect after ``timeout``.
     :raises FailedConnect: no server answered within ``timeout``.
     :raises ValueError: ``client`` was not started.
 
@@ -63,10 +67,11 @@ class ZooKeeper(TreeOperations):
         client: KazooClient | None = None,
         timeout: float = 10.0,
         acl: Sequence[Any] | None = None,
+        tls: TLS | bool | None = None,
     ) -> None:
         self.core = SessionCore(
             connection_string, session_timeout=session_timeout, auth=auth, read_only=read_only, client=client,
-            acl=acl,
+            acl=acl, tls=tls,
         )
         self.registrar = Registrar(self.core)
         self._viewset = ViewSet(self.core)
