@@ -33,8 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
     from ._selfreg import HealthCheckedRegistration
     from ._serverset import ServerSet
     from ._session.facade import ZK, ZooKeeper
-    from ._tree import Node, emit_tree, parse_tree
-    from ._treeops import Change, validate_tree
+    from ._tree import Change, Node, emit_tree, parse_tree, validate_tree
     from ._session.views import Children, ChildrenChange, Properties
 
 # Public names are imported on first use (PEP 562), so that ``import
@@ -56,8 +55,8 @@ _LAZY = {
     "Node": "._tree",
     "emit_tree": "._tree",
     "parse_tree": "._tree",
-    "Change": "._treeops",
-    "validate_tree": "._treeops",
+    "Change": "._tree",
+    "validate_tree": "._tree",
     "Children": "._session.views",
     "ChildrenChange": "._session.views",
     "Properties": "._session.views",
