@@ -442,3 +442,52 @@ def test_property_values_parse_back_from_their_json(value):
     assert text.startswith("/a\n  v = ") and text.endswith("\n") and text.count("\n") == 2
     assert json.loads(text[len("/a\n  v = ") :]) == value
     assert Node("a", {"v": parse_text(text).children["a"].properties["v"]}) == Node("a", {"v": value})
+
+
+# ---------------------------------------------------------------------------
+# Depth
+
+
+def chain(depth, leaf=None):
+    root = current = Node()
+    for _ in range(depth):
+        child = Node("n")
+        current.children["n"] = child
+        current = child
+    current.properties.update(leaf or {})
+    return root
+
+
+def test_both_forms_write_trees_nested_10000_levels_deep():
+    depth = 10_000
+    root = chain(depth, {"x": 1})
+    text = emit_tree(root)
+    lines = text.split("\n")
+    assert len(lines) == depth + 2 and lines[-2] == "  " * depth + "x = 1" and lines[-1] == ""
+    assert lines[depth - 1] == "  " * (depth - 1) + "/n"
+    yaml_text = emit_tree(root, format="yaml")
+    assert yaml_text.startswith("/n:\n  /n:\n") and yaml_text.endswith("  " * depth + "x: 1\n")
+    assert yaml_text.count("\n") == depth + 1
+
+
+def test_deep_trees_round_trip_through_both_forms():
+    root = chain(10_000, {"x": [1]})
+    assert parse_text(emit_tree(root)) == root
+    shallower = chain(800, {"x": [1]})  # (PyYAML's scanner takes quadratic time in the depth of block YAML)
+    assert parse_yaml(emit_tree(shallower, format="yaml")) == shallower
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_values_nested_too_deeply_are_refused_naming_the_node(form):
+    deep = 1
+    for _ in range(101):
+        deep = [deep]
+    loop = []
+    loop.append(loop)
+    for value in (deep, loop, {"k": deep}):
+        with pytest.raises(ValueError, match=r"property 'x' of node /a/b: .*more than 100 levels deep"):
+            emit_tree(tree(a=node("a", b=node("b", {"x": value}))), format=form)
+    shallow = deep[0]
+    assert parse_tree(emit_tree(tree(a=node("a", {"x": shallow})), format=form)).children["a"].properties == {
+        "x": shallow
+    }

@@ -53,3 +53,35 @@ def test_deep_trees_do_not_hit_the_recursion_limit():
     assert len(list(iter_nodes(root))) == depth
     assert emit_tree(root) == text
     assert parse_text(emit_tree(root)) == root
+
+
+def chain(depth, leaf=None):
+    """A tree of nodes ``/n/n/n...`` ``depth`` levels deep, the last one holding ``leaf``."""
+    root = node_ = Node()
+    for _ in range(depth):
+        child = Node("n")
+        node_.children["n"] = child
+        node_ = child
+    node_.properties.update(leaf or {})
+    return root
+
+
+def nested_list(depth, leaf=1):
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_equality_and_iter_nodes_work_10000_levels_deep():
+    depth = 10_000
+    assert chain(depth, {"x": 1}) == chain(depth, {"x": 1})
+    assert chain(depth, {"x": 1}) != chain(depth, {"x": 2})
+    assert chain(depth) != chain(depth + 1)
+    paths = [path for path, _ in iter_nodes(chain(depth))]
+    assert len(paths) == depth and paths[-1] == "/n" * depth
+
+
+def test_equality_of_deeply_nested_values_does_not_recurse():
+    assert Node("a", {"x": nested_list(10_000)}) == Node("a", {"x": nested_list(10_000)})
+    assert Node("a", {"x": nested_list(10_000, 1)}) != Node("a", {"x": nested_list(10_000, True)})

@@ -276,3 +276,37 @@ def test_undecodable_bytes_name_their_line():
     assert parse_error(b"\xff\xfe\x00").lineno == 1
     assert parse_error(b"\xff\xfe\x00", parse_yaml).lineno == 1
     assert parse_error(b"/a\n\xc3", parse_text).lineno == 2
+
+
+# ---------------------------------------------------------------------------
+# Depth: nodes nest without limit, values at most MAX_VALUE_DEPTH levels
+
+
+def test_a_text_tree_nested_10000_levels_deep_parses():
+    depth = 10_000
+    text = "".join(" " * i + "/n\n" for i in range(depth)) + " " * depth + "x = 1\n"
+    root = parse_text(text)
+    node, levels = root, 0
+    while node.children:
+        node, levels = node.children["n"], levels + 1
+    assert levels == depth
+    assert node.properties == {"x": 1} and node.lineno == depth
+
+
+@pytest.mark.parametrize("depth", [101, 1_000, 10_000])
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ('{"k": ', "}")])
+def test_values_nested_too_deeply_are_refused_naming_the_line(depth, opening, closing):
+    value = opening * depth + "1" + closing * depth
+    error = parse_error(f"/a\n  ok = 1\n  x = {value}\n/b\n", filename="deep.tree")
+    assert error.lineno == 3 and error.filename == "deep.tree"
+    assert "more than 100 levels deep" in str(error)
+    # a trailing comment does not change that
+    assert parse_error(f"/a\n  x = {value}  # deep\n").lineno == 2
+
+
+def test_values_nested_100_levels_deep_are_accepted_and_written_back():
+    value = "[" * 100 + "1" + "]" * 100
+    root = parse_text(f"/a\n  x = {value}\n")
+    assert emit_tree(root) == f"/a\n  x = {value}\n"
+    for form in ("text", "yaml"):
+        assert parse_tree(emit_tree(root, format=form)) == root

@@ -118,3 +118,52 @@ def test_yaml_non_recursive_aliases_and_null_nodes():
 def test_yaml_type_is_just_a_property_and_json_is_yaml():
     root = parse_tree('{"/a": {"type": 7, "/b": null, "l ->": "/x"}}')
     assert root == tree(a=node("a", {"type": 7, "l ->": "/x"}, b=node("b")))
+
+
+# ---------------------------------------------------------------------------
+# Depth: nodes nest without limit, values at most MAX_VALUE_DEPTH levels
+
+
+def test_a_yaml_tree_nested_10000_levels_deep_parses():
+    depth = 10_000
+    text = "{" + "/n: {" * depth + "x: 1" + "}" * depth + "}\n"
+    root = parse_tree(text)
+    node, levels = root, 0
+    while node.children:
+        node, levels = node.children["n"], levels + 1
+    assert levels == depth and node.properties == {"x": 1}
+
+
+def test_a_block_yaml_tree_nested_deeply_parses_with_its_lines():
+    depth = 1_000
+    text = "".join("  " * i + "/n:\n" for i in range(depth)) + "  " * depth + "x: 1\n"
+    node = parse_yaml(text)
+    for level in range(1, depth + 1):
+        node = node.children["n"]
+        assert node.lineno == level
+    assert node.properties == {"x": 1}
+
+
+@pytest.mark.parametrize("depth", [101, 1_000, 10_000])
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{k: ", "}")])
+def test_yaml_values_nested_too_deeply_are_refused_naming_the_line(depth, opening, closing):
+    value = opening * depth + "1" + closing * depth
+    error = parse_error(f"/a:\n  ok: 1\n  x: {value}\n/b: {{}}\n", filename="deep.yaml")
+    assert error.lineno == 3 and error.filename == "deep.yaml"
+    assert "more than 100 levels deep" in str(error)
+
+
+def test_yaml_values_nested_too_deeply_through_aliases_are_refused():
+    lines = ["/a:", "  v0: &v0 [1]"]
+    for level in range(1, 120):
+        lines.append(f"  v{level}: &v{level} [*v{level - 1}]")
+    error = parse_error("\n".join(lines) + "\n")
+    assert "more than 100 levels deep" in str(error) and error.lineno is not None
+
+
+def test_yaml_values_nested_100_levels_deep_are_accepted():
+    root = parse_yaml("/a:\n  x: " + "[" * 100 + "1" + "]" * 100 + "\n")
+    value = root.children["a"].properties["x"]
+    for _ in range(100):
+        value = value[0]
+    assert value == 1

@@ -67,14 +67,17 @@ _NO_KEY = object()
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose composer keeps its own stack instead of recursing (any depth).
+    """SafeLoader whose composer keeps its own stack instead of recursing (any depth of nodes).
 
     SafeLoader has no path resolvers, so the composer's descend/ascend
-    resolver steps are left out.
+    resolver steps are left out.  Values (collections below a property key,
+    or in a sequence) nesting more than ``MAX_VALUE_DEPTH`` levels are
+    refused while composing, before PyYAML's scanner spends quadratic time
+    on them.
     """
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        stack: list[list[Any]] = []  # [collection node, pending mapping key]
+        stack: list[list[Any]] = []  # [collection node, pending mapping key, value level]
         node = None
         while True:
             if node is None:
@@ -115,6 +118,11 @@ class _Loader(yaml.SafeLoader):
         if self.check_event(ScalarEvent):
             return self.compose_scalar_node(anchor)
         start = self.get_event()
+        level = _value_level(stack)
+        if level > MAX_VALUE_DEPTH:
+            raise ComposerError(
+                None, None, f"lists and mappings nest more than {MAX_VALUE_DEPTH} levels deep in a value", start.start_mark
+            )
         tag = start.tag
         kind = SequenceNode if isinstance(start, SequenceStartEvent) else MappingNode
         if tag is None or tag == "!":
@@ -122,8 +130,23 @@ class _Loader(yaml.SafeLoader):
         node = kind(tag, [], start.start_mark, None, flow_style=start.flow_style)
         if anchor is not None:
             self.anchors[anchor] = node
-        stack.append([node, _NO_KEY])
+        stack.append([node, _NO_KEY, level])
         return None
+
+
+def _value_level(stack: list[list[Any]]) -> int:
+    """The value nesting level of a collection opened now (0: the document or a node body)."""
+    if not stack:
+        return 0
+    parent, key, level = stack[-1]
+    if (
+        level == 0
+        and isinstance(parent, MappingNode)
+        and isinstance(key, yaml.ScalarNode)
+        and str(key.value).startswith("/")
+    ):
+        return 0
+    return level + 1
 
 
 def parse_yaml(text: str | bytes, filename: str | None = None) -> Node:
