@@ -164,3 +164,45 @@ def test_export_of_the_real_root_leaves_out_zookeeper(zk_server, zk_chroot):
         assert "zookeeper" not in top.children
         assert "zkservices-tests" in top.children
         assert not [p for p in root.walk("/") if p.startswith("/zookeeper")]
+
+
+# ---------------------------------------------------------------------------
+# Depth
+
+
+def chain(depth, leaf=None):
+    root = current = Node()
+    for _ in range(depth):
+        child = Node("n")
+        current.children["n"] = child
+        current = child
+    current.properties.update(leaf or {})
+    return root
+
+
+def test_a_deep_tree_goes_in_and_out_in_both_forms(zk, zk_client):
+    depth = 1_000  # (deep enough for any recursion to fail; block YAML parses in quadratic time)
+    tree = chain(depth, {"x": [1, {"y": None}]})
+    assert len(zk.import_tree(tree, "/deep")) == depth + 1
+    text = zk.export_tree("/deep")
+    assert parse_tree(text) == Node(children={"deep": Node("deep", {}, dict(tree.children))})
+    yaml_text = zk.export_tree("/deep", format="yaml")
+    assert parse_tree(yaml_text) == parse_tree(text)
+    assert zk.import_tree(yaml_text) == []
+    walked = list(zk.walk("/deep"))
+    assert len(walked) == depth + 1 and walked[-1] == "/deep" + "/n" * depth
+    changes = zk.delete_recursive("/deep")
+    assert len(changes) == depth + 1 and changes[0].path == walked[-1]
+    assert not zk_client.exists("/deep")
+
+
+def test_node_data_nested_deeper_than_a_tree_holds_exports_as_string_value(zk, zk_client, caplog):
+    deep = b'{"a": ' + b"[" * 150 + b"]" * 150 + b"}"
+    zk_client.create("/s", b"{}")
+    zk_client.create("/s/deep", deep)
+    for form in ("text", "yaml"):
+        text = zk.export_tree("/s", format=form)
+        assert parse_tree(text).children["s"].children["deep"].properties == {"string_value": deep.decode()}
+        assert zk.import_tree(text) == []
+    assert zk_client.get("/s/deep")[0] == deep
+    assert any("/s/deep" in r.getMessage() and "levels deep" in r.getMessage() for r in caplog.records)

@@ -78,7 +78,13 @@ def _missing(path: str, real: str) -> NoNodeError:
 
 
 def is_ephemeral(core: SessionCore, path: str) -> bool:
-    """True when the node at ``path`` (links followed) is ephemeral; NoNodeError if there is none."""
+    """Whether the node at ``path`` (symbolic links followed) is ephemeral.
+
+    :param core: the session core.
+    :param path: the node.
+    :raises NoNodeError: there is no node at ``path``.
+    :raises LinkLoop: symbolic links in ``path`` loop.
+    """
     real = core.resolve(check_path(path))
     stat = core.retry(core.client.exists, real)
     if stat is None:
@@ -99,10 +105,17 @@ def export_tree(
     *,
     progress: Progress | None = None,
 ) -> str:
-    """The tree at ``path`` in the text or YAML form (rules in the module docstring).
+    """The tree at ``path`` in the text or YAML form, read pipelined.
 
+    :param core: the session core.
+    :param path: the top node (links followed; the export keeps the name given).
+    :param ephemeral: include ephemeral nodes.
+    :param name: rename the top node (with ``path='/'``: wrap the top-level nodes in it).
+    :param format: ``'text'`` or ``'yaml'``.
+    :param progress: ``progress(phase, done, total)``, called now and then while reading.
+    :returns: the tree as text (``""`` for an ephemeral top node left out).
     :raises ValueError: an unknown ``format`` or an invalid ``name``.
-    :raises NoNodeError: ``path`` does not exist.
+    :raises NoNodeError: ``path`` does not exist (or the chroot is missing).
     """
     if format not in FORMATS:
         raise ValueError(f"unknown tree format {format!r}; expected one of {', '.join(FORMATS)}")
@@ -158,7 +171,12 @@ def _tree_of(nodes: dict[str, Znode], real: str, path: str, name: str | None) ->
 
 
 def print_tree(core: SessionCore, path: str = "/") -> None:
-    """Write the export of ``path``, ephemeral nodes included, to standard output."""
+    """Write the export of ``path``, ephemeral nodes included, to standard output.
+
+    :param core: the session core.
+    :param path: the top node.
+    :raises NoNodeError: ``path`` does not exist.
+    """
     sys.stdout.write(export_tree(core, path, ephemeral=True))
 
 
@@ -169,9 +187,13 @@ def print_tree(core: SessionCore, path: str = "/") -> None:
 def walk(core: SessionCore, path: str = "/", ephemeral: bool = True, children: bool = False) -> Iterator[Any]:
     """Walk the tree at ``path`` (links followed), lazily, pre-order, start node first.
 
-    Yields real paths, or with ``children=True`` ``(path, names)`` pairs
-    (``names``: the sorted children to visit next; removing names prunes
-    them).  Raises NoNodeError at once if ``path`` does not exist.
+    :param core: the session core.
+    :param path: the start node.
+    :param ephemeral: False skips ephemeral nodes at every depth.
+    :param children: yield ``(path, names)`` pairs (``names``: the sorted
+        children to visit next; removing names prunes them) instead of paths.
+    :returns: an iterator of real paths (or pairs).
+    :raises NoNodeError: at once, if ``path`` does not exist.
     """
     real = core.resolve(check_path(path))
     if real == "/" and core.retry(core.client.exists, real) is None:
@@ -235,9 +257,14 @@ def delete_recursive(
 ) -> list[Change]:
     """Delete ``path`` and everything below it; return the changes made (or planned with ``dry_run``).
 
-    Ephemeral nodes and their ancestors are kept unless ``force`` (logged at
-    WARNING, or DEBUG with ``ignore_if_ephemeral``).  Raises NoNodeError if
-    there is no node at ``path``.
+    :param core: the session core.
+    :param path: the top node; links in its parents are followed, its last
+        segment must be a real node.
+    :param dry_run: plan only.
+    :param force: delete ephemeral nodes too; otherwise they and their
+        ancestors are kept (logged at WARNING, or DEBUG with ``ignore_if_ephemeral``).
+    :returns: the changes, children first.
+    :raises NoNodeError: there is no node at ``path``.
     """
     check_path(path)
     parent, name = split(path)
@@ -278,10 +305,19 @@ def import_tree(
 ) -> list[Change]:
     """Import a tree (text or YAML, or a parsed Node) below ``path``; return the changes.
 
-    Everything is checked before anything is written: a bad tree raises
-    TreeError naming the line and changes nothing.  ``trim``: True deletes
-    nodes the tree does not list (below its top-level nodes; never ephemeral
-    ones), None warns about each, False leaves them silently.
+    :param core: the session core.
+    :param text: the tree: text or bytes in either form, or a parsed Node.
+    :param path: where the tree's root goes (links followed, created if missing).
+    :param trim: nodes below the imported top-level nodes that the tree does
+        not list: True deletes them (never ephemeral ones nor their
+        ancestors), None warns about each, False leaves them silently.
+    :param acl: ACL for created nodes, set on imported nodes whose ACL differs.
+    :param dry_run: plan only.
+    :param filename: named in errors.
+    :param progress: ``progress(phase, done, total)``, called now and then.
+    :returns: the changes made (or planned).
+    :raises TreeError: naming the line, for a bad tree; nothing is changed.
+    :raises TypeError: ``text`` is not a tree, or ``trim`` not True/False/None.
     """
     check_path(path)
     if trim not in (True, False, None):

@@ -176,8 +176,13 @@ def too_deep(value: Any, limit: int = MAX_VALUE_DEPTH) -> bool:
     return False
 
 
+_SCALARS = (str, int, bool)
+
+
 def to_json(value: Any) -> Any:
     """Return ``value`` as plain JSON data (tuples become lists); ValueError saying why if impossible."""
+    if value is None or value.__class__ in _SCALARS:
+        return value
     if too_deep(value):
         raise ValueError(f"lists and objects nest more than {MAX_VALUE_DEPTH} levels deep")
     return _converted(value)
