@@ -63,3 +63,21 @@ def test_values_nested_too_deeply_in_trees_built_in_python_are_refused():
         deep = [deep]
     with pytest.raises(TreeError, match=r"node /a/b: property 'x': .*more than 100 levels deep"):
         validate_tree(Node(children={"a": Node("a", children={"b": Node("b", {"x": deep})})}))
+
+
+def linked_chain(links):
+    """``/a0`` holding ``x = 1`` and ``/a1`` ... ``/a<links>``, each with ``x => ../a<i-1>``."""
+    return "/a0\n  x = 1\n" + "".join(f"/a{i}\n  x => ../a{i - 1}\n" for i in range(1, links + 1))
+
+
+def test_chains_of_property_links_are_followed_up_to_64_links():
+    validate_tree(linked_chain(64))
+    with pytest.raises(TreeError, match=r"line 131: /a65 'x =>': more than 64 property links in a row"):
+        validate_tree(linked_chain(65))
+
+
+def test_property_links_chained_through_a_tree_10000_levels_deep_are_refused_naming_the_line():
+    depth = 10_000
+    text = "/n\n x = 1\n" + "".join(" " * i + "/n\n" + " " * (i + 1) + "x => .. x\n" for i in range(1, depth))
+    with pytest.raises(TreeError, match=r"line 131: .*more than 64 property links in a row"):
+        validate_tree(text)

@@ -292,3 +292,17 @@ def test_a_conflicting_writer_makes_the_import_plan_again(zk, zk_client, monkeyp
     assert [str(c) for c in changes] == calls[1]
     assert props(zk_client, "/a") == {"v": 2} and props(zk_client, "/b/c") == {"mine": 1}
     assert zk_client.exists("/d")
+
+
+def test_import_below_a_deep_missing_path_creates_it(zk, zk_client):
+    base = "/deep" * 1_000
+    changes = zk.import_tree("/x\n  v = 1\n", base)
+    assert len(changes) == 1_001 and changes[0].path == "/deep" and changes[-1].path == base + "/x"
+    assert props(zk_client, base + "/x") == {"v": 1}
+    assert zk.import_tree("/x\n  v = 1\n", base) == []
+
+
+def test_import_through_links_that_loop_names_the_loop(zk, zk_client):
+    zk.import_tree("/top\n  a -> b\n  b -> a\n")
+    with pytest.raises(LinkLoop, match="symbolic link loop: /top/a -> /top/b -> /top/a"):
+        zk.import_tree("/x\n", "/top/a/below")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, Tuple, Union
 
 from .._znode.encoding import MAX_DATA_SIZE, check_size
-from .._znode.links import follow_property
+from .._znode.links import MAX_LINK_DEPTH, follow_property
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import check_path
 from ..errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
@@ -153,6 +153,10 @@ def _check_child(path: str, name: Any, child: Any, parent: Node, filename: str |
         raise tree_error(f"invalid node {child_path}: {problem}", node, filename)
 
 
+class _TooLong(Exception):
+    """A chain of property links is longer than ``MAX_LINK_DEPTH``."""
+
+
 class Unknown(Exception):
     """A property-link check needed a node outside the world it was given."""
 
@@ -176,20 +180,37 @@ def check_links(
 
     ``read(path)`` gives a node's properties (None: no such node),
     ``exists(path)`` whether it exists; either may raise :class:`Unknown`.
+    A chain of more than ``MAX_LINK_DEPTH`` (64) property links is refused,
+    like a chain of symbolic links.
 
     :returns: the links that could not be checked (the world raised Unknown),
         as ``"/path 'name =>'"``.
     :raises TreeError: naming the node's line, for a bad or looping link.
     """
     unchecked = []
+    hops = 0
 
     def resolve_path(path: str) -> str:
         return resolve_links(path, read, exists)
 
+    def read_hop(path: str) -> dict | None:
+        nonlocal hops
+        hops += 1
+        if hops > MAX_LINK_DEPTH:
+            raise _TooLong()
+        return read(path)
+
     for path, node, _data in items:
         for name in _property_links(node.properties):
+            hops = 0
             try:
-                follow_property(path, node.properties, name, read=read, resolve_path=resolve_path)
+                follow_property(path, node.properties, name, read=read_hop, resolve_path=resolve_path)
+            except _TooLong:
+                raise tree_error(
+                    f"{path} '{name}{PROPERTY_LINK_SUFFIX}': more than {MAX_LINK_DEPTH} property links in a row",
+                    node,
+                    filename,
+                ) from None
             except Unknown:
                 unchecked.append(f"{path} '{name}{PROPERTY_LINK_SUFFIX}'")
             except (BadPropertyLink, LinkLoop) as exc:

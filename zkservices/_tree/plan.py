@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from kazoo.exceptions import NoNodeError
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
 from .._znode.encoding import decode
@@ -99,37 +98,39 @@ def log_changes(changes: Iterable[Change], *, dry_run: bool = False) -> None:
 def import_base(core: SessionCore, path: str) -> tuple[str, list[str]]:
     """The real path to import into, and its missing ancestors (to create, top first).
 
-    Follows symbolic links like writes do: a dangling link's target is
-    created.  Raises LinkLoop for links that loop.
+    Follows symbolic links like writes do (a real node wins over a link of
+    the same name; a dangling link's target is created).  Walks up from
+    ``path`` one node at a time, so paths of any depth work.
+
+    :raises LinkLoop: symbolic links in ``path`` loop, or more than
+        ``MAX_LINK_DEPTH`` of them are followed.
     """
-    hops = 0
+    followed: list[str] = []
     while True:
-        below: list[str] = []  # names below the deepest node that resolves, deepest first
+        below: list[str] = []  # names below the deepest existing node, deepest first
         current = path
-        while True:
-            try:
-                real = core.resolve(current)
-                break
-            except NoNodeError:
-                current, name = split(current)
-                below.append(name)
+        while current != "/" and not core.node_exists(current):
+            current, name = split(current)
+            below.append(name)
         below.reverse()
         if below:
-            # a dangling symbolic link: create its target, as writes through links do
-            target = (core.read_properties(real) or {}).get(below[0] + LINK_SUFFIX)
+            target = (core.read_properties(current) or {}).get(below[0] + LINK_SUFFIX)
             if isinstance(target, str) and target.strip():
-                if hops > MAX_LINK_DEPTH:
-                    raise LinkLoop(f"{path}: too many levels of symbolic links")
-                hops += 1
-                path = join(real, target.strip())
+                link = join(current, below[0])
+                if link in followed:
+                    raise LinkLoop("symbolic link loop: " + " -> ".join(followed + [link]))
+                if len(followed) >= MAX_LINK_DEPTH:
+                    raise LinkLoop(f"{followed[0]}: too many levels of symbolic links")
+                followed.append(link)
+                path = join(current, target.strip())
                 for name in below[1:]:
                     path = join(path, name)
                 continue
         missing = []
         for name in below:
-            real = join(real, name)
-            missing.append(real)
-        return real, missing
+            current = join(current, name)
+            missing.append(current)
+        return current, missing
 
 
 def plan_import(
