@@ -38,8 +38,13 @@ def detect_format(text: str | bytes) -> str:
     :raises TreeError: ``text`` is bytes that are not UTF-8.
     """
     text = decode_source(text, None)
-    for line in text.split("\n"):
-        stripped = line.strip()
+    start = 0
+    while start <= len(text):  # (line by line: only the first lines of a big file are looked at)
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        stripped = text[start:end].strip()
+        start = end + 1
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.startswith(_YAML_STARTS):
