@@ -649,7 +649,6 @@ class ZooKeeper:
                 log.info("unregistered %s (its session is gone, and the node with it)", path)
         self._settle()
 
-
     # -- trees ---------------------------------------------------------------
     # (zkservices._tree.ops does the work, with this session's core)
 
