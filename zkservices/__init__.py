@@ -13,8 +13,7 @@ from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, 
 from ._feed import Feed
 from ._session import TLS, Children, ChildrenChange, Properties, Registration, ZooKeeper
 from ._session.facade import ZK
-from ._tree import Node, emit_tree, parse_tree
-from ._treeops import Change, validate_tree
+from ._tree import Change, Node, emit_tree, parse_tree, validate_tree
 from .errors import (
     BadPropertyLink,
     CancelWatch,

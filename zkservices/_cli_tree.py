@@ -259,15 +259,14 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
 @command("import", "import a tree file (text or YAML) below PATH; prints the changes")(_import_arguments)
 @_friendly
 def import_(args: argparse.Namespace) -> int:
-    from ._treeops import _as_tree, _prepare
+    from ._tree import check_tree
 
     data, filename = _read_input(args.file)
     # Before connecting, a bad file needs no server: syntax, names, sizes.
     # Not property links: checked as if imported at '/', a relative link
     # ('../../b/c x') refused files import_tree accepts below PATH; import_tree
     # checks them where the tree really goes, naming the line just the same.
-    tree = _as_tree(data, filename)
-    _prepare(tree, "/", filename)
+    tree = check_tree(data, filename=filename, links=False).root
     progress = _Progress.on_terminal("import")
     with _connect(args) as zk:
         changes = zk.import_tree(
@@ -289,13 +288,12 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
 @command("validate", "check a tree file as import would, without a server")(_validate_arguments)
 @_friendly
 def validate(args: argparse.Namespace) -> int:
-    from ._treeops import _as_tree, _prepare, _static_link_check
+    from ._tree import check_tree
 
     data, filename = _read_input(args.file)
-    root = _as_tree(data, filename)
-    items = _prepare(root, "/", filename)
-    unchecked = _static_link_check(items, filename)
-    print(f"{filename}: ok, {len(items)} node(s)")
+    checked = check_tree(data, filename=filename)
+    unchecked = checked.unchecked_links
+    print(f"{filename}: ok, {len(checked.items)} node(s)")
     if unchecked:
         print(
             f"{filename}: {len(unchecked)} property link(s) lead out of the file and are checked on import: "
@@ -313,7 +311,7 @@ _LINK_ASSIGNMENT = re.compile(r"(.+? (?:->|=>))=(.*)", re.DOTALL)
 
 
 def _assignment(text: str) -> tuple[str, Any]:
-    from ._tree import _key_problem, _link_value_problem
+    from ._tree import key_problem, link_value_problem
 
     match = _LINK_ASSIGNMENT.fullmatch(text)
     if match:  # 'db ->=/x', 't =>=../cms threads': link values are text
@@ -321,14 +319,14 @@ def _assignment(text: str) -> tuple[str, Any]:
         # the core stores it, and then every export of the tree failed.
         # White space around a link value is never meant ('db ->= /x').
         key, value = match.group(1), match.group(2).strip()
-        problem = _key_problem(key) or _link_value_problem(key[-2:], value)
+        problem = key_problem(key) or link_value_problem(key[-2:], value)
         if problem:
             raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
         return key, value
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected name=VALUE, got {text!r}")
-    problem = _key_problem(name)  # ('/x=1': export could not write it)
+    problem = key_problem(name)  # ('/x=1': export could not write it)
     if problem:
         raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return name, parse_value(value)

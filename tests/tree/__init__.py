@@ -1,0 +1,1 @@
+"""Tests of zkservices._tree, one file per module (server tests use the zk fixtures)."""

@@ -1,0 +1,292 @@
+"""Checking a tree before it goes anywhere: names, values, sizes, property links.
+
+:func:`prepare_tree` checks every node of a tree (also trees built in Python,
+which no parser has seen) and encodes its data; :func:`check_links` follows
+the property links of a prepared tree in a world described by two functions
+(the tree alone for :func:`validate_tree`, the tree as it will be on the
+server for ``import_tree``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence, Tuple, Union
+
+from .._znode.encoding import MAX_DATA_SIZE, check_size
+from .._znode.links import MAX_LINK_DEPTH, follow_property
+from .._znode.links import resolve as resolve_links
+from .._znode.paths import check_path
+from ..errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
+from .formats import parse_tree
+from .model import Node
+from .rules import (
+    LINK_SUFFIX,
+    PROPERTY_LINK_SUFFIX,
+    RESERVED_TOP_LEVEL,
+    key_problem,
+    link_value_problem,
+    node_name_problem,
+    split_key,
+    to_json,
+)
+
+__all__ = [
+    "TreeInput",
+    "Item",
+    "TreeCheck",
+    "as_tree",
+    "prepare_tree",
+    "check_links",
+    "check_tree",
+    "validate_tree",
+    "tree_error",
+]
+
+log = logging.getLogger("zkservices.tree")
+
+#: What the tree functions take: text or UTF-8 bytes in either form, or a parsed tree.
+TreeInput = Union[str, bytes, Node]
+#: A prepared node: ``(absolute path, node, encoded data)``.
+Item = Tuple[str, Node, bytes]
+
+_PLAIN = (str, int, bool, type(None))  # values that need no further check
+
+
+def tree_error(reason: str, node: Node | None, filename: str | None) -> TreeError:
+    """A TreeError naming ``node``'s line (if it has one) in ``filename``."""
+    return TreeError(reason, filename=filename, lineno=getattr(node, "lineno", None))
+
+
+def as_tree(text: TreeInput, filename: str | None = None) -> Node:
+    """``text`` parsed with :func:`parse_tree`, or ``text`` itself if it is a Node.
+
+    :raises TreeError: naming the line, for a tree that does not parse.
+    :raises TypeError: for anything that is not text, bytes or a Node.
+    """
+    if isinstance(text, Node):
+        return text
+    if isinstance(text, (str, bytes, bytearray, memoryview)):
+        return parse_tree(bytes(text) if not isinstance(text, str) else text, filename=filename)
+    raise TypeError(f"a tree is text, bytes or a parsed Node, not {type(text).__name__}")
+
+
+def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted: bool = False) -> list[Item]:
+    """Check every node of ``root`` (imported at ``base``); return its items, pre-order.
+
+    :param root: the tree (its root node has no properties).
+    :param base: the absolute path the tree's root stands for.
+    :param filename: named in errors.
+    :param trusted: ``root`` comes straight from :func:`parse_tree`, which
+        checked names, keys and values already; only the size is left to check.
+    :returns: ``(path, node, data)`` for every node below the root, ``data``
+        the compact UTF-8 JSON that would be written.
+    :raises TreeError: naming the node's line, for what the parser catches in
+        files (for trees built in Python) and what only a server would refuse:
+        data over the node size limit.
+    :raises TypeError: ``root`` is not a Node.
+    """
+    if not isinstance(root, Node):
+        raise TypeError(f"expected a tree Node, not {type(root).__name__}")
+    if root.properties:
+        raise tree_error("the root of a tree cannot have properties; give them to a node", root, filename)
+    items: list[Item] = []
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    key_problems: dict[str, str | None] = {}
+    pending: list[tuple[str, Node, bool]] = [(base, root, True)]
+    while pending:
+        path, node, is_root = pending.pop()
+        if not is_root:
+            if not trusted:
+                _check_properties(path, node, filename, key_problems)
+            data = dumps(node.properties).encode("utf-8")
+            if len(data) > MAX_DATA_SIZE:
+                try:
+                    check_size(path, data)
+                except ValueTooLarge as exc:
+                    raise tree_error(str(exc), node, filename) from None
+            items.append((path, node, data))
+        prefix = path if path != "/" else ""
+        children = []
+        for name, child in node.children.items():
+            if not trusted:
+                _check_child(path, name, child, node, filename)
+            children.append((f"{prefix}/{name}", child, False))
+        pending.extend(reversed(children))
+    return items
+
+
+def _check_properties(path: str, node: Node, filename: str | None, key_problems: dict[str, str | None]) -> None:
+    """Check every key and value of ``node`` (``key_problems`` caches key checks)."""
+    for key, value in node.properties.items():
+        if isinstance(key, str):
+            if key in key_problems:
+                problem = key_problems[key]
+            else:
+                problem = key_problems[key] = key_problem(key)
+        else:
+            problem = key_problem(key)
+        if problem is None and key.endswith((LINK_SUFFIX, PROPERTY_LINK_SUFFIX)):
+            op, _base = split_key(key)
+            problem = link_value_problem(op, value)
+        if problem is None and value.__class__ not in _PLAIN:
+            try:
+                to_json(value)
+            except ValueError as exc:
+                problem = f"property {key!r}: {exc}"
+        if problem:
+            raise tree_error(f"node {path}: {problem}", node, filename)
+
+
+def _check_child(path: str, name: Any, child: Any, parent: Node, filename: str | None) -> None:
+    child_path = f"{path.rstrip('/')}/{name}" if isinstance(name, str) else f"{path}/{name!r}"
+    problem = node_name_problem(name)
+    if problem is None and not isinstance(child, Node):
+        problem = f"expected a Node, not {type(child).__name__}"
+    if problem is None and child.name != name:
+        problem = f"the node is named {child.name!r}"
+    if problem is None and path == "/" and name == RESERVED_TOP_LEVEL:
+        problem = f"'/{RESERVED_TOP_LEVEL}' is reserved by ZooKeeper"
+    if problem:
+        node = child if isinstance(child, Node) else parent
+        raise tree_error(f"invalid node {child_path}: {problem}", node, filename)
+
+
+class _TooLong(Exception):
+    """A chain of property links is longer than ``MAX_LINK_DEPTH``."""
+
+
+class Unknown(Exception):
+    """A property-link check needed a node outside the world it was given."""
+
+
+def _property_links(properties: dict[str, Any]) -> Iterator[str]:
+    """Names of the property links in ``properties`` that are in effect."""
+    for key in properties:
+        if key.endswith(PROPERTY_LINK_SUFFIX):
+            name = key[: -len(PROPERTY_LINK_SUFFIX)]
+            if name not in properties:
+                yield name
+
+
+def check_links(
+    items: Sequence[Item],
+    read: Callable[[str], dict | None],
+    exists: Callable[[str], bool],
+    filename: str | None,
+) -> list[str]:
+    """Follow every property link of ``items`` in the world ``read``/``exists`` describe.
+
+    ``read(path)`` gives a node's properties (None: no such node),
+    ``exists(path)`` whether it exists; either may raise :class:`Unknown`.
+    A chain of more than ``MAX_LINK_DEPTH`` (64) property links is refused,
+    like a chain of symbolic links.
+
+    :returns: the links that could not be checked (the world raised Unknown),
+        as ``"/path 'name =>'"``.
+    :raises TreeError: naming the node's line, for a bad or looping link.
+    """
+    unchecked = []
+    hops = 0
+
+    def resolve_path(path: str) -> str:
+        return resolve_links(path, read, exists)
+
+    def read_hop(path: str) -> dict | None:
+        nonlocal hops
+        hops += 1
+        if hops > MAX_LINK_DEPTH:
+            raise _TooLong()
+        return read(path)
+
+    for path, node, _data in items:
+        for name in _property_links(node.properties):
+            hops = 0
+            try:
+                follow_property(path, node.properties, name, read=read_hop, resolve_path=resolve_path)
+            except _TooLong:
+                raise tree_error(
+                    f"{path} '{name}{PROPERTY_LINK_SUFFIX}': more than {MAX_LINK_DEPTH} property links in a row",
+                    node,
+                    filename,
+                ) from None
+            except Unknown:
+                unchecked.append(f"{path} '{name}{PROPERTY_LINK_SUFFIX}'")
+            except (BadPropertyLink, LinkLoop) as exc:
+                # (their messages start with the node path and the link)
+                raise tree_error(str(exc), node, filename) from None
+    return unchecked
+
+
+def _links_within(items: Sequence[Item], filename: str | None) -> list[str]:
+    """Check property links among the tree's own nodes; return those that leave the tree."""
+    tree = {path: node.properties for path, node, _ in items}
+
+    def exists(path: str) -> bool:
+        if path == "/" or path in tree:
+            return True
+        raise Unknown(path)
+
+    def read(path: str) -> dict | None:
+        if path in tree:
+            return tree[path]
+        raise Unknown(path)
+
+    return check_links(items, read, exists, filename)
+
+
+@dataclass(frozen=True)
+class TreeCheck:
+    """What :func:`check_tree` found: the tree, its prepared nodes, the links it could not check.
+
+    ``root`` is the parsed tree, ``items`` its ``(path, node, data)`` triples
+    (pre-order) and ``unchecked_links`` the property links that lead out of
+    the tree (``"/path 'name =>'"``; empty when links were not checked).
+    """
+
+    root: Node
+    items: list[Item]
+    unchecked_links: list[str]
+
+    def __repr__(self) -> str:
+        return f"TreeCheck({len(self.items)} node(s), {len(self.unchecked_links)} unchecked link(s))"
+
+
+def check_tree(
+    text: TreeInput, *, path: str = "/", filename: str | None = None, links: bool = True
+) -> TreeCheck:
+    """Check a tree as ``import_tree(text, path)`` would, without a server.
+
+    :param text: the tree (text, bytes or a parsed Node).
+    :param path: where it would be imported.
+    :param filename: named in errors.
+    :param links: also check the property links among the tree's own nodes.
+    :raises TreeError: naming the line, for syntax errors, invalid names and
+        values, data over the node size limit and bad property links.
+    :raises TypeError: ``text`` is not text, bytes or a Node.
+    """
+    root = as_tree(text, filename)
+    items = prepare_tree(root, check_path(path), filename)
+    unchecked = _links_within(items, filename) if links else []
+    return TreeCheck(root, items, unchecked)
+
+
+def validate_tree(text: TreeInput, *, path: str = "/", filename: str | None = None) -> Node:
+    """Check a tree as ``import_tree(text, path)`` would, without a server; return it parsed.
+
+    :param text: the tree (text, bytes or a parsed Node).
+    :param path: where it would be imported.
+    :param filename: named in errors.
+    :returns: the tree's root node.
+    :raises TreeError: (a ``ValueError`` naming the line) for syntax errors,
+        invalid node names, data over the node size limit and property links
+        that are bad among the tree's own nodes.  Property links that lead
+        out of the tree can only be checked by ``import_tree``, against the
+        server; they are logged (INFO, ``zkservices.tree``) as not checked.
+    :raises TypeError: ``text`` is not text, bytes or a Node.
+    """
+    checked = check_tree(text, path=path, filename=filename)
+    for link in checked.unchecked_links:
+        log.info("%s: property link %s leads out of the tree; import_tree checks it", filename or "<string>", link)
+    return checked.root

@@ -1,0 +1,96 @@
+"""The two tree forms as one: telling them apart, parsing either, writing either.
+
+Telling the forms apart (:func:`detect_format`): only the first line that is
+neither blank nor a ``#`` comment decides.  With ``s`` that line stripped,
+the tree is YAML when ``s`` starts with ``---``, ``%``, ``{``, ``?``, ``'``
+or ``"``, or when ``s`` starts with ``/`` and the first ``:`` followed by
+white space or the line end comes right after a non-blank character
+(``/fooservice:``, ``/fooservice: {}``).  Everything else is the text form:
+``/fooservice : z4m cms`` (blank before the colon), ``/10.0.0.1:8080`` (no
+blank after it), ``/fooservice``.  So YAML files must write ``/name:`` with
+the colon attached, and a text file cannot start with a node whose name ends
+in ``:`` (such names are not allowed in the text form anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .emit import emit_text, emit_yaml
+from .model import Node
+from .rules import decode_source
+from .text import COLON_END, parse_text
+from .yaml import parse_yaml
+
+__all__ = ["FORMATS", "detect_format", "parse_tree", "emit_tree"]
+
+logger = logging.getLogger("zkservices.tree")
+
+#: The names of the forms, for ``format=``.
+FORMATS = ("text", "yaml")
+
+_YAML_STARTS = ("---", "%", "{", "?", "'", '"')
+
+
+def detect_format(text: str | bytes) -> str:
+    """Return ``'yaml'`` or ``'text'``: which form ``text`` is in (rule in the module docstring).
+
+    :raises TreeError: ``text`` is bytes that are not UTF-8.
+    """
+    text = decode_source(text, None)
+    start = 0
+    while start <= len(text):  # (line by line: only the first lines of a big file are looked at)
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        stripped = text[start:end].strip()
+        start = end + 1
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith(_YAML_STARTS):
+            return "yaml"
+        if stripped.startswith("/"):
+            colon = COLON_END.search(stripped)
+            if colon and not stripped[colon.start() - 1].isspace():
+                return "yaml"
+        return "text"
+    return "text"
+
+
+def parse_tree(text: str | bytes, *, filename: str | None = None) -> Node:
+    """Parse a tree in the text or the YAML form (detected by :func:`detect_format`).
+
+    :param text: the tree, as text or UTF-8 bytes.
+    :param filename: named in errors.
+    :returns: the root node (name ``""``) whose children are the top-level entries.
+    :raises TreeError: naming the line (a ``ValueError``), for anything either form refuses.
+    :raises TypeError: ``text`` is neither str nor bytes.
+    """
+    text = decode_source(text, filename)
+    form = detect_format(text)
+    logger.debug("parsing %s as %s", filename or "<string>", form)
+    if form == "yaml":
+        return parse_yaml(text, filename=filename)
+    return parse_text(text, filename=filename)
+
+
+def emit_tree(root: Node, *, format: str = "text") -> str:
+    """Write the tree below ``root`` in the text or YAML form, deterministically.
+
+    :param root: the tree's root node (it must have no properties).
+    :param format: ``'text'`` (zc.zk's form) or ``'yaml'``.
+    :returns: the tree as text, ending with a newline (``""`` for an empty tree).
+    :raises ValueError: for an unknown format, and for what the form cannot
+        hold, naming the node path and property.
+
+    ``parse_tree(emit_tree(root, format=f)) == root`` for every tree this
+    accepts, at any depth.
+    """
+    if format == "text":
+        return emit_text(root)
+    if format == "yaml":
+        text = emit_yaml(root)
+        if text and detect_format(text) != "yaml":  # pragma: no cover - defensive, keeps detection right
+            text = "---\n" + text
+        return text
+    raise ValueError(f"unknown tree format {format!r}; expected one of {', '.join(FORMATS)}")
