@@ -171,3 +171,29 @@ def test_unregister_after_close_is_a_no_op(zk_connection_string, zk_client):
     zk.close()
     reg.unregister()
     assert not reg.active and zk_client.get_children("/svc/providers") == []
+
+
+def test_restored_registrations_come_back_all_at_once(zk, zk_connection_string):
+    """After an expiry, a service's registrations are restored in one transaction: a
+    watcher in another session sees all of them or none, never a partial set."""
+    from kazoo.recipe.watchers import ChildrenWatch
+
+    from zkservices.testing import expire_session
+
+    from _util import wait_for
+
+    regs = [zk.register_server("/svc/providers", f"10.0.0.{i}:80", weight=i) for i in range(10)]
+    seen = []
+    other = kazoo_client(zk_connection_string)
+    try:
+        ChildrenWatch(other, "/svc/providers", lambda names: seen.append(len(names)))
+        wait_for(lambda: seen and seen[-1] == 10, what="the watcher sees all ten")
+        for _ in range(4):
+            expire_session(zk)
+            wait_for(lambda: seen[-1] == 10, what="all ten back")
+        assert set(seen) <= {0, 10}, f"a partial set was visible: {seen}"
+        assert seen.count(0) >= 1  # the expiries were seen at all
+    finally:
+        stop(other)
+    for reg in regs:
+        reg.unregister()

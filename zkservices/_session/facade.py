@@ -16,6 +16,7 @@ from .._tree import ops as tree_ops
 from .core import SessionCore, default_connection_string
 from .retry import authorized
 from .tls import TLS
+from .rebuilt import RebuildWatch
 from .registrar import Registrar, Registration
 from .views import Children, Properties
 from .viewset import ViewSet
@@ -53,7 +54,8 @@ class ZooKeeper:
 
     Every call that talks to ZooKeeper waits through a suspended connection and through
     the recovery after a session expiry; only :meth:`close` or a permanent error ends
-    the wait.  Registrations are restored and views re-read after a session loss.
+    the wait.  Registrations are restored and views re-read after a session loss, also
+    when the ensemble was rebuilt and refuses the old session (logged as an ERROR).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class ZooKeeper:
         )
         self.registrar = Registrar(self.core)
         self._viewset = ViewSet(self.core)
+        self._rebuild_watch = RebuildWatch(self.core)
         self.core.start(timeout=timeout, wait=wait)
 
     # -- the session -------------------------------------------------------
