@@ -45,6 +45,21 @@ def check_path(path: object) -> str:
     return path
 
 
+def _resolve_dots(segments: list[str], *, keep_empty: bool) -> str:
+    """``/`` + ``segments`` with ``.`` dropped and ``..`` taking the previous one away
+    (never above the root); empty segments dropped unless ``keep_empty``."""
+    parts: list[str] = []
+    for segment in segments:
+        if segment == "." or (segment == "" and not keep_empty):
+            continue
+        if segment == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(segment)
+    return "/" + "/".join(parts)
+
+
 def normalize(path: str) -> str:
     """Resolve ``.`` and ``..`` segments of an absolute path (zc.zk's ``resolve`` did):
     ``'/top/a/b/c/./..'`` -> ``'/top/a/b'``.  ``..`` above the root stays at the root;
@@ -53,16 +68,7 @@ def normalize(path: str) -> str:
         segment in (".", "..") for segment in path.split("/")
     ):
         return path
-    parts: list[str] = []
-    for segment in path[1:].split("/"):
-        if segment == ".":
-            continue
-        if segment == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(segment)
-    return "/" + "/".join(parts)
+    return _resolve_dots(path[1:].split("/"), keep_empty=True)
 
 
 def join(base: str, relative: str) -> str:
@@ -72,16 +78,7 @@ def join(base: str, relative: str) -> str:
     the root.  The result is not validated further.
     """
     combined = relative if relative.startswith("/") else base.rstrip("/") + "/" + relative
-    parts: list[str] = []
-    for segment in combined.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(segment)
-    return "/" + "/".join(parts)
+    return _resolve_dots(combined.split("/"), keep_empty=False)
 
 
 def split(path: str) -> tuple[str, str]:
