@@ -11,8 +11,8 @@ import logging
 
 from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
 from ._feed import Feed
-from ._session import TLS, Children, ChildrenChange, Properties, Registration, ZooKeeper
-from ._session.facade import ZK
+from ._session import TLS, Children, ChildrenChange, Properties, Registration
+from ._zookeeper import ZK, ZooKeeper
 from ._tree import Change, Node, emit_tree, parse_tree, validate_tree
 from .errors import (
     BadPropertyLink,

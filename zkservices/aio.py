@@ -24,7 +24,8 @@ import logging
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, TypeVar
 
 from .errors import BadPropertyLink, CancelWatch, LinkLoop
-from ._session import Children, Properties, Registration, ZooKeeper
+from ._session import Children, Properties, Registration
+from ._zookeeper import ZooKeeper
 from ._znode.paths import Address
 
 __all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties"]

@@ -14,7 +14,8 @@ import logging
 from typing import Callable
 
 from .._os import BackgroundLoop
-from .._session import ZooKeeper, default_connection_string
+from .._session import default_connection_string
+from .._zookeeper import ZooKeeper
 from ..errors import FailedConnect
 
 __all__ = ["BackgroundConnection"]

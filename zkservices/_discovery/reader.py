@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from kazoo.exceptions import NoNodeError
 
-from .._session import ZooKeeper
+from .._zookeeper import ZooKeeper
 from .._znode.encoding import decode
 from .._znode.paths import join
 from ..errors import BadPropertyLink, LinkLoop

@@ -47,7 +47,8 @@ import time
 from typing import Any, Callable, Sequence
 
 from .._os import UNTIL_WOKEN, BackgroundLoop
-from .._session import Registration, ZooKeeper
+from .._session import Registration
+from .._zookeeper import ZooKeeper
 from .._znode.encoding import encode
 from .._znode.paths import Address, check_path, format_address, parse_address
 from .checks import HealthCheck, TcpCheck

@@ -39,7 +39,7 @@ from kazoo.exceptions import ConnectionClosedError
 from kazoo.protocol.states import KazooState
 
 from .._os import BackgroundLoop, PathLike
-from .._session import ZooKeeper
+from .._zookeeper import ZooKeeper
 from .._session.retry import TRANSIENT
 from .._session.callbacks import Callback
 from .._znode.paths import check_path, join

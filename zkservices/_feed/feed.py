@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from .._discovery import DEFAULT_MIN_FRACTION, BackgroundConnection, ServerSet
 from .._os import PathLike
-from .._session import ZooKeeper
+from .._zookeeper import ZooKeeper
 from .._znode.paths import check_path
 from ..errors import FeedError
 from .context import build_context

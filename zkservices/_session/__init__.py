@@ -5,13 +5,11 @@ methods and its named core API (``zk.core``), never private attributes.
 """
 
 from .core import SessionCore, default_connection_string
-from .facade import ZooKeeper
 from .registrar import Registration
 from .tls import TLS
 from .views import Children, ChildrenChange, Properties
 
 __all__ = [
-    "ZooKeeper",
     "SessionCore",
     "default_connection_string",
     "Registration",

@@ -1,5 +1,5 @@
-"""The ZooKeeper helper: zc.zk's API, composed of the session core, the registrar and
-the view registry.  It holds no state of its own beyond those three."""
+"""The ZooKeeper helper: zc.zk's API, composed of the session core, the registrar, the
+view registry and the tree operations.  It holds no state of its own beyond those."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
-from ..errors import NoNode
-from .._znode.links import LINK_SUFFIX
-from .._znode.paths import Address, check_path, normalize, split
-from .._tree import ops as tree_ops
-from .core import SessionCore, default_connection_string
-from .retry import authorized
-from .tls import TLS
-from .rebuilt import RebuildWatch
-from .registrar import Registrar, Registration
-from .views import Children, Properties
-from .viewset import ViewSet
-from .writes import compare_and_set
+from .errors import NoNode
+from ._znode.links import LINK_SUFFIX
+from ._znode.paths import Address, check_path, normalize, split
+from ._tree import ops as tree_ops
+from ._session.core import SessionCore, default_connection_string
+from ._session.retry import authorized
+from ._session.tls import TLS
+from ._session.rebuilt import RebuildWatch
+from ._session.registrar import Registrar, Registration
+from ._session.views import Children, Properties
+from ._session.viewset import ViewSet
+from ._session.writes import compare_and_set
 
 __all__ = ["ZooKeeper", "ZK", "default_connection_string"]
 

@@ -49,7 +49,7 @@ def test_zkservices_variable_wins_over_zc_zk_variable(monkeypatch, zk_connection
 def test_builtin_default_is_local_2181(monkeypatch):
     monkeypatch.delenv("ZKSERVICES_CONNECTION", raising=False)
     monkeypatch.delenv("ZC_ZK_CONNECTION_STRING", raising=False)
-    from zkservices._session.facade import default_connection_string
+    from zkservices._session import default_connection_string
 
     assert default_connection_string() == "127.0.0.1:2181"
 
