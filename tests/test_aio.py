@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import json
 
 import pytest
 
 import zkservices.aio
-from zkservices.testing import expire_session
+from zkservices.testing import drop_connection, expire_session
+
+from _util import wait_for
 
 
 def run(coro):
@@ -91,3 +95,61 @@ def test_connect_failure_is_failed_connect():
     port = free_ports(1)[0]
     with pytest.raises(zkservices.FailedConnect, match=str(port)):
         run(zkservices.aio.connect(f"127.0.0.1:{port}", timeout=1.0))
+
+
+# -- pipelined calls: no executor thread per call --------------------------------------
+
+
+class _NoExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A default executor that refuses work: proves a call did not use a thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        raise AssertionError(f"{fn!r} ran in the executor")
+
+
+def test_reads_and_writes_are_pipelined_on_the_loop(zk, zk_client):
+    zk_client.create("/p/a", b'{"n": 1}', makepath=True)
+
+    async def main():
+        asyncio.get_running_loop().set_default_executor(_NoExecutor())
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        results = await asyncio.gather(*(azk.get_properties("/p/a") for _ in range(2000)))
+        assert results == [{"n": 1}] * 2000
+        assert (await azk.get("/p/a"))[0] == b'{"n": 1}'
+        assert await azk.get_children("/p") == ["a"]
+        assert await azk.exists("/p/missing") is None
+        with pytest.raises(zkservices.NoNode):
+            await azk.get("/p/missing")
+        # concurrent compare-and-set writers lose nothing
+        await asyncio.gather(*(azk.update_properties("/p/a", **{f"k{i}": i}) for i in range(30)))
+
+    asyncio.run(main())
+    data = json.loads(zk_client.get("/p/a")[0])
+    assert data == {"n": 1, **{f"k{i}": i for i in range(30)}}
+
+
+def test_pipelined_reads_wait_through_a_dropped_connection_and_an_expiry(zk, zk_client):
+    zk_client.create("/p/a", b'{"n": 1}', makepath=True)
+
+    async def main():
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        errors = []
+
+        async def reader():
+            for _ in range(200):
+                try:
+                    assert await azk.get_properties("/p/a") == {"n": 1}
+                except Exception as exc:  # none expected
+                    errors.append(exc)
+                await asyncio.sleep(0.005)
+
+        readers = [asyncio.ensure_future(reader()) for _ in range(5)]
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, drop_connection, zk)
+        await loop.run_in_executor(None, lambda: wait_for(lambda: zk.connected, what="reconnected"))
+        await loop.run_in_executor(None, expire_session, zk)
+        await asyncio.gather(*readers)
+        return errors
+
+    assert asyncio.run(main()) == []

@@ -1,8 +1,13 @@
 """zkservices for asyncio programs.
 
 The same concepts as :class:`zkservices.ZooKeeper`, without blocking the event
-loop: every call that talks to ZooKeeper runs in a thread (the default
-executor), and changes of a view arrive as an ``async for`` stream::
+loop.  Reads (``get``, ``exists``, ``get_children``, ``get_properties``) and
+property writes are sent as kazoo's asynchronous requests and awaited on the
+running loop -- no thread per call, so concurrent awaits are pipelined -- and
+retried through connection trouble like every call of the library.  Calls that
+need several dependent round trips (following links, registering, opening a
+view) run in the default executor.  Changes of a view arrive as an ``async for``
+stream::
 
     async with await zkservices.aio.connect("127.0.0.1:2181") as zk:
         await zk.register_server("/svc/providers", ("10.0.0.1", 8080))
@@ -23,8 +28,16 @@ import functools
 import logging
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, TypeVar
 
-from .errors import BadPropertyLink, CancelWatch, LinkLoop
+from kazoo.exceptions import BadVersionError, NoNodeError
+from kazoo.protocol.states import ZnodeStat
+
+from .errors import BadPropertyLink, CancelWatch, LinkLoop, NoNode
 from ._session import Children, Properties, Registration
+from ._session.bridge import AsyncBridge
+from ._session.retry import authorized
+from ._znode.encoding import decode, encode, is_json_object
+from ._znode.links import PROPERTY_LINK_SUFFIX
+from ._znode.paths import check_path
 from ._zookeeper import ZooKeeper
 from ._znode.paths import Address
 
@@ -171,6 +184,58 @@ class AsyncZooKeeper:
 
     def __init__(self, zk: ZooKeeper) -> None:
         self.sync = zk
+        self._bridge = AsyncBridge(zk.core)
+
+    async def get(self, path: str) -> tuple[bytes, ZnodeStat]:
+        """The node's raw data and stat (pipelined).  Raises NoNode when it is missing."""
+        try:
+            return await self._bridge.call(self.sync.client.get_async, check_path(path))
+        except NoNodeError:
+            raise NoNode(path) from None
+
+    async def exists(self, path: str) -> ZnodeStat | None:
+        """The node's stat, or None when it does not exist (pipelined)."""
+        return await self._bridge.call(self.sync.client.exists_async, check_path(path))
+
+    async def get_children(self, path: str) -> list[str]:
+        """The node's child names (pipelined).  Raises NoNode when it is missing."""
+        try:
+            return await self._bridge.call(self.sync.client.get_children_async, check_path(path))
+        except NoNodeError:
+            raise NoNode(path) from None
+
+    async def update_properties(self, path: str, **properties: Any) -> None:
+        """Merge ``properties`` into the node's properties, compare-and-set, pipelined.
+
+        Raises NoNode for a missing node, ValueError for data that is not a JSON object
+        or values that cannot be stored; writes with property links go through
+        :meth:`zkservices.Properties.update` (in the executor) to check them.
+        """
+        if any(key.endswith(PROPERTY_LINK_SUFFIX) for key in properties):
+            view = await _in_thread(self.sync.properties, path, False)
+            await _in_thread(view.update, properties)
+            return
+        check_path(path)
+        client = self.sync.client
+        while True:
+            data, stat = await self.get(path)
+            if not is_json_object(data):
+                raise ValueError(f"{path} holds data that is not a JSON object; refusing to merge into it")
+            old = decode(data)
+            if any(key.endswith(PROPERTY_LINK_SUFFIX) for key in old):
+                view = await _in_thread(self.sync.properties, path, False)
+                await _in_thread(view.update, properties)
+                return
+            encoded = encode({**old, **properties}, path=path)
+            try:
+                with authorized("write", path):
+                    await self._bridge.call(client.set_async, path, encoded, stat.version)
+            except BadVersionError:
+                continue
+            self.sync.registrar.written(path, encoded)
+            if self.sync.core.settle_needed():
+                await _in_thread(self.sync.core.settle)
+            return
 
     async def register_server(self, path: str, address: Address, **properties: Any) -> Registration:
         """:meth:`zkservices.ZooKeeper.register_server`, awaited."""
@@ -189,8 +254,19 @@ class AsyncZooKeeper:
         return AsyncProperties(await _in_thread(self.sync.properties, path))
 
     async def get_properties(self, path: str) -> dict[str, Any]:
-        """The node's properties as a plain dict (links followed, read once)."""
-        return await _in_thread(self.sync.get_properties, path)
+        """The node's properties as a plain dict (links followed, read once).
+
+        One pipelined read; a path through a symbolic link or properties with
+        property links are resolved in the executor.
+        """
+        try:
+            data, _ = await self._bridge.call(self.sync.client.get_async, check_path(path))
+        except NoNodeError:  # perhaps a symbolic link on the way
+            return await _in_thread(self.sync.get_properties, path)
+        properties = decode(data)
+        if any(key.endswith(PROPERTY_LINK_SUFFIX) for key in properties):
+            return await _in_thread(self.sync.get_properties, path)
+        return properties
 
     async def resolve(self, path: str) -> str:
         """:meth:`zkservices.ZooKeeper.resolve`, awaited."""
