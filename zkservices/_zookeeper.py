@@ -10,6 +10,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from .errors import NoNode
+from ._types import Watch
 from ._znode.links import LINK_SUFFIX
 from ._znode.paths import Address, check_path, normalize, split
 from ._tree import ops as tree_ops
@@ -24,7 +25,6 @@ from ._session.writes import compare_and_set
 
 __all__ = ["ZooKeeper", "ZK", "default_connection_string"]
 
-Watch = Callable[[Any], Any]
 
 
 class ZooKeeper:

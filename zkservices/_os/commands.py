@@ -11,12 +11,13 @@ import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Mapping, Sequence, Union
+from typing import IO, Mapping
+
+from .._types import Command
 
 __all__ = ["run_command", "CommandResult", "Command", "OUTPUT_TAIL"]
 
-#: A command: a ``str`` runs through ``/bin/sh -c``, a sequence is an argv run directly.
-Command = Union[str, Sequence[str]]
+# A Command (zkservices._types): a ``str`` runs through ``/bin/sh -c``, a sequence is an argv run directly.
 
 #: Bytes of a command's stdout and stderr kept (their last lines give the reason).
 OUTPUT_TAIL = 64 * 1024

@@ -16,13 +16,13 @@ import logging
 import os
 import secrets
 import stat
-from typing import Union
+
+from .._types import PathLike
 
 __all__ = ["atomic_write", "StagedFile", "read_bytes", "NEW_FILE_MODE", "PathLike"]
 
 log = logging.getLogger("zkservices.files")
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 #: Mode of a newly created file, before the umask applies (an existing file
 #: keeps its own permission bits).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, Sequence, Union
 
 from .._znode.encoding import MAX_DATA_SIZE, check_size
 from .._znode.links import MAX_LINK_DEPTH, follow_property
@@ -49,7 +49,7 @@ log = logging.getLogger("zkservices.tree")
 #: What the tree functions take: text or UTF-8 bytes in either form, or a parsed tree.
 TreeInput = Union[str, bytes, Node]
 #: A prepared node: ``(absolute path, node, encoded data)``.
-Item = Tuple[str, Node, bytes]
+Item = tuple[str, Node, bytes]
 
 _PLAIN = (str, int, bool, type(None))  # values that need no further check
 

@@ -16,7 +16,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from kazoo.exceptions import NoAuthError, NoNodeError
 from kazoo.security import ACL
@@ -25,6 +25,7 @@ from .._znode.encoding import decode
 from .core import SessionCore
 from .emit import checked_property
 from .rules import RESERVED_TOP_LEVEL
+from .._types import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from kazoo.protocol.states import ZnodeStat
@@ -37,7 +38,6 @@ CHUNK = 500  # read requests sent together
 CHUNKS_IN_FLIGHT = 2  # so at most 1,000 reads in flight (the server's own default limit)
 
 #: ``progress(phase, done, total)``: ``phase`` is ``'reading'`` or ``'writing'``, ``total`` None while unknown.
-Progress = Callable[[str, int, Union[int, None]], None]
 
 
 @dataclass

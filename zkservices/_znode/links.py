@@ -8,7 +8,7 @@ link ``t => ../cms threads`` on ``/fooservice`` reads property ``threads`` of
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable
 
 from kazoo.exceptions import NoNodeError
 
@@ -22,7 +22,7 @@ PROPERTY_LINK_SUFFIX = " =>"
 MAX_LINK_DEPTH = 64
 
 # (path) -> properties dict or None when the node does not exist
-Reader = Callable[[str], Optional[dict]]
+Reader = Callable[[str], "dict | None"]
 
 
 def resolve(path: str, read: Reader, exists: Callable[[str], bool]) -> str:
@@ -37,7 +37,7 @@ def resolve(path: str, read: Reader, exists: Callable[[str], bool]) -> str:
     return _resolve(path, read, exists, ())
 
 
-def _resolve(path: str, read: Reader, exists: Callable[[str], bool], seen: Tuple[str, ...]) -> str:
+def _resolve(path: str, read: Reader, exists: Callable[[str], bool], seen: tuple[str, ...]) -> str:
     if path == "/" or exists(path):
         return path
     if len(seen) > MAX_LINK_DEPTH:
@@ -75,7 +75,7 @@ def follow_property(
     *,
     read: Reader,
     resolve_path: Callable[[str], str],
-    seen: Tuple[Tuple[str, str], ...] = (),
+    seen: tuple[tuple[str, str], ...] = (),
     visit: Callable[[str], None] | None = None,
 ) -> Any:
     """Return property ``name`` of the node at ``node_path`` (with ``properties``),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Tuple, Union
+from typing import Any
 
 from ..errors import InvalidPath
+from .._types import Address
 
 __all__ = ["check_path", "normalize", "join", "split", "basename", "format_address", "parse_address", "Address"]
 
@@ -20,8 +21,6 @@ __all__ = ["check_path", "normalize", "join", "split", "basename", "format_addre
 # strings hold characters beyond the BMP as surrogate pairs (\ud800-\udfff),
 # which that range refuses, so those characters are refused too.
 _BAD_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff\U00010000-\U0010ffff]")
-
-Address = Union[str, Tuple[str, int]]
 
 
 def check_path(path: object) -> str:
