@@ -19,7 +19,7 @@ test: bootstrap
 
 # A classpath that does not exist: a test that starts a server anyway fails instead.
 test-unit: bootstrap
-	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" $(PYTEST_ARGS)
+	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" --hypothesis-profile=quick $(PYTEST_ARGS)
 
 bench: bootstrap
 	$(VENV)/bin/python bench/run.py

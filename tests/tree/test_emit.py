@@ -388,7 +388,6 @@ def text_can_hold(root):
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
@@ -435,7 +434,7 @@ def test_property_text_form_round_trips_or_refuses_exactly_as_documented(root):
             emit_tree(root)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(json_values)
 def test_property_values_parse_back_from_their_json(value):
     text = emit_tree(tree(a=node("a", {"v": value})))

@@ -158,6 +158,7 @@ def test_non_json_data_exports_as_string_value_and_survives_a_reimport(zk, zk_cl
     assert snapshot(zk_client) == before
 
 
+@pytest.mark.zookeeper  # starts a server of its own
 def test_export_of_the_real_root_leaves_out_zookeeper():
     # A server of its own: the shared one's root holds whatever other tests
     # left behind, such as nodes this session may not read.

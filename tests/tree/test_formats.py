@@ -85,7 +85,7 @@ def test_explicit_parsers_ignore_detection():
     assert error.lineno == 1 and "invalid node name 'a:'" in str(error)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_property_arbitrary_text_parses_or_raises_tree_error(text):
     for parser in (parse_tree, parse_text, parse_yaml):
