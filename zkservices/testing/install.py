@@ -24,7 +24,15 @@ import shutil
 
 from ..errors import ServerError
 
-__all__ = ["INSTALL_HINT", "NETTY_JARS", "find_classpath", "find_java", "find_keytool", "find_openssl", "netty_classpath"]
+__all__ = [
+    "INSTALL_HINT",
+    "NETTY_JARS",
+    "find_classpath",
+    "find_java",
+    "find_keytool",
+    "find_openssl",
+    "netty_classpath",
+]
 
 #: What to do when no server install is found; part of every lookup error.
 INSTALL_HINT = (
@@ -142,7 +150,9 @@ def find_openssl() -> str:
     found = shutil.which("openssl")
     if found:
         return found
-    raise ServerError("openssl not found on PATH (it makes the test certificates): install it with 'apt-get install openssl'")
+    raise ServerError(
+        "openssl not found on PATH (it makes the test certificates): install it with 'apt-get install openssl'"
+    )
 
 
 def find_keytool(java: str | None = None) -> str:
