@@ -7,7 +7,13 @@ import ssl
 from dataclasses import dataclass
 from typing import Any, Union
 
-__all__ = ["TLS", "TLSOption", "kazoo_tls_options"]
+__all__ = ["TLS", "TLSOption", "TLS_FAILURE_HINT", "kazoo_tls_options"]
+
+#: Added to FailedConnect over TLS: a refused handshake looks like no answer.
+TLS_FAILURE_HINT = (
+    " over TLS (a refused TLS handshake looks the same: a server certificate not signed by a trusted CA"
+    " or not naming the host, a server that needs a client certificate, or a port that is not a TLS port)"
+)
 
 
 @dataclass(frozen=True)
