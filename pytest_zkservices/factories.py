@@ -11,6 +11,10 @@ per-test fixtures name the fixture they build on and clean up after the test::
     other_connection = factories.zookeeper_connection_string("other_server", "other_chroot")
     other_zk = factories.zookeeper("other_connection")
 
+    tls_proc = factories.zookeeper_proc(tls=True, client_auth="need")  # mutual TLS
+    tls_server = factories.zookeeper_server("tls_proc")
+    tls_zk = factories.zookeeper_tls("tls_server")             # over TLS, on a fresh chroot
+
 Tests using such fixtures of their own are not recognised by the plugin as
 needing a server: mark them ``@pytest.mark.zookeeper``.  Nothing here imports
 zkservices or kazoo until a fixture runs.
@@ -42,6 +46,7 @@ __all__ = [
     "zookeeper_ensemble_proc",
     "zookeeper_proc",
     "zookeeper_server",
+    "zookeeper_tls",
 ]
 
 #: The servers (and ensembles) a test used, in its item's stash; the plugin
@@ -62,37 +67,51 @@ def _remember(request: pytest.FixtureRequest, server: Any) -> None:
 
 
 def zookeeper_proc(
-    *, classpath: str | None = None, startup_timeout: float | None = None, connect: str | None = None
+    *,
+    classpath: str | None = None,
+    startup_timeout: float | None = None,
+    connect: str | None = None,
+    tls: bool = False,
+    client_auth: str = "none",
 ) -> Callable[..., Any]:
     """A session-scoped fixture: a standalone server started once for the run, closed at its end.
 
     With ``connect`` (or the run's ``--zk-connect``) it yields an
     :class:`~zkservices.testing.ExternalServer` for that running server
-    instead.  ``classpath`` and ``startup_timeout`` default to the run's
-    options.  Starting fails the tests using it with
-    :class:`~zkservices.errors.ServerError` saying what is missing.
+    instead.  With ``tls`` the server also serves TLS with throw-away
+    certificates and ``client_auth`` (``"none"``, ``"want"``, ``"need"``),
+    as :class:`~zkservices.testing.ZooKeeperServer` does; such a server is
+    always started here (``--zk-connect`` does not apply).  ``classpath`` and
+    ``startup_timeout`` default to the run's options.  Starting fails the
+    tests using it with :class:`~zkservices.errors.ServerError` saying what
+    is missing.
     """
+    if connect is not None and tls:
+        raise ValueError("zookeeper_proc: a TLS server is started here; connect= does not go with tls=True")
 
     def zookeeper_proc_fixture(pytestconfig: pytest.Config) -> Iterator[ZooKeeperServer | ExternalServer]:
         from zkservices.testing import ExternalServer, ZooKeeperServer
 
         options = get_config(pytestconfig)
         address = connect or options.connect
-        if address:
+        if address and not tls:
             with ExternalServer(address) as external:
                 yield external
             return
         with ZooKeeperServer(
             classpath=classpath or options.classpath,
             startup_timeout=startup_timeout or options.startup_timeout,
+            tls=tls,
+            client_auth=client_auth,
+            name=("zk-mtls" if client_auth == "need" else "zk-tls") if tls else None,
         ) as server:
             yield server
 
-    return _fixture(
-        zookeeper_proc_fixture,
-        "A ZooKeeper server for the whole run (standalone, or the --zk-connect one).",
-        scope="session",
-    )
+    if tls:
+        doc = f"A ZooKeeper server with a TLS port (client_auth={client_auth}) for the whole run."
+    else:
+        doc = "A ZooKeeper server for the whole run (standalone, or the --zk-connect one)."
+    return _fixture(zookeeper_proc_fixture, doc, scope="session")
 
 
 def zookeeper_ensemble_proc(
@@ -180,6 +199,27 @@ def _close(client: KazooClient) -> None:
         client.close()
 
 
+def _make_chroot(request: pytest.FixtureRequest, connection_string: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
+    path = f"{CHROOT_BASE}/{name}-{uuid.uuid4().hex[:8]}"
+    admin = _admin_client(connection_string)
+    try:
+        admin.ensure_path(path)
+    finally:
+        _close(admin)
+    return path
+
+
+def _remove_chroot(connection_string: str, path: str) -> None:
+    admin = _admin_client(connection_string)
+    try:
+        admin.delete(path, recursive=True)
+    except Exception:  # pragma: no cover - best effort clean-up; a later ephemeral may race
+        pass
+    finally:
+        _close(admin)
+
+
 def zookeeper_chroot(server_fixture: str) -> Callable[..., Any]:
     """A per-test fixture: a fresh, empty path on the server of ``server_fixture``, removed after the test.
 
@@ -188,21 +228,9 @@ def zookeeper_chroot(server_fixture: str) -> Callable[..., Any]:
 
     def zookeeper_chroot_fixture(request: pytest.FixtureRequest) -> Iterator[str]:
         server = request.getfixturevalue(server_fixture)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
-        path = f"{CHROOT_BASE}/{name}-{uuid.uuid4().hex[:8]}"
-        admin = _admin_client(server.connection_string)
-        try:
-            admin.ensure_path(path)
-        finally:
-            _close(admin)
+        path = _make_chroot(request, server.connection_string)
         yield path
-        admin = _admin_client(server.connection_string)
-        try:
-            admin.delete(path, recursive=True)
-        except Exception:  # pragma: no cover - best effort clean-up; a later ephemeral may race
-            pass
-        finally:
-            _close(admin)
+        _remove_chroot(server.connection_string, path)
 
     return _fixture(
         zookeeper_chroot_fixture,
@@ -253,4 +281,32 @@ def zookeeper(connection_string_fixture: str) -> Callable[..., Any]:
     return _fixture(
         zookeeper_fixture,
         f"A zkservices.ZooKeeper on {connection_string_fixture}; closed after the test.",
+    )
+
+
+def zookeeper_tls(server_fixture: str) -> Callable[..., Any]:
+    """A per-test fixture: a :class:`zkservices.ZooKeeper` over TLS to the TLS server of ``server_fixture``.
+
+    It connects to the server's secure port, on a fresh chroot (made and
+    removed through the plain port, as :func:`zookeeper_chroot` does), with
+    the server's client :class:`~zkservices.TLS` (CA and client certificate);
+    closed after the test.  ``server_fixture`` must be a server made with
+    ``zookeeper_proc(tls=True)``.
+    """
+
+    def zookeeper_tls_fixture(request: pytest.FixtureRequest) -> Iterator[ZooKeeper]:
+        import zkservices
+
+        server = request.getfixturevalue(server_fixture)
+        if getattr(server, "secure_connection_string", None) is None:
+            raise pytest.UsageError(f"{server_fixture} is not a TLS server (make it with zookeeper_proc(tls=True))")
+        path = _make_chroot(request, server.connection_string)
+        helper = zkservices.ZooKeeper(server.secure_connection_string + path, tls=server.tls)
+        yield helper
+        helper.close()
+        _remove_chroot(server.connection_string, path)
+
+    return _fixture(
+        zookeeper_tls_fixture,
+        f"A zkservices.ZooKeeper over TLS to {server_fixture}'s secure port, on a fresh chroot; closed after the test.",
     )

@@ -28,6 +28,19 @@ Fixtures (made by :mod:`.factories`):
 - ``zk_client``: a started :class:`kazoo.client.KazooClient` on the chroot;
 - ``zk``: a :class:`zkservices.ZooKeeper` on the chroot.
 
+TLS fixtures (servers with throw-away certificates, see
+:class:`zkservices.testing.ZooKeeperServer`; always started by the plugin,
+``--zk-connect`` does not apply to them; each started only when a test uses it):
+
+- ``zookeeper_tls_session``: the run's server with a TLS port (``client_auth="none"``);
+- ``zookeeper_mtls_session``: the run's server with a mutual-TLS port (``client_auth="need"``);
+- ``zk_tls_server``, ``zk_mtls_server``: those servers, healed after each test as
+  ``zk_server`` is; use ``.secure_connection_string``, ``.tls`` (the client's
+  :class:`zkservices.TLS`: CA, client certificate and key), ``.ca_file``,
+  ``.client_cert_file``, ``.client_key_file``, and the plain ``.connection_string``;
+- ``zk_tls``, ``zk_mtls``: a :class:`zkservices.ZooKeeper` connected over TLS to
+  those servers' secure ports (with the client certificate), on a fresh chroot.
+
 Every test using one of these (directly or through other fixtures) gets the
 ``zookeeper`` marker, so ``pytest -m "not zookeeper"`` runs the server-free
 tests alone and starts no server.  A failing test that used a server gets the
@@ -54,6 +67,12 @@ zk_chroot = factories.zookeeper_chroot("zk_server")
 zk_connection_string = factories.zookeeper_connection_string("zk_server", "zk_chroot")
 zk_client = factories.zookeeper_client("zk_connection_string")
 zk = factories.zookeeper("zk_connection_string")
+zookeeper_tls_session = factories.zookeeper_proc(tls=True)
+zookeeper_mtls_session = factories.zookeeper_proc(tls=True, client_auth="need")
+zk_tls_server = factories.zookeeper_server("zookeeper_tls_session")
+zk_mtls_server = factories.zookeeper_server("zookeeper_mtls_session")
+zk_tls = factories.zookeeper_tls("zk_tls_server")
+zk_mtls = factories.zookeeper_tls("zk_mtls_server")
 
 #: The fixtures above: a test whose fixtures include one of them gets :data:`MARKER`.
 SERVER_FIXTURES = frozenset(
@@ -66,6 +85,12 @@ SERVER_FIXTURES = frozenset(
         "zk_connection_string",
         "zk_client",
         "zk",
+        "zookeeper_tls_session",
+        "zookeeper_mtls_session",
+        "zk_tls_server",
+        "zk_mtls_server",
+        "zk_tls",
+        "zk_mtls",
     }
 )
 

@@ -143,3 +143,25 @@ def test_server_free_run_starts_no_server(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not zookeeper",
                                            "--zk-classpath=/nonexistent/zookeeper.jar")
     result.assert_outcomes(passed=2, deselected=1)
+
+
+def test_tls_fixtures_start_their_own_servers_even_with_connect(pytester, zk_server):
+    pytester.makepyfile(
+        """
+        def test_tls(zk_tls, zk_tls_server, zk_server):
+            assert type(zk_server).__name__ == "ExternalServer"  # --zk-connect applies to plain fixtures
+            assert type(zk_tls_server).__name__ == "ZooKeeperServer"
+            assert zk_tls.connection_string.startswith(zk_tls_server.secure_connection_string + "/")
+            zk_tls.create("/over-tls", b"1")
+            assert zk_tls.get("/over-tls")[0] == b"1"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--zk-connect={zk_server.connection_string}")
+    result.assert_outcomes(passed=1)
+
+
+def test_tls_proc_factory_refuses_connect():
+    from pytest_zkservices import factories
+
+    with pytest.raises(ValueError, match="connect= does not go with tls=True"):
+        factories.zookeeper_proc(connect="127.0.0.1:2181", tls=True)

@@ -43,7 +43,7 @@ from .._znode.encoding import decode
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import format_address
 from .retry import RetryPolicy
-from .tls import TLSOption, kazoo_tls_options
+from .tls import TLS_FAILURE_HINT, TLSOption, kazoo_tls_options
 from .worker import Worker
 
 __all__ = ["SessionCore", "default_connection_string"]
@@ -156,6 +156,7 @@ class SessionCore:
                         self._shut()
                         raise FailedConnect(
                             f"no ZooKeeper server answered within {timeout:g}s at {self.connection_string}"
+                            + (TLS_FAILURE_HINT if self.client.use_ssl else "")
                         ) from None
                     log.warning("no ZooKeeper server at %s yet; still trying", self.connection_string)
         if self.client.connected:

@@ -4,6 +4,8 @@
   (:mod:`.server`, :mod:`.ensemble`); :class:`ExternalServer`: a server
   somebody else runs (:mod:`.external`);
 - :func:`find_java`, :func:`find_classpath`: what runs a server (:mod:`.install`);
+- :func:`make_certificates`, :class:`Certificates`: a throw-away CA, server and
+  client certificate for TLS servers (``ZooKeeperServer(tls=True)``) (:mod:`.certs`);
 - :func:`free_ports`, :func:`four_letter_word`, :func:`srvr`: loopback helpers (:mod:`.net`);
 - :func:`expire_session`, :func:`drop_connection`: faults on a live client (:mod:`.faults`);
 - :class:`ServerError`, :class:`FaultError`: their errors (from :mod:`zkservices.errors`).
@@ -13,6 +15,7 @@ The pytest plugin that turns these into fixtures is the separate package
 """
 
 from ..errors import FaultError, ServerError
+from .certs import Certificates, make_certificates
 from .ensemble import ZooKeeperEnsemble
 from .external import ExternalServer
 from .faults import drop_connection, expire_session
@@ -21,6 +24,7 @@ from .net import four_letter_word, free_ports, srvr
 from .server import ZooKeeperServer
 
 __all__ = [
+    "Certificates",
     "ExternalServer",
     "FaultError",
     "ServerError",
@@ -32,5 +36,6 @@ __all__ = [
     "find_java",
     "four_letter_word",
     "free_ports",
+    "make_certificates",
     "srvr",
 ]

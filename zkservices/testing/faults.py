@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from kazoo.client import KazooClient
+from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 
 from ..errors import FaultError
@@ -40,20 +41,30 @@ def _hosts_string(client: KazooClient) -> str:
     return ",".join(parts)
 
 
+def _tls_options(client: KazooClient) -> dict[str, Any]:
+    # the same TLS settings as the client (its public attributes), for a TLS port
+    if not getattr(client, "use_ssl", False):
+        return {}
+    names = ("use_ssl", "ca", "certfile", "keyfile", "keyfile_password", "verify_certs", "check_hostname")
+    return {name: getattr(client, name) for name in names}
+
+
 def expire_session(client: Any, *, timeout: float = 30.0) -> int:
     """Expire the client's session on the server and wait for a new one.
 
     The technique: a second client connects with the same session id and
-    password, then closes, which makes the server expire the session.  The
-    original client then sees LOST and establishes a fresh session.  Returns
-    the new session id once ``client`` is CONNECTED with it (for a
-    :class:`zkservices.ZooKeeper`: once it has also restored its registrations
-    and views).  No private kazoo internals are used.
+    password (and the client's TLS settings), then closes, which makes the
+    server expire the session.  The original client then sees LOST and
+    establishes a fresh session.  Returns the new session id once ``client``
+    is CONNECTED with it (for a :class:`zkservices.ZooKeeper`: once it has
+    also restored its registrations and views).  No private kazoo internals
+    are used.
 
     :param client: a started :class:`~kazoo.client.KazooClient`, a
         :class:`zkservices.ZooKeeper`, or anything with a ``.client`` holding one.
     :param timeout: seconds to wait for the new session (and recovery).
-    :raises FaultError: the client is not connected, or gets no new session
+    :raises FaultError: the client is not connected, the server cannot be
+        reached with a second client, or the client gets no new session
         (or does not recover) within ``timeout``.
     :raises TypeError: ``client`` holds no KazooClient.
     """
@@ -69,8 +80,14 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
 
     kz.add_listener(listener)
     try:
-        clone = KazooClient(hosts=_hosts_string(kz), client_id=(session_id, password))
-        clone.start(timeout=timeout)
+        clone = KazooClient(hosts=_hosts_string(kz), client_id=(session_id, password), **_tls_options(kz))
+        try:
+            clone.start(timeout=timeout)  # on a time-out it stops and closes itself
+        except KazooTimeoutError:
+            raise FaultError(
+                f"could not reach {_hosts_string(kz)} with a second client to expire session 0x{session_id:x} "
+                f"within {timeout}s"
+            ) from None
         try:
             clone.stop()
         finally:

@@ -7,7 +7,10 @@ Lookup, in order:
   ``lib/*.jar``), else the locations Debian's ``zookeeper`` package uses
   (``/usr/share/java/zookeeper.jar`` plus the log4j binding beside it), else
   ``/usr/share/zookeeper``;
-- Java: ``$JAVA_HOME/bin/java``, else ``java`` on ``$PATH``.
+- Java: ``$JAVA_HOME/bin/java``, else ``java`` on ``$PATH``;
+- for TLS servers: the Netty jars (:func:`netty_classpath`; a classpath that
+  already holds them, else Debian's in ``/usr/share/java``), ``openssl`` on
+  ``$PATH`` and ``keytool`` beside Java (:func:`find_openssl`, :func:`find_keytool`).
 
 Every failure raises :class:`~zkservices.errors.ServerError` saying what to install.
 """
@@ -16,11 +19,20 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 
 from ..errors import ServerError
 
-__all__ = ["INSTALL_HINT", "find_classpath", "find_java"]
+__all__ = [
+    "INSTALL_HINT",
+    "NETTY_JARS",
+    "find_classpath",
+    "find_java",
+    "find_keytool",
+    "find_openssl",
+    "netty_classpath",
+]
 
 #: What to do when no server install is found; part of every lookup error.
 INSTALL_HINT = (
@@ -86,3 +98,83 @@ def find_classpath(classpath: str | None = None) -> str:
     if any("zookeeper" in os.path.basename(j) for j in jars):
         return os.pathsep.join(jars)
     raise ServerError(f"ZooKeeper jars not found (looked in {DEBIAN_JAVA_DIR} and {SHARE_DIR}): {INSTALL_HINT}")
+
+
+#: The Netty jars ZooKeeper's ``NettyServerCnxnFactory`` (TLS) needs, by their Debian names.
+NETTY_JARS = (
+    "netty-buffer",
+    "netty-codec",
+    "netty-common",
+    "netty-handler",
+    "netty-resolver",
+    "netty-transport",
+    "netty-transport-native-unix-common",
+)
+
+
+def _has_jar(entries: list[str], name: str) -> bool:
+    pattern = re.compile(rf"^{re.escape(name)}(-\d[^/]*)?\.jar$")
+    return any(pattern.match(os.path.basename(e)) for e in entries)
+
+
+def netty_classpath(classpath: str) -> str:
+    """Return ``classpath`` with every jar of :data:`NETTY_JARS` it lacks added from Debian's ``/usr/share/java``.
+
+    A classpath holding ``netty-all`` (or all of them) comes back as it is.
+    Raises :class:`ServerError` saying what to install when a jar is found
+    nowhere.
+    """
+    entries = [path for entry in classpath.split(os.pathsep) if entry for path in (glob.glob(entry) or [entry])]
+    if _has_jar(entries, "netty-all"):
+        return classpath
+    extra, missing = [], []
+    for name in NETTY_JARS:
+        if _has_jar(entries, name):
+            continue
+        candidate = os.path.join(DEBIAN_JAVA_DIR, f"{name}.jar")
+        (extra if os.path.exists(candidate) else missing).append(candidate)
+    if missing:
+        raise ServerError(
+            f"Netty jars for a TLS ZooKeeper server not found ({', '.join(missing)}): "
+            "install them with 'apt-get install libnetty-java' (Debian's zookeeper package brings it), "
+            "or put Netty on ZOOKEEPER_CLASSPATH"
+        )
+    return os.pathsep.join([classpath, *extra])
+
+
+def find_openssl() -> str:
+    """Return the path of the ``openssl`` command (it makes test certificates).
+
+    Raises :class:`ServerError` saying what to install when there is none.
+    """
+    found = shutil.which("openssl")
+    if found:
+        return found
+    raise ServerError(
+        "openssl not found on PATH (it makes the test certificates): install it with 'apt-get install openssl'"
+    )
+
+
+def find_keytool(java: str | None = None) -> str:
+    """Return the path of Java's ``keytool`` (it makes the server's PKCS12 truststore).
+
+    Looked for beside ``java`` (default: :func:`find_java`), in
+    ``$JAVA_HOME/bin``, then on ``$PATH``.  Raises :class:`ServerError`
+    saying what to install when there is none.
+    """
+    candidates = []
+    if java:
+        candidates.append(os.path.join(os.path.dirname(os.path.realpath(java)), "keytool"))
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidates.append(os.path.join(java_home, "bin", "keytool"))
+    for candidate in candidates:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("keytool")
+    if found:
+        return found
+    raise ServerError(
+        "keytool not found (beside java, in $JAVA_HOME/bin or on PATH; it makes the TLS server's truststore): "
+        "install a Java runtime with 'apt-get install default-jre-headless'"
+    )

@@ -5,7 +5,8 @@ process group (``start_new_session=True``), so that :meth:`ZooKeeperServer.kill`
 and the clean-up at interpreter exit take the whole JVM down.  Readiness is
 proven by the server answering the ``srvr`` four-letter command, never by a
 port merely accepting.  Where Java and the jars come from:
-:mod:`zkservices.testing.install`.
+:mod:`zkservices.testing.install`; the certificates of a TLS server:
+:mod:`zkservices.testing.certs`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,21 @@ import tempfile
 import threading
 import time
 import weakref
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import ServerError
-from .install import find_classpath, find_java
+from .certs import Certificates, make_certificates
+from .install import find_classpath, find_java, netty_classpath
 from .net import free_ports, srvr
 from .serverlog import LOG4J_PROPERTIES, forward_lines
 
-__all__ = ["ZooKeeperServer"]
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from .. import TLS
+
+__all__ = ["CLIENT_AUTH", "ZooKeeperServer"]
+
+#: The values of ``client_auth`` (ZooKeeper's ``ssl.clientAuth``).
+CLIENT_AUTH = ("none", "want", "need")
 
 log = logging.getLogger("zkservices.testing")
 
@@ -54,7 +62,26 @@ class ZooKeeperServer:
     :meth:`resume` and :meth:`restart` act on the running process;
     :meth:`close` kills it and removes the data directory, for good.  As a
     context manager it starts on entry and closes on exit.  The data
-    directory survives :meth:`stop`/:meth:`start` (so sessions and data do).
+    directory survives :meth:`stop`/:meth:`start` (so sessions and data do);
+    ``restart(wipe_data=True)`` empties it, as a rebuilt server would be.
+
+    With ``tls=True`` the server also serves TLS on :attr:`secure_port`
+    (ZooKeeper's ``secureClientPort``, with its Netty connection factory and
+    Debian's Netty jars), beside the plain :attr:`port` (readiness and the
+    four-letter words stay on the plain port).  Constructing it makes a
+    throw-away CA, a server certificate for ``IP:<host>`` and a client
+    certificate in :attr:`tls_dir` (:func:`~zkservices.testing.make_certificates`).
+    A client connects with ``ZooKeeper(server.secure_connection_string,
+    tls=server.tls)``; :attr:`tls` trusts the CA and presents the client
+    certificate (needed with ``client_auth="need"``).
+
+    Attributes of a TLS server (all None for a plain one): :attr:`secure_port`;
+    :attr:`tls`, the client's :class:`~zkservices.TLS`; :attr:`tls_dir`, the
+    directory of the certificates; :attr:`ca_file`, the CA certificate (PEM);
+    :attr:`client_cert_file` and :attr:`client_key_file`, the client
+    certificate and its unencrypted key (PEM); :attr:`certificates`, every
+    file (:class:`~zkservices.testing.Certificates`).  :attr:`client_auth`
+    is ``"none"`` for a plain server.
 
     Standalone by default; :class:`~zkservices.testing.ZooKeeperEnsemble`
     makes ensemble members by passing ``myid`` and ``peers``.
@@ -73,7 +100,15 @@ class ZooKeeperServer:
     :param peers: every member as ``(myid, peer_port, election_port)``.
     :param name: the name in logs and reprs (default ``zk`` or ``zk<myid>``).
     :param log_tail_lines: how many output lines :meth:`log_tail` keeps.
-    :raises ServerError: Java or the jars cannot be found.
+    :param tls: also serve TLS on a secure client port, with throw-away certificates.
+    :param client_auth: whether the TLS port asks clients for a certificate:
+        ``"none"``, ``"want"`` (checked when given) or ``"need"`` (mutual TLS).
+    :param secure_port: the TLS port (default: a free one); only with ``tls``.
+    :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
+        ``client_auth``/``secure_port`` is given without ``tls``.
+    :raises ServerError: Java or the jars cannot be found; for ``tls``: the
+        Netty jars, ``openssl`` or ``keytool`` are missing (the message says
+        what to install) or making the certificates fails.
     """
 
     def __init__(
@@ -91,11 +126,21 @@ class ZooKeeperServer:
         peers: Sequence[tuple[int, int, int]] | None = None,
         name: str | None = None,
         log_tail_lines: int = 200,
+        tls: bool = False,
+        client_auth: str = "none",
+        secure_port: int | None = None,
     ) -> None:
+        if client_auth not in CLIENT_AUTH:
+            raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
+        if not tls and (client_auth != "none" or secure_port is not None):
+            raise ValueError("client_auth and secure_port are options of a TLS server: pass tls=True too")
         self.host = host
-        self.port = port if port is not None else free_ports(1, host=host)[0]
+        ports = free_ports(2, host=host)
+        self.port = port if port is not None else ports[0]
         self.classpath = find_classpath(classpath)
         self.java = java or find_java()
+        if tls:
+            self.classpath = netty_classpath(self.classpath)
         self.startup_timeout = startup_timeout
         self.tick_time = tick_time
         self.max_session_timeout = max_session_timeout
@@ -110,6 +155,25 @@ class ZooKeeperServer:
         self._reader: threading.Thread | None = None
         self._paused = False
         self._closed = False
+        self.client_auth = client_auth
+        self.secure_port: int | None = None
+        self.certificates: Certificates | None = None
+        self.tls: TLS | None = None
+        self.tls_dir: str | None = None
+        self.ca_file: str | None = None
+        self.client_cert_file: str | None = None
+        self.client_key_file: str | None = None
+        if tls:
+            self.secure_port = secure_port if secure_port is not None else next(p for p in ports if p != self.port)
+            try:
+                certs = make_certificates(os.path.join(self.base_dir, "tls"), server_names=[host], java=self.java)
+            except BaseException:
+                if self._own_dir:
+                    shutil.rmtree(self.base_dir, ignore_errors=True)
+                raise
+            self.certificates, self.tls, self.tls_dir = certs, certs.client_tls, certs.directory
+            self.ca_file, self.client_cert_file, self.client_key_file = (
+                certs.ca_file, certs.client_cert_file, certs.client_key_file)
         self._write_config()
         _live.add(self)
 
@@ -117,8 +181,13 @@ class ZooKeeperServer:
 
     @property
     def connection_string(self) -> str:
-        """``host:port`` of this server (no chroot)."""
+        """``host:port`` of this server's plain port (no chroot)."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def secure_connection_string(self) -> str | None:
+        """``host:secure_port`` of a TLS server (no chroot); None for a plain server."""
+        return None if self.secure_port is None else f"{self.host}:{self.secure_port}"
 
     def _write_config(self) -> None:
         os.makedirs(self.data_dir, exist_ok=True)
@@ -135,6 +204,13 @@ class ZooKeeperServer:
             f"maxSessionTimeout={self.max_session_timeout}",
             "maxClientCnxns=0",
         ]
+        if self.certificates is not None:
+            lines += [
+                f"secureClientPort={self.secure_port}",
+                f"secureClientPortAddress={self.host}",
+                "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+                *self.certificates.server_properties(client_auth=self.client_auth),
+            ]
         if self.peers:
             lines += [f"server.{sid}={self.host}:{peer}:{election}" for sid, peer, election in self.peers]
             with open(os.path.join(self.data_dir, "myid"), "w") as f:
@@ -171,9 +247,17 @@ class ZooKeeperServer:
         """The exit code of the last process once it ended (negative: killed by that signal), else None."""
         return self._process.poll() if self._process is not None else None
 
-    def srvr(self, *, timeout: float = 2.0) -> dict[str, str]:
-        """The answer to ``srvr`` as a dict (``{'Mode': 'leader', ...}``); ``{}`` if not serving."""
-        return srvr(self.host, self.port, timeout=timeout)
+    def srvr(self, *, timeout: float = 2.0, secure: bool = False) -> dict[str, str]:
+        """The answer to ``srvr`` as a dict (``{'Mode': 'leader', ...}``); ``{}`` if not serving.
+
+        With ``secure`` it asks over TLS on :attr:`secure_port`, with the
+        client certificate (``{}`` for a plain server).
+        """
+        if not secure:
+            return srvr(self.host, self.port, timeout=timeout)
+        if self.certificates is None or self.secure_port is None:
+            return {}
+        return srvr(self.host, self.secure_port, timeout=timeout, ssl_context=self.certificates.client_ssl_context())
 
     @property
     def mode(self) -> str | None:
@@ -197,7 +281,9 @@ class ZooKeeperServer:
         if self._closed:
             raise ServerError(f"{self!r} is closed")
         if not self.running:
-            self._check_port_free()
+            for port in (self.port, self.secure_port):
+                if port is not None:
+                    self._check_port_free(port)
             cmd = [
                 self.java,
                 "-Xmx256m",
@@ -235,7 +321,7 @@ class ZooKeeperServer:
             self.wait_serving()
         return self
 
-    def _check_port_free(self) -> None:
+    def _check_port_free(self, port: int) -> None:
         # Readiness is "srvr answers on our port": another server already there
         # would answer for us, so refuse to start on a port that is taken.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -243,15 +329,15 @@ class ZooKeeperServer:
             # killed server are fine, a listening socket is not.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind((self.host, self.port))
+                s.bind((self.host, port))
                 s.listen(1)
             except OSError as exc:
                 raise ServerError(
-                    f"cannot start ZooKeeper {self.name}: port {self.host}:{self.port} is in use ({exc.strerror})"
+                    f"cannot start ZooKeeper {self.name}: port {self.host}:{port} is in use ({exc.strerror})"
                 ) from None
 
     def wait_serving(self, *, timeout: float | None = None) -> None:
-        """Wait until the server answers ``srvr`` with a mode.
+        """Wait until the server answers ``srvr`` with a mode (a TLS server: on both ports).
 
         ``timeout`` defaults to ``startup_timeout``.  Raises
         :class:`ServerError` with the log tail when the process exits or the
@@ -265,7 +351,7 @@ class ZooKeeperServer:
                     f"ZooKeeper {self.name} exited with code {self._process.returncode} while starting; "
                     f"log tail:\n{self.log_tail()}"
                 )
-            if self.mode:
+            if self.mode and (self.secure_port is None or self.srvr(secure=True).get("Mode")):
                 return
             if time.monotonic() > deadline:
                 raise ServerError(
@@ -336,10 +422,29 @@ class ZooKeeperServer:
         self._paused = False
         log.info("resumed ZooKeeper %s", self.name)
 
-    def restart(self, *, wait: bool = True) -> None:
-        """Stop gracefully and start again with the same port and data (see :meth:`start`)."""
+    def restart(self, *, wait: bool = True, wipe_data: bool = False) -> None:
+        """Stop gracefully and start again on the same ports (see :meth:`start`).
+
+        The data survive, unless ``wipe_data``: then the data directory is
+        emptied in between, as on a server rebuilt from scratch (every node,
+        session and transaction log gone; an ensemble member keeps its id;
+        a TLS server keeps its certificates).
+        """
         self.stop()
+        if wipe_data:
+            self.wipe_data()
         self.start(wait=wait)
+
+    def wipe_data(self) -> None:
+        """Empty the data directory of a stopped server (an ensemble member keeps its ``myid``).
+
+        Raises :class:`ServerError` while the server runs.
+        """
+        if self.running:
+            raise ServerError(f"cannot wipe the data of {self!r}: stop it first")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self._write_config()
+        log.info("wiped the data of ZooKeeper %s", self.name)
 
     def close(self) -> None:
         """Kill the process and remove the data directory it created (idempotent)."""
@@ -370,4 +475,5 @@ class ZooKeeperServer:
             state = f"running pid={self.pid}"
         else:
             state = "stopped"
-        return f"<ZooKeeperServer {self.name} {self.connection_string} {state}>"
+        secure = f" tls={self.secure_connection_string} client_auth={self.client_auth}" if self.secure_port else ""
+        return f"<ZooKeeperServer {self.name} {self.connection_string}{secure} {state}>"
