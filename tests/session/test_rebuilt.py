@@ -4,8 +4,6 @@ not retried forever: registrations restored, views re-read, an ERROR says why.""
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 
 import pytest
 
@@ -16,13 +14,6 @@ from zkservices.testing import ZooKeeperServer
 from _util import kazoo_client, stop, wait_for
 
 pytestmark = pytest.mark.zookeeper
-
-
-def _wipe_and_restart(server: ZooKeeperServer) -> None:
-    server.stop()
-    shutil.rmtree(server.data_dir)
-    os.makedirs(server.data_dir)
-    server.start()
 
 
 def test_server_zxid_reads_srvr_and_is_none_where_nothing_answers(zk_server):
@@ -44,7 +35,7 @@ def test_a_wiped_server_is_rejoined_with_registrations_and_views_restored(caplog
             assert calls == [["10.0.0.1:80"]]
             old_session = zk.client.client_id[0]
 
-            _wipe_and_restart(server)
+            server.restart(wipe_data=True)
 
             other = kazoo_client(server.connection_string)
             try:
