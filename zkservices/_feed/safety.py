@@ -77,16 +77,16 @@ def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{where}[{i}]")
 
 
-def _scalars(value: Any) -> Iterator[Any]:
+def _values(value: Any) -> Iterator[Any]:
+    """``value`` and everything in it (mapping keys and values, list items), nested."""
+    yield value
     if isinstance(value, Mapping):
         for key, item in value.items():
             yield key
-            yield from _scalars(item)
+            yield from _values(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _scalars(item)
-    else:
-        yield value
+            yield from _values(item)
 
 
 def control_character(value: Any, where: str = "") -> str | None:
@@ -279,7 +279,7 @@ class ContextChecker:
 
     def _leave_out(self, context: dict[str, Any], refused: Any, exc: FeedTemplateError) -> dict[str, Any]:
         def holds(value: Any) -> bool:
-            return any(_same(item, refused) for item in _scalars(value))
+            return any(_same(item, refused) for item in _values(value))
 
         services, found = [], False
         for service in context["services"]:
@@ -307,6 +307,9 @@ _NONE: Any = object()
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Whether ``a`` is the refused value ``b`` (also with IPv6 brackets removed, as templates do for names)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b or a.replace("[", "").replace("]", "") == b
     return type(a) is type(b) and a == b
 
 

@@ -14,7 +14,7 @@ It works as consul-template and Synapse do:
    (no write, no check, no reload).
 4. **Check** (optional): the candidate is staged in a hidden temporary file next
    to the output (same suffix) and ``check_command`` runs through the shell with
-   every ``{}`` replaced by the candidate's (shell-quoted) path; the path is also
+   every ``{}`` replaced by the candidate's absolute (shell-quoted) path; it is also
    in ``$ZKSERVICES_FEED_CANDIDATE`` (and the output's in
    ``$ZKSERVICES_FEED_OUTPUT``).  On failure the old file stays and the reason,
    with the last :data:`OUTPUT_LINES` lines of the command's output, is logged.
@@ -372,7 +372,7 @@ class FileFeed:
                 self.last_error = None
                 return
             with StagedFile(self.output, data) as candidate:
-                if self.check_command and not self._check(candidate.path):
+                if self.check_command and not self._check(os.path.abspath(candidate.path)):
                     return
                 candidate.commit()
         except OSError as exc:
