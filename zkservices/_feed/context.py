@@ -18,10 +18,16 @@ Providers = Union[Mapping[str, "Mapping[str, Any] | None"], Sequence[Mapping[str
 
 
 def _port(value: Any) -> Any:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """An integer port from an int, a string of digits or a whole float; anything else as it is."""
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
 
 
 def provider_entry(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:

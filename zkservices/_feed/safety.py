@@ -287,7 +287,7 @@ class ContextChecker:
             for provider in service.get("providers", []):
                 if holds({k: v for k, v in provider.items() if k != "properties"}) or holds(provider.get("properties")):
                     found = True
-                    self._warn(_provider_node(service, provider), _version(provider), exc.reason)
+                    self._warn(_provider_node(service, provider), _version(provider), str(exc))
                 else:
                     keep.append(provider)
             services.append({**service, "providers": keep})
