@@ -53,9 +53,6 @@ _SCOPE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 TOKEN_CHARACTERS = "A-Z a-z 0-9 . _ - : / @ % + = , ~ ( ) [ ]"
 _TOKEN = re.compile(r"[A-Za-z0-9._:/@%+=,~()\[\]-]+\Z")
 
-#: How often one rendering is retried with the providers a ``token`` filter refused left out.
-_MAX_RETRIES = 100
-
 
 def _shown(value: str, limit: int = 60) -> str:
     text = repr(value)
@@ -197,7 +194,7 @@ class ContextChecker:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one check or rendering at a time
         self._warned: dict[str, str] = {}  # node path -> version warned about
         self._seen: set[str] = set()
 
@@ -228,11 +225,12 @@ class ContextChecker:
         Raises :class:`~zkservices.FeedError` naming the service and the
         property when a service property holds a control character.
         """
-        self._begin()
-        try:
-            return self._check(context)
-        finally:
-            self._end()
+        with self._lock:
+            self._begin()
+            try:
+                return self._check(context)
+            finally:
+                self._end()
 
     def _check(self, context: Mapping[str, Any]) -> dict[str, Any]:
         services = []
@@ -262,20 +260,20 @@ class ContextChecker:
         one a ``token`` filter refused) and :class:`~zkservices.FeedTemplateError`
         for other template errors.
         """
-        self._begin()
-        try:
-            checked = self._check(context)
-            for _ in range(_MAX_RETRIES):
-                try:
-                    return render(checked)
-                except FeedTemplateError as exc:
-                    refused = _refused_value(exc)
-                    if refused is _NONE:
-                        raise
-                    checked = self._leave_out(checked, refused, exc)
-            raise FeedError(f"feed {self.name}: too many providers refused by the template")  # pragma: no cover
-        finally:
-            self._end()
+        with self._lock:
+            self._begin()
+            try:
+                checked = self._check(context)
+                while True:  # each round leaves out at least one provider, or raises
+                    try:
+                        return render(checked)
+                    except FeedTemplateError as exc:
+                        refused = _refused_value(exc)
+                        if refused is _NONE:
+                            raise
+                        checked = self._leave_out(checked, refused, exc)
+            finally:
+                self._end()
 
     def _leave_out(self, context: dict[str, Any], refused: Any, exc: FeedTemplateError) -> dict[str, Any]:
         def holds(value: Any) -> bool:
@@ -285,7 +283,7 @@ class ContextChecker:
         for service in context["services"]:
             keep = []
             for provider in service.get("providers", []):
-                if holds({k: v for k, v in provider.items() if k != "properties"}) or holds(provider.get("properties")):
+                if holds(provider):
                     found = True
                     self._warn(_provider_node(service, provider), _version(provider), str(exc))
                 else:
