@@ -6,15 +6,19 @@
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench bootstrap clean
+.PHONY: demo test test-unit bench bootstrap bootstrap-test clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
 
+# The test command also needs haproxy and nginx (the shipped templates are validated with them).
+bootstrap-test:
+	@VENV=$(VENV) scripts/bootstrap --test
+
 demo: bootstrap
 	$(VENV)/bin/zkservices demo
 
-test: bootstrap
+test: bootstrap-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # A classpath that does not exist: a test that starts a server anyway fails instead.

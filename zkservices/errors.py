@@ -129,18 +129,26 @@ class FeedError(ZkServicesError):
     reload failure.  The message says which."""
 
 
+_NO_VALUE: object = object()
+
+
 class FeedTemplateError(ZkServicesError, ValueError):
     """A feed template cannot be compiled or rendered.
 
     The message names the template and, when known, the line:
     ``"nginx.conf.j2, line 3: 'weight' is undefined"``.  ``template_name``,
-    ``lineno`` (or ``None``) and ``reason`` are attributes too.
+    ``lineno`` (or ``None``) and ``reason`` are attributes too; when the
+    ``token`` filter refused a value, ``refused`` is true and ``value`` holds it.
     """
 
-    def __init__(self, reason: str, *, template_name: str, lineno: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, template_name: str, lineno: int | None = None, value: object = _NO_VALUE
+    ) -> None:
         self.reason = reason
         self.template_name = template_name
         self.lineno = lineno
+        self.refused = value is not _NO_VALUE
+        self.value = None if value is _NO_VALUE else value
         where = template_name if lineno is None else f"{template_name}, line {lineno}"
         super().__init__(f"{where}: {reason}")
 

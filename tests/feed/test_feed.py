@@ -190,7 +190,9 @@ def test_the_file_is_never_seen_half_written(zk, zk_connection_string, tmp_path)
     other = kazoo_client(zk_connection_string)
     thread = threading.Thread(target=reader, daemon=True)
     try:
-        with Feed(zk_connection_string, "/svc", template_text=TEMPLATE, output=out, min_fraction=0) as feed:
+        # min_wait=0: every change is written at once, as many writes as can be
+        with Feed(zk_connection_string, "/svc", template_text=TEMPLATE, output=out, min_fraction=0,
+                  min_wait=0) as feed:
             wait_file(out, text(("svc", "none", [])))
             thread.start()
             padding = "x" * 2000  # big enough provider data that a torn write would show

@@ -310,3 +310,56 @@ def test_feed_on_render_sees_each_new_text(tmp_path):
             feed.update({"value": value})
             assert feed.flush(WAIT, now=True)
     assert texts == ["value=1\n", "value=2\n"]
+
+
+def test_failed_commands_show_the_last_twenty_lines_of_their_output(tmp_path, caplog):
+    out = tmp_path / "out.conf"
+    # the line that says what is wrong is not the last one
+    noisy = "for i in $(seq 1 30); do echo \"line $i\" >&2; done; echo 'summary: 1 error' >&2; exit 3"
+    with caplog.at_level(logging.WARNING, logger="zkservices.feed"):
+        with FileFeed(template_text=COUNTER_TEMPLATE, output=out, check_command=noisy) as feed:
+            feed.update({"value": 1})
+            assert feed.flush(WAIT)
+            error = feed.last_error
+            assert feed.check_failures == 1 and not out.exists()
+    assert error.startswith(f"check command {noisy!r} failed (exit 3: summary: 1 error); its output (last 20 of 31 lines):\n")
+    shown = error.split("\n")[1:]
+    assert shown == [f"  line {i}" for i in range(12, 31)] + ["  summary: 1 error"]
+    assert any("line 12" in r.getMessage() and "line 30" in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.ERROR, logger="zkservices.feed"):
+        with FileFeed(template_text=COUNTER_TEMPLATE, output=out, reload_command="echo one; echo two >&2; exit 5") as feed:
+            feed.update({"value": 2})
+            assert feed.flush(WAIT)
+            error = feed.last_error
+    assert error == "reload command 'echo one; echo two >&2; exit 5' failed (exit 5: two); its output:\n  one\n  two"
+    # a single line is shown once, in the parentheses
+    with FileFeed(template_text=COUNTER_TEMPLATE, output=tmp_path / "o2", check_command="echo nope >&2; false") as feed:
+        feed.update({"value": 3})
+        assert feed.flush(WAIT)
+        assert feed.last_error == "check command 'echo nope >&2; false' failed (exit 1: nope)"
+
+
+def test_writes_and_reloads_are_logged_naming_the_file_and_the_changes(tmp_path, caplog):
+    out = tmp_path / "out.conf"
+    template = ("{% for s in services %}{{ s.name }} {{ s.properties.get('balance') }} "
+                "{{ s.providers | map(attribute='name') | join(',') }}\n{% endfor %}")
+
+    def ctx(props, *names):
+        return {"services": [{"path": "/svc", "name": "svc", "properties": props, "stale": False,
+                              "providers": [{"name": n, "properties": {}} for n in names]}]}
+
+    with caplog.at_level(logging.INFO, logger="zkservices.feed"):
+        with FileFeed(template_text=template, output=out, reload_command="true") as feed:
+            for context in (ctx({}, "a:1", "b:2"), ctx({}, "b:2", "c:3"), ctx({"balance": "rr"}, "b:2", "c:3")):
+                feed.update(context)
+                assert feed.flush(WAIT)
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    wrote = [m for m in infos if f"wrote {out}" in m]
+    reloaded = [m for m in infos if f"reloaded after writing {out}" in m]
+    assert [m.split(": ", 1)[1].split(": ", 1)[1] for m in wrote] == [
+        "/svc: 2 provider(s): a:1, b:2",
+        "/svc: added c:3, removed a:1",
+        "/svc: properties added: balance",
+    ]
+    assert len(reloaded) == 3 and reloaded[1].endswith("/svc: added c:3, removed a:1")

@@ -12,16 +12,22 @@ from typing import Any, Mapping, Sequence, Union
 
 from .._znode.paths import format_address, parse_address
 
-__all__ = ["build_context", "service_entry", "provider_entry"]
+__all__ = ["build_context", "service_entry", "provider_entry", "describe_changes"]
 
 Providers = Union[Mapping[str, "Mapping[str, Any] | None"], Sequence[Mapping[str, Any]], None]
 
 
 def _port(value: Any) -> Any:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """An integer port from an int, a string of digits or a whole float; anything else as it is."""
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
 
 
 def provider_entry(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -100,3 +106,56 @@ def build_context(services: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             entry.setdefault(key, value)
         result.append(entry)
     return {"services": result}
+
+
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def describe_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
+    """What changed from one template context to the next, in a line for the log.
+
+    Providers added, removed or changed by name, service properties added,
+    removed or changed by name, services appearing, going and turning stale
+    or current: ``"/svc: +10.0.0.2:80, -10.0.0.1:80, properties changed: balance"``.
+    ``before`` is ``None`` for the first rendering (then each service's
+    providers are listed).  Contexts without services give ``""``.
+    """
+    old = {s.get("path"): s for s in (before or {}).get("services", [])}
+    parts: list[str] = []
+    for service in after.get("services", []):
+        path = service.get("path")
+        providers = {p.get("name"): p for p in service.get("providers", [])}
+        previous = old.pop(path, None)
+        if previous is None:
+            names = sorted(str(n) for n in providers)
+            listed = f": {_names(names)}" if names else ""
+            parts.append(f"{path}: {len(names)} provider(s){listed}" + (" (stale)" if service.get("stale") else ""))
+            continue
+        was = {p.get("name"): p for p in previous.get("providers", [])}
+        changes = []
+        added = sorted(str(n) for n in providers if n not in was)
+        removed = sorted(str(n) for n in was if n not in providers)
+        changed = sorted(str(n) for n in providers if n in was and providers[n] != was[n])
+        if added:
+            changes.append("added " + _names(added))
+        if removed:
+            changes.append("removed " + _names(removed))
+        if changed:
+            changes.append("changed " + _names(changed))
+        props, old_props = service.get("properties") or {}, previous.get("properties") or {}
+        for what, keys in (
+            ("properties added", [k for k in props if k not in old_props]),
+            ("properties removed", [k for k in old_props if k not in props]),
+            ("properties changed", [k for k in props if k in old_props and props[k] != old_props[k]]),
+        ):
+            if keys:
+                changes.append(f"{what}: {_names(sorted(str(k) for k in keys))}")
+        if bool(service.get("stale")) != bool(previous.get("stale")):
+            changes.append("now stale" if service.get("stale") else "now current")
+        if changes:
+            parts.append(f"{path}: {', '.join(changes)}")
+    for path in old:
+        parts.append(f"{path}: no longer in the feed")
+    return "; ".join(parts)

@@ -7,7 +7,10 @@ A :class:`Feed` keeps one :class:`~zkservices.ServerSet` per service path
 command, atomic write, reload command).  Nothing is rendered until every
 service has data (from ZooKeeper, or from the snapshot once ZooKeeper has not
 answered for ``timeout`` seconds): a feed that cannot reach ZooKeeper never
-writes an empty configuration.
+writes an empty configuration.  Every context is checked before it is rendered
+(:mod:`zkservices._feed.safety`): providers with a bad host or port or control
+characters are left out with a warning, a service property holding control
+characters fails the rendering and the file stays as it is.
 """
 
 from __future__ import annotations
@@ -15,19 +18,30 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable, Iterable
 
-from .._discovery import DEFAULT_MIN_FRACTION, BackgroundConnection, ServerSet
+from .._discovery import DEFAULT_MIN_FRACTION, BackgroundConnection, ServerSet, load_snapshot
 from .._os import PathLike
 from .._zookeeper import ZooKeeper
 from .._znode.paths import check_path
 from ..errors import FeedError
 from .context import build_context
+from .safety import ContextChecker
 from .writer import FileFeed
 
-__all__ = ["Feed", "FeedError"]
+__all__ = ["Feed", "FeedError", "DEFAULT_MIN_WAIT", "SNAPSHOT_GRACE"]
 
 log = logging.getLogger("zkservices.feed")
+
+#: The default quiescence of a :class:`Feed`, in seconds: long enough to take in
+#: a backend's session restore as one change (its registrations come back in
+#: one transaction per service path, a few milliseconds apart across paths),
+#: short enough not to delay a real change noticeably.
+DEFAULT_MIN_WAIT = 0.2
+
+#: Seconds :meth:`Feed.run_once` waits, past ``timeout``, for a snapshot to be served.
+SNAPSHOT_GRACE = 0.5
 
 
 class Feed:
@@ -42,8 +56,13 @@ class Feed:
         ``template_file``.
     :param template_file: a file holding the template.
     :param output: the file to maintain (not needed with ``dry_run``).
-    :param check_command, reload_command, min_wait, max_wait, dry_run, command_timeout:
+    :param check_command, reload_command, dry_run, command_timeout:
         as :class:`~zkservices._feed.writer.FileFeed` has them.
+    :param min_wait: quiescence: render only once no change has come for this
+        many seconds (default :data:`DEFAULT_MIN_WAIT`, 0.2 s, which takes in a
+        backend's restored registrations as one change; 0: at once).
+    :param max_wait: but at most this many seconds after the first pending
+        change (default ``None``: 4 x ``min_wait``; 0: no cap).
     :param min_fraction, force, snapshot, timeout: as :class:`~zkservices.ServerSet`
         has them (one snapshot file holds every service of the feed; a dry run
         reads it but never writes it).
@@ -78,8 +97,8 @@ class Feed:
         output: PathLike | None = None,
         check_command: str | None = None,
         reload_command: str | None = None,
-        min_wait: float = 0.0,
-        max_wait: float = 0.0,
+        min_wait: float = DEFAULT_MIN_WAIT,
+        max_wait: float | None = None,
         dry_run: bool = False,
         min_fraction: float = DEFAULT_MIN_FRACTION,
         force: bool = False,
@@ -112,17 +131,20 @@ class Feed:
         self.timeout = float(timeout)
         self.session_timeout = float(session_timeout)
         assert template_text is not None
+        output_name = os.fspath(output) if output is not None else "-"
+        self.checker = ContextChecker(output_name)
         self.file_feed = FileFeed(
             template_text=template_text,
             template_name=template_name,
-            output=os.fspath(output) if output is not None else "-",
+            output=output_name,
             check_command=check_command,
             reload_command=reload_command,
             min_wait=min_wait,
-            max_wait=max_wait,
+            max_wait=4 * min_wait if max_wait is None else max_wait,
             dry_run=dry_run,
             command_timeout=command_timeout,
             on_render=on_render,
+            checker=self.checker,
         )
         self.output = self.file_feed.output
         self.server_sets: list[ServerSet] = []
@@ -196,15 +218,21 @@ class Feed:
         """Start, wait until every service has data, render (and write, check,
         reload) once, close; return the rendered text.
 
-        Waits at most ``timeout`` seconds (default: the feed's ``timeout`` plus
-        one second) for data; raises :class:`~zkservices.FeedError` when there is
-        none (ZooKeeper unreachable and no snapshot) or the cycle failed.
+        Waits at most ``timeout`` seconds (default: the feed's ``timeout``) for
+        data from ZooKeeper -- with a ``snapshot`` holding the services, up to
+        :data:`SNAPSHOT_GRACE` seconds more for it to be served; raises
+        :class:`~zkservices.FeedError` when there is none (ZooKeeper unreachable
+        and no snapshot) or the cycle failed.
         """
-        wait = self.timeout + 1.0 if timeout is None else timeout
+        wait = self.timeout if timeout is None else float(timeout)
         try:
             if self._state == "latent":
                 self.start()
-            missing = [s.path for s in self.server_sets if not s.wait_ready(wait)]
+            deadline = time.monotonic() + wait
+            late = [s for s in self.server_sets if not s.wait_ready(max(0.0, deadline - time.monotonic()))]
+            if late and self.snapshot is not None and all(load_snapshot(self.snapshot, s.path) for s in late):
+                late = [s for s in late if not s.wait_ready(SNAPSHOT_GRACE)]
+            missing = [s.path for s in late]
             if missing:
                 if self.connection_error:
                     raise FeedError(self.connection_error)
@@ -285,7 +313,15 @@ class Feed:
         return self.file_feed.flush(timeout, now=now)
 
     def context(self) -> dict[str, Any]:
-        """The template context as it is now."""
+        """The template context as it is now, checked as it is before rendering.
+
+        Providers that fail the checks are left out (warned about once);
+        raises :class:`~zkservices.FeedError` when a service property holds a
+        control character.
+        """
+        return self.checker.check(self._raw_context())
+
+    def _raw_context(self) -> dict[str, Any]:
         return build_context(
             [
                 {"path": s.path, "properties": s.properties, "providers": s.providers, "stale": s.stale}
@@ -320,4 +356,4 @@ class Feed:
                     self._waiting_logged = True
                     log.info("feed %s: waiting for data for %s", self.output, ", ".join(not_ready))
                 return
-            self.file_feed.update(self.context())
+            self.file_feed.update(self._raw_context())

@@ -4,7 +4,10 @@ jinja2 is imported on first use, so ``import zkservices`` never needs it
 (``pip install zkservices[feed]`` brings it).  Templates render with
 ``StrictUndefined`` (an undefined name is an error), ``trim_blocks`` and
 ``lstrip_blocks`` (a line holding only a ``{% … %}`` tag leaves no blank line)
-and the trailing newline kept.
+and the trailing newline kept.  The ``token`` filter
+(:func:`~zkservices._feed.safety.token`) passes a value that must be a single
+safe word (``{{ p.properties.weight | token }}``) and raises
+:class:`~zkservices.FeedTemplateError` naming any other.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from importlib import resources
 from typing import Any, Mapping
 
 from ..errors import FeedTemplateError
+from .safety import token
 
 __all__ = ["render", "compile_template", "render_compiled", "example_template", "FeedTemplateError"]
 
@@ -28,13 +32,15 @@ def _jinja2() -> types.ModuleType:
 
 def _environment() -> Any:
     jinja2 = _jinja2()
-    return jinja2.Environment(
+    env = jinja2.Environment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["token"] = token
+    return env
 
 
 def _template_line(tb: types.TracebackType | None, template_name: str) -> int | None:
@@ -70,6 +76,10 @@ def render_compiled(template: Any, context: Mapping[str, Any], template_name: st
     """
     try:
         return template.render(context)
+    except FeedTemplateError as exc:  # the token filter refused a value
+        lineno = _template_line(exc.__traceback__, template_name)
+        extra: dict[str, Any] = {"value": exc.value} if exc.refused else {}
+        raise FeedTemplateError(exc.reason, template_name=template_name, lineno=lineno, **extra) from exc
     except Exception as exc:
         reason = str(exc) if type(exc).__module__.startswith("jinja2") else f"{type(exc).__name__}: {exc}"
         raise FeedTemplateError(

@@ -6,15 +6,18 @@ It works as consul-template and Synapse do:
    ``min_wait`` seconds, but never more than ``max_wait`` seconds after the first
    pending update (``max_wait=0``: no cap; ``min_wait=0``: render at once).  Only
    the latest context is rendered; updates arriving during a render coalesce.
-2. **Render** the template (:mod:`zkservices._feed.render`).
+2. **Check and render** (:mod:`zkservices._feed.render`): with a ``checker``
+   (a :class:`~zkservices._feed.safety.ContextChecker`, as :class:`~zkservices.Feed`
+   passes), bad providers are left out first and a bad service property fails
+   the cycle (see :mod:`zkservices._feed.safety`).
 3. **Compare** with the file on disk; identical text means nothing else happens
    (no write, no check, no reload).
 4. **Check** (optional): the candidate is staged in a hidden temporary file next
    to the output (same suffix) and ``check_command`` runs through the shell with
-   every ``{}`` replaced by the candidate's (shell-quoted) path; the path is also
+   every ``{}`` replaced by the candidate's absolute (shell-quoted) path; it is also
    in ``$ZKSERVICES_FEED_CANDIDATE`` (and the output's in
-   ``$ZKSERVICES_FEED_OUTPUT``).  On failure the old file stays and the reason is
-   logged.
+   ``$ZKSERVICES_FEED_OUTPUT``).  On failure the old file stays and the reason,
+   with the last :data:`OUTPUT_LINES` lines of the command's output, is logged.
 5. **Write atomically** (:class:`~zkservices._os.StagedFile`: fsync, permission
    bits kept, ``os.replace``).  With a check command, the very file that passed
    the check is renamed into place.
@@ -23,8 +26,11 @@ It works as consul-template and Synapse do:
    1 s, doubling up to 30 s, or at the next cycle) until it succeeds.  Commands
    are done when they exit; background processes they start are left alone.
 
-Errors (template, check, write, reload) are logged under ``zkservices.feed`` and
-recorded in :attr:`FileFeed.last_error`; they never stop the feed.
+Each file written and each reload is logged at INFO under ``zkservices.feed``,
+naming the output file and what changed (providers added, removed or changed
+and service properties changed, by name).  Errors (template, data, check,
+write, reload) are logged there too and recorded in :attr:`FileFeed.last_error`;
+they never stop the feed.
 """
 
 from __future__ import annotations
@@ -35,11 +41,21 @@ import shlex
 import time
 from typing import Any, Callable, Mapping
 
-from ..errors import FeedTemplateError
-from .._os import UNTIL_WOKEN, BackgroundLoop, PathLike, StagedFile, read_bytes, run_command
+from ..errors import FeedError, FeedTemplateError
+from .._os import UNTIL_WOKEN, BackgroundLoop, CommandResult, PathLike, StagedFile, read_bytes, run_command
+from .context import describe_changes
 from .render import compile_template, render_compiled
+from .safety import ContextChecker
 
-__all__ = ["FileFeed", "substitute_path", "CANDIDATE_ENV", "OUTPUT_ENV", "RELOAD_RETRY_FIRST", "RELOAD_RETRY_MAX"]
+__all__ = [
+    "FileFeed",
+    "substitute_path",
+    "CANDIDATE_ENV",
+    "OUTPUT_ENV",
+    "OUTPUT_LINES",
+    "RELOAD_RETRY_FIRST",
+    "RELOAD_RETRY_MAX",
+]
 
 log = logging.getLogger("zkservices.feed")
 
@@ -49,6 +65,10 @@ OUTPUT_ENV = "ZKSERVICES_FEED_OUTPUT"
 #: Seconds before a failed reload command is run again (doubling up to the maximum).
 RELOAD_RETRY_FIRST = 1.0
 RELOAD_RETRY_MAX = 30.0
+
+#: Lines of a failed check or reload command's output kept in the error (the
+#: line saying what is wrong is seldom the last).
+OUTPUT_LINES = 20
 
 _NOTHING: Any = object()
 _RETRY_RELOAD: Any = object()  # the worker's cue to run a failed reload command again
@@ -64,6 +84,17 @@ def substitute_path(command: str, path: str) -> str:
     for placeholder in ('"{}"', "'{}'", "{}"):
         command = command.replace(placeholder, quoted)
     return command
+
+
+def _failure(what: str, command: str, result: CommandResult, timeout: float) -> str:
+    """``what command 'x' failed (exit 1: last line)``, then the output's last :data:`OUTPUT_LINES` lines."""
+    message = f"{what} {command!r} failed ({result.describe(timeout)})"
+    lines = [line.rstrip() for text in (result.stdout, result.stderr) for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        tail = lines[-OUTPUT_LINES:]
+        skipped = f" (last {len(tail)} of {len(lines)} lines)" if len(lines) > len(tail) else ""
+        message += f"; its output{skipped}:\n" + "\n".join(f"  {line}" for line in tail)
+    return message
 
 
 class FileFeed:
@@ -85,6 +116,8 @@ class FileFeed:
     - ``min_wait`` / ``max_wait``: quiescence, in seconds (0: none / no cap);
     - ``command_timeout``: seconds before a check or reload command is killed;
     - ``dry_run``: render only (see :attr:`last_rendered`); no file, check or reload;
+    - ``checker``: a :class:`~zkservices._feed.safety.ContextChecker` that checks
+      each context before it is rendered (``None``: contexts are rendered as given);
     - ``name``: used in logs and ``repr``;
     - ``on_render``: called on the worker thread with the text of each
       rendering that differs from the previous one (dry runs included).
@@ -93,7 +126,8 @@ class FileFeed:
 
     Counters and state: :attr:`writes`, :attr:`reloads` (reload commands that
     succeeded), :attr:`reload_failures`, :attr:`check_failures`,
-    :attr:`render_failures`, :attr:`processed` (cycles done: rendered, failed or
+    :attr:`render_failures`, :attr:`data_failures` (contexts the checker
+    refused), :attr:`processed` (cycles done: rendered, failed or
     unchanged), :attr:`last_rendered`, :attr:`last_error` (the latest error
     message, reset to ``None`` by a fully successful cycle).
 
@@ -117,6 +151,7 @@ class FileFeed:
         template_name: str = "<template>",
         command_timeout: float = 60.0,
         on_render: Callable[[str], None] | None = None,
+        checker: ContextChecker | None = None,
     ) -> None:
         if min_wait < 0 or max_wait < 0:
             raise ValueError(f"min_wait and max_wait must not be negative (got {min_wait}, {max_wait})")
@@ -133,12 +168,14 @@ class FileFeed:
         self.command_timeout = float(command_timeout)
         self.name = name if name is not None else os.path.basename(self.output) or self.output
         self.on_render = on_render
+        self.checker = checker
 
         self.writes = 0
         self.reloads = 0
         self.reload_failures = 0
         self.check_failures = 0
         self.render_failures = 0
+        self.data_failures = 0
         self.processed = 0
         self.last_rendered: str | None = None
         self.last_error: str | None = None
@@ -159,6 +196,9 @@ class FileFeed:
         self._reload_owed = False
         self._reload_retry = RELOAD_RETRY_FIRST
         self._reload_at = 0.0
+        # what the file and the reloaded configuration were made of (for the log)
+        self._written: Mapping[str, Any] | None = None
+        self._loaded: Mapping[str, Any] | None = None
 
     # -- the public side ---------------------------------------------------
 
@@ -288,13 +328,29 @@ class FileFeed:
             except Exception:
                 log.exception("%s: on_render raised", self.name)
 
+    def _render(self, context: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        """The rendered text and the context it was rendered from (checked, when there is a checker)."""
+        rendered: list[Mapping[str, Any]] = [context]
+
+        def render(checked: Mapping[str, Any]) -> str:
+            rendered[0] = checked
+            return render_compiled(self._template, checked, self.template_name)
+
+        text = self.checker.render(context, render) if self.checker is not None else render(context)
+        return text, rendered[0]
+
     def _cycle(self, context: Mapping[str, Any]) -> None:
         try:
-            text = render_compiled(self._template, context, self.template_name)
+            text, context = self._render(context)
         except FeedTemplateError as exc:
             self.render_failures += 1
             self.last_error = str(exc)
             log.error("%s: cannot render the template, %s is left as it is: %s", self.name, self.output, exc)
+            return
+        except FeedError as exc:
+            self.data_failures += 1
+            self.last_error = str(exc)
+            log.error("%s: %s (%s)", self.name, exc, self.output)
             return
         changed_from_last = text != self.last_rendered
         self.last_rendered = text
@@ -309,13 +365,14 @@ class FileFeed:
         try:
             if read_bytes(self.output) == data:
                 log.debug("%s: %s is up to date", self.name, self.output)
+                self._written = context
                 if self._reload_owed:
                     self._retry_reload()
                     return
                 self.last_error = None
                 return
             with StagedFile(self.output, data) as candidate:
-                if self.check_command and not self._check(candidate.path):
+                if self.check_command and not self._check(os.path.abspath(candidate.path)):
                     return
                 candidate.commit()
         except OSError as exc:
@@ -323,7 +380,9 @@ class FileFeed:
             log.error("%s: %s", self.name, self.last_error)
             return
         self.writes += 1
-        log.info("%s: wrote %s (%d bytes)", self.name, self.output, len(data))
+        changes = describe_changes(self._written, context)
+        self._written = context
+        log.info("%s: wrote %s (%d bytes)%s", self.name, self.output, len(data), f": {changes}" if changes else "")
         if self.reload_command and not self._reload():
             return
         self.last_error = None
@@ -340,7 +399,7 @@ class FileFeed:
             log.debug("%s: check command %r passed", self.name, self.check_command)
             return True
         self.check_failures += 1
-        self.last_error = f"check command {self.check_command!r} failed ({result.describe(self.command_timeout)})"
+        self.last_error = _failure("check command", self.check_command, result, self.command_timeout)
         log.warning("%s: %s; %s is left as it is", self.name, self.last_error, self.output)
         return False
 
@@ -359,13 +418,18 @@ class FileFeed:
             self._reload_owed = False
             self._reload_retry = RELOAD_RETRY_FIRST
             self.reloads += 1
-            log.info("%s: reload command %r succeeded", self.name, self.reload_command)
+            changes = describe_changes(self._loaded, self._written) if self._written is not None else ""
+            self._loaded = self._written
+            log.info(
+                "%s: reloaded after writing %s (reload command %r succeeded)%s",
+                self.name, self.output, self.reload_command, f": {changes}" if changes else "",
+            )
             return True
         self.reload_failures += 1
         if self._reload_owed:
             self._reload_retry = min(self._reload_retry * 2, RELOAD_RETRY_MAX)
         self._reload_owed = True
         self._reload_at = time.monotonic() + self._reload_retry
-        self.last_error = f"reload command {self.reload_command!r} failed ({result.describe(self.command_timeout)})"
+        self.last_error = _failure("reload command", self.reload_command, result, self.command_timeout)
         log.error("%s: %s", self.name, self.last_error)
         return False
