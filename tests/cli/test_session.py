@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 
+import pytest
 from kazoo.security import make_acl, make_digest_acl
+
+import zkservices
+from zkservices.cli import load_commands
+from zkservices.cli.args import COMMANDS, build_parser, merge_connection_options
 
 from _util import kazoo_client, stop
 
@@ -50,3 +56,153 @@ def test_acl_errors_name_the_node(zk_connection_string, zk_client):
         line = one_line(result.stderr)
         assert line.startswith(f"zkservices {args[0]}: not allowed (ACL): ") and node in line, line
 
+
+
+# ---------------------------------------------------------------------------
+# --auth, --auth-file, $ZKSERVICES_AUTH, TLS options: parsing
+
+
+def session_options(argv, monkeypatch, env=None):
+    """The SessionOptions main() would use for ``argv`` (usage errors raise SystemExit 2)."""
+    from zkservices.cli.session import resolve_session_options
+
+    for name in ("ZKSERVICES_AUTH", "ZKSERVICES_TLS_CA", "ZKSERVICES_TLS_CERT", "ZKSERVICES_TLS_KEY",
+                 "ZKSERVICES_CONNECTION", "ZC_ZK_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    load_commands()
+    parser = build_parser(COMMANDS)
+    args = parser.parse_args(argv)
+    merge_connection_options(args)
+    try:
+        return resolve_session_options(args)
+    except ValueError as exc:
+        args.parser.error(str(exc))
+
+
+def usage_error(argv, monkeypatch, capsys, env=None):
+    with pytest.raises(SystemExit) as exc:
+        session_options(argv, monkeypatch, env)
+    assert exc.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_auth_options_before_and_after_the_command(monkeypatch):
+    options = session_options(["--auth", "digest:ops:secret", "get", "/x", "--auth", "digest:b:c", "-z", "h:1"],
+                              monkeypatch)
+    assert options.auth == (("digest", "ops:secret"), ("digest", "b:c"))
+    assert options.connection_string == "h:1"
+    assert options.tls is None
+    assert "secret" not in repr(options)
+    after = session_options(["-z", "a:1", "ls", "-z", "b:2"], monkeypatch)
+    assert after.connection_string == "b:2"  # given after the command: it wins
+    assert session_options(["ls"], monkeypatch).auth == ()
+
+
+def test_auth_from_the_environment_unless_given_as_options(monkeypatch, tmp_path):
+    env = {"ZKSERVICES_AUTH": "digest:a:1, digest:b:2\ndigest:c:3\n"}
+    assert session_options(["ls"], monkeypatch, env).auth == (("digest", "a:1"), ("digest", "b:2"), ("digest", "c:3"))
+    assert session_options(["--auth", "digest:x:y", "ls"], monkeypatch, env).auth == (("digest", "x:y"),)
+    secrets = tmp_path / "zk-auth"
+    secrets.write_text("# the ops identity\ndigest:ops:secret\n\n  digest:other:pw  \n")
+    assert session_options(["ls", "--auth-file", str(secrets)], monkeypatch, env).auth == (
+        ("digest", "ops:secret"), ("digest", "other:pw"))
+
+
+def test_bad_auth_is_a_usage_error_naming_file_and_line_never_the_secret(monkeypatch, capsys, tmp_path):
+    line = usage_error(["--auth", "digestonly", "ls"], monkeypatch, capsys)
+    assert "--auth" in line and "expected SCHEME:CREDENTIALS" in line, line
+    secrets = tmp_path / "zk-auth"
+    secrets.write_text("digest:ops:secret\nsecret-without-scheme\n")
+    line = usage_error(["ls", "--auth-file", str(secrets)], monkeypatch, capsys)
+    assert f"--auth-file {secrets}, line 2: expected SCHEME:CREDENTIALS" in line and "secret-without" not in line, line
+    line = usage_error(["ls", "--auth-file", str(tmp_path / "absent")], monkeypatch, capsys)
+    assert f"--auth-file {tmp_path / 'absent'}: cannot read it" in line, line
+    line = usage_error(["ls"], monkeypatch, capsys, {"ZKSERVICES_AUTH": "digest:a:1,nope"})
+    assert "$ZKSERVICES_AUTH, item 2: expected SCHEME:CREDENTIALS" in line, line
+
+
+def test_tls_options_and_environment(monkeypatch, capsys, tmp_path):
+    ca, cert, key = (tmp_path / name for name in ("ca.pem", "client.pem", "client.key"))
+    for path in (ca, cert, key):
+        path.write_text("")
+    options = session_options(["--tls-ca", str(ca), "get", "/x", "--tls-cert", str(cert), "--tls-key", str(key)],
+                              monkeypatch)
+    assert options.tls == zkservices.TLS(ca=str(ca), cert=str(cert), key=str(key))
+    env = {"ZKSERVICES_TLS_CA": str(ca), "ZKSERVICES_TLS_CERT": str(cert), "ZKSERVICES_TLS_KEY": str(key)}
+    assert session_options(["ls"], monkeypatch, env).tls == zkservices.TLS(ca=str(ca), cert=str(cert), key=str(key))
+    assert session_options(["ls"], monkeypatch, {"ZKSERVICES_TLS_CA": str(ca)}).tls == zkservices.TLS(ca=str(ca))
+    line = usage_error(["ls", "--tls-cert", str(cert)], monkeypatch, capsys)
+    assert "cert and key go together" in line, line
+    line = usage_error(["ls", "--tls-ca", str(tmp_path / "absent.pem")], monkeypatch, capsys)
+    assert "absent.pem" in line and "does not exist" in line, line
+
+
+@pytest.mark.parametrize("connection, problem", [
+    ("127.0.0.1:notaport", "'127.0.0.1:notaport'"),
+    ("127.0.0.1:99999", "out of range"),
+    ("a:1,,b:2", "a host is missing"),
+    (":2181", "has no host"),
+    ("h:1/bad//chroot", "chroot"),
+])
+def test_an_invalid_connection_string_is_a_usage_error_at_once(connection, problem):
+    started = time.monotonic()
+    result = cli(connection, "get", "/")
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"invalid connection string {connection!r}" in line and problem in line, line
+    assert time.monotonic() - started < 10
+    from_env = cli(None, "ls", env={"ZKSERVICES_CONNECTION": connection})
+    assert from_env.returncode == 2 and f"invalid connection string {connection!r}" in from_env.stderr
+
+
+# ---------------------------------------------------------------------------
+# --auth against a real server: refused writes change nothing, accepted ones work
+
+OWNER = ("digest", "ops:secret")
+
+
+@pytest.fixture
+def owned(zk_connection_string, zk_client):
+    """/owned: readable by everyone, writable by the digest identity ops:secret only."""
+    with zkservices.ZooKeeper(zk_connection_string, auth=[OWNER]) as zk:
+        zk.create("/owned", b'{"a":1,"b":2}', acl=[make_acl("world", "anyone", read=True),
+                                                  make_digest_acl("ops", "secret", all=True)])
+    return "/owned"
+
+
+def refused(result, node):
+    assert result.returncode == 1, result.stderr
+    line = one_line(result.stderr)
+    assert node in line and "not authorized" in line, line
+    return line
+
+
+def test_cli_write_without_auth_is_refused_and_changes_nothing(zk_connection_string, zk_client, owned):
+    before = zk_client.get(owned)
+    refused(cli(zk_connection_string, "set-property", owned, "a=2"), owned)
+    refused(cli(zk_connection_string, "unset-property", owned, "a"), owned)
+    refused(cli(zk_connection_string, "import", "-", input="/owned\n  a = 3\n"), owned)
+    refused(cli(zk_connection_string, "set-property", owned, "a=2", "--auth", "digest:ops:wrong"), owned)
+    after = zk_client.get(owned)
+    assert (after[0], after[1].version) == (before[0], before[1].version)
+    # reading needs no identity
+    got = cli(zk_connection_string, "get", owned)
+    assert got.returncode == 0 and json.loads(got.stdout) == {"a": 1, "b": 2}
+
+
+def test_cli_write_with_auth_option_environment_or_file_works(zk_connection_string, zk_client, owned, tmp_path):
+    assert cli(zk_connection_string, "--auth", "digest:ops:secret", "set-property", owned, "a=2").returncode == 0
+    assert json.loads(zk_client.get(owned)[0]) == {"a": 2, "b": 2}
+    result = cli(zk_connection_string, "set-property", owned, "a=3", env={"ZKSERVICES_AUTH": "digest:ops:secret"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(zk_client.get(owned)[0]) == {"a": 3, "b": 2}
+    secrets = tmp_path / "zk-auth"
+    secrets.write_text("digest:ops:secret\n")
+    result = cli(zk_connection_string, "unset-property", owned, "b", "--auth-file", str(secrets))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(zk_client.get(owned)[0]) == {"a": 3}
+    result = cli(zk_connection_string, "--auth-file", str(secrets), "import", "-", input="/owned\n  a = 4\n")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(zk_client.get(owned)[0]) == {"a": 4}

@@ -25,7 +25,8 @@ log = logging.getLogger("zkservices.cli")
 COMMAND_MODULES = ("tree", "properties", "nodes", "services", "feed", "dev")
 
 
-def _load_commands() -> None:
+def load_commands() -> None:
+    """Import the modules that register subcommands."""
     import importlib
 
     for name in COMMAND_MODULES:
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from .session import resolve_session_options
 
-    _load_commands()
+    load_commands()
     parser = build_parser(COMMANDS)
     args = parser.parse_args(argv)
     merge_connection_options(args)
