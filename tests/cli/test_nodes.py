@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
 import sys
 import threading
+
+import pytest
 
 from ._helpers import cli, one_line
 
@@ -94,3 +97,58 @@ def test_watch_reports_deletion(zk_connection_string, zk_client):
             process.kill()
             process.wait()
 
+
+
+# ---------------------------------------------------------------------------
+# rm
+
+
+def test_rm_refuses_a_node_with_children_without_r(zk_connection_string, zk_client):
+    zk_client.create("/a/b/c", b'{"x":1}', makepath=True)
+    zk_client.create("/leaf", b"{}")
+    assert cli(zk_connection_string, "rm", "/leaf").returncode == 0
+    assert not zk_client.exists("/leaf")
+    refused = cli(zk_connection_string, "rm", "/a")
+    assert refused.returncode == 1
+    assert one_line(refused.stderr) == (
+        "zkservices rm: /a is not empty (1 child node(s)); use -r to delete it with everything below it")
+    assert zk_client.get("/a/b/c")[0] == b'{"x":1}'
+    removed = cli(zk_connection_string, "rm", "-r", "/a")
+    assert removed.returncode == 0, removed.stderr
+    assert not zk_client.exists("/a")
+    missing = cli(zk_connection_string, "rm", "/a")
+    assert missing.returncode == 1
+    assert one_line(missing.stderr) == "zkservices rm: no such node: /a"
+    root = cli(zk_connection_string, "rm", "-r", "/")
+    assert root.returncode == 2 and "refusing to delete the root node /" in root.stderr
+    assert zk_client.exists("/")
+
+
+def test_rm_removes_a_link_holder_not_the_links_target(zk_connection_string, zk_client):
+    zk_client.create("/target/child", b"{}", makepath=True)
+    zk_client.create("/holder", b'{"alias ->": "/target"}')
+    # /holder/alias is the link: rm does not follow it to /target/child's parent
+    result = cli(zk_connection_string, "rm", "-r", "/holder/alias")
+    assert result.returncode == 1
+    assert one_line(result.stderr) == ("zkservices rm: /holder/alias is a symbolic link, not a node: "
+                                       "unset-property /holder 'alias ->' removes the link")
+    assert zk_client.exists("/target/child")
+
+
+# ---------------------------------------------------------------------------
+# stdout closed early: quiet
+
+
+@pytest.mark.parametrize("command", [["get", "/a"], ["export", "/a"], ["tree", "/a"], ["ls", "/a"]])
+def test_output_into_a_pipe_closed_early_exits_quietly(zk_connection_string, zk_client, command):
+    # `zkservices get / | head -1`: the reader is gone before everything is written
+    zk_client.create("/a/b", json.dumps({f"p{i}": "x" * 100 for i in range(100)}).encode(), makepath=True)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # (the extreme case of a reader that stops early: every write fails)
+    try:
+        result = subprocess.run([sys.executable, "-m", "zkservices", "-z", zk_connection_string, *command],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""  # no BrokenPipeError, no "Exception ignored"
+    assert result.returncode == 1

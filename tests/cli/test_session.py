@@ -206,3 +206,42 @@ def test_cli_write_with_auth_option_environment_or_file_works(zk_connection_stri
     result = cli(zk_connection_string, "--auth-file", str(secrets), "import", "-", input="/owned\n  a = 4\n")
     assert result.returncode == 0, result.stderr
     assert json.loads(zk_client.get(owned)[0]) == {"a": 4}
+
+
+# ---------------------------------------------------------------------------
+# Errors people can act on: refused, unknown host, options after the command
+
+
+@pytest.mark.parametrize("command", [["get", "/"], ["ls"], ["export"], ["tree"], ["set-property", "/a", "x=1"],
+                                     ["watch", "/a"], ["rm", "/a"]])
+def test_a_refused_connection_is_reported_promptly(command):
+    started = time.monotonic()
+    result = cli("127.0.0.1:1", *command)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert one_line(result.stderr) == (
+        f"zkservices {command[0]}: no ZooKeeper server at 127.0.0.1:1: connection refused by 127.0.0.1:1")
+    assert elapsed < 8, elapsed  # the default --timeout is 10 s: it did not wait for it
+
+
+def test_an_unknown_host_is_named_promptly(zk_connection_string):
+    started = time.monotonic()
+    result = cli("no-such-host.invalid:2181", "get", "/")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    line = one_line(result.stderr)
+    assert "host 'no-such-host.invalid' cannot be resolved" in line, line
+    assert elapsed < 8, elapsed
+    # one good host among bad ones is enough
+    good = cli(f"no-such-host.invalid:2181,{zk_connection_string}", "ls")
+    assert good.returncode == 0, good.stderr
+
+
+def test_connection_options_after_the_command(zk_connection_string, zk_client):
+    zk_client.create("/a", b'{"x":1}')
+    result = cli(None, "get", "/a", "-z", zk_connection_string, env={"ZKSERVICES_CONNECTION": "127.0.0.1:1"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"x": 1}
+    result = cli("127.0.0.1:1", "set-property", "--zookeeper", zk_connection_string, "/a", "x=2")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(zk_client.get("/a")[0]) == {"x": 2}

@@ -140,6 +140,12 @@ def rm(args: argparse.Namespace) -> int:
     if path == "/":
         args.parser.error("refusing to delete the root node /")
     with connect(args) as zk:
+        if zk.client.exists(path) is None:  # (not through symbolic links)
+            parent, _, name = path.rpartition("/")
+            if f"{name} ->" in zk.get_properties(parent or "/") if zk.client.exists(parent or "/") else False:
+                raise CommandError(f"{path} is a symbolic link, not a node: "
+                                   f"unset-property {parent or '/'} '{name} ->' removes the link")
+            raise CommandError(f"no such node: {path}")
         try:
             zk.delete(path, recursive=args.recursive)
         except NotEmptyError:

@@ -111,7 +111,7 @@ def unreachable(connection_string: str, timeout: float) -> str | None:
 
     Every host is looked up and tried once over TCP: only when each is refused
     or cannot be resolved is there a reason (``"connection refused by
-    127.0.0.1:1"``, ``"cannot resolve host 'nohost'"``); a host that accepts or
+    127.0.0.1:1"``, ``"host 'nohost' cannot be resolved"``); a host that accepts or
     does not answer in time leaves the verdict to the client.
     """
     hosts, _ = split_connection_string(connection_string)
@@ -120,7 +120,7 @@ def unreachable(connection_string: str, timeout: float) -> str | None:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            problems.append(f"cannot resolve host {host!r} ({getattr(exc, 'strerror', None) or exc})")
+            problems.append(f"host {host!r} cannot be resolved ({getattr(exc, 'strerror', None) or exc})")
             continue
         for family, kind, proto, _, sockaddr in infos:
             with socket.socket(family, kind, proto) as probe:
