@@ -73,3 +73,15 @@ def test_demo_terminated_leaves_no_zookeeper_running():
             proc.kill()
             proc.wait()
 
+
+
+def test_demo_without_jinja2_says_it_needs_the_feed_extra_before_starting_anything():
+    before = _zookeeper_processes()
+    code = ("import sys; sys.modules['jinja2'] = None\n"  # as in an install without the feed extra
+            "from zkservices.cli import main; sys.exit(main(['demo']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "zkservices demo: the demo renders a feed, which needs Jinja2: pip install 'zkservices[feed]'")
+    assert _zookeeper_processes() <= before

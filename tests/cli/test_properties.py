@@ -58,3 +58,31 @@ def test_set_property_strips_white_space_around_link_values(zk_connection_string
     assert cli_module.main(["-z", zk_connection_string, "set-property", "/n", "db ->= /m ", "t =>= /n x"]) == 0
     assert json.loads(zk_client.get("/n")[0]) == {"x": 1, "db ->": "/m", "t =>": "/n x"}
 
+
+
+def test_unset_property_removes_names_and_refuses_missing_ones(zk_connection_string, zk_client):
+    zk_client.create("/n", b'{"a":1,"b":2,"c":3,"t =>":"/m x","db ->":"/m"}')
+    zk_client.create("/m", b'{"x":1}')
+    result = cli(zk_connection_string, "unset-property", "/n", "a", "t", "db ->")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert json.loads(zk_client.get("/n")[0]) == {"b": 2, "c": 3}
+    before = zk_client.get("/n")
+    missing = cli(zk_connection_string, "unset-property", "/n", "b", "nope")
+    assert missing.returncode == 1
+    assert one_line(missing.stderr) == "zkservices unset-property: /n has no property 'nope'; nothing removed"
+    after = zk_client.get("/n")
+    assert (after[0], after[1].version) == (before[0], before[1].version)
+    assert cli(zk_connection_string, "unset-property", "/absent", "x").returncode == 1
+    assert cli(zk_connection_string, "unset-property", "/n").returncode == 2  # NAME needed
+
+
+def test_set_property_warns_about_a_dangling_link_only(zk_connection_string, zk_client):
+    zk_client.create("/n", b"{}")
+    zk_client.create("/m", b"{}")
+    fine = cli(zk_connection_string, "set-property", "/n", "ok ->=/m", "rel ->=../m")
+    assert (fine.returncode, fine.stderr) == (0, "")
+    dangling = cli(zk_connection_string, "set-property", "/n", "db ->=../nowhere")
+    assert dangling.returncode == 0
+    assert one_line(dangling.stderr).endswith(
+        "WARNING zkservices.cli: set-property: symbolic link /n 'db ->' leads to /nowhere, which does not exist")
+    assert json.loads(zk_client.get("/n")[0])["db ->"] == "../nowhere"  # set all the same

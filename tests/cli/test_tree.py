@@ -222,3 +222,26 @@ def test_cli_import_checks_relative_property_links_below_path(zk_connection_stri
     with zkservices.ZooKeeper(zk_connection_string) as zk:
         assert zk.properties("/p/a/q")["t"] == 5
 
+
+
+def test_dangling_symbolic_links_are_warnings_in_validate_and_import(zk_connection_string, zk_client, tmp_path):
+    source = tmp_path / "links.tree"
+    source.write_text("/app\n  db -> /app/databases/main\n  ok -> /app/cache\n  out -> /elsewhere\n  /cache\n")
+    validated = cli(None, "validate", str(source))
+    assert validated.returncode == 0
+    assert [line.split(" ", 2)[2] for line in validated.stderr.splitlines()] == [
+        f"WARNING zkservices.cli: validate: symbolic link /app 'db ->' leads to /app/databases/main, "
+        f"which {source} does not hold"
+    ]  # (/elsewhere is outside the file: only the server can tell)
+    dry = cli(zk_connection_string, "import", "--dry-run", str(source))
+    assert dry.returncode == 0
+    imported = cli(zk_connection_string, "import", str(source))
+    assert imported.returncode == 0, imported.stderr
+    for result in (dry, imported):
+        warnings = sorted(line.split(" ", 2)[2] for line in result.stderr.splitlines() if "WARNING" in line)
+        assert warnings == [
+            "WARNING zkservices.cli: import: symbolic link /app 'db ->' leads to /app/databases/main, "
+            "which does not exist",
+            "WARNING zkservices.cli: import: symbolic link /app 'out ->' leads to /elsewhere, which does not exist",
+        ], result.stderr
+    assert zk_client.exists("/app/cache")
