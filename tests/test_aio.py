@@ -153,3 +153,36 @@ def test_pipelined_reads_wait_through_a_dropped_connection_and_an_expiry(zk, zk_
         return errors
 
     assert asyncio.run(main()) == []
+
+
+# -- a stream and a bad property link ----------------------------------------------------
+
+WAIT = 30.0
+
+
+def test_aio_properties_stream_survives_a_bad_property_link(zk_connection_string, zk_client):
+    # The stream's snapshot read every property; a broken property link raised
+    # in the view's callback, which was then removed: the stream hung forever.
+    zk_client.create("/conf", b'{"threads": 1}')
+    zk_client.create("/other", b'{"x": 1}')
+
+    async def main():
+        async with await zkservices.aio.connect(zk_connection_string) as zk:
+            props = await zk.properties("/conf")
+            stream = props.changes()
+            assert await stream.__anext__() == {"threads": 1}
+            await asyncio.to_thread(zk_client.set, "/conf", b'{"threads": 2, "x =>": "/other"}')
+            assert await asyncio.wait_for(stream.__anext__(), WAIT) == {"threads": 2, "x": 1}
+            await asyncio.to_thread(zk_client.delete, "/other")
+            await asyncio.to_thread(zk_client.set, "/conf", b'{"threads": 3, "x =>": "/other"}')
+            state = await asyncio.wait_for(stream.__anext__(), WAIT)
+            if state.get("threads") == 2:  # the deletion of /other is a change too
+                assert "x" not in state
+                state = await asyncio.wait_for(stream.__anext__(), WAIT)
+            assert state == {"threads": 3}  # the broken link is left out
+            await asyncio.to_thread(zk_client.set, "/conf", b'{"threads": 4}')
+            assert await asyncio.wait_for(stream.__anext__(), WAIT) == {"threads": 4}
+            await stream.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+

@@ -156,3 +156,67 @@ def test_command_check_pid_in_own_session(tmp_path):
     out = tmp_path / "pgid"
     assert CommandCheck(f"awk '{{print $5}}' /proc/$$/stat > {out}").check(10.0)[0]
     assert int(out.read_text()) != os.getpgrp()
+
+
+# -- checks with background children and trickling servers ----------------------------
+
+import signal  # noqa: E402
+
+
+def test_command_check_with_a_background_child_passes(tmp_path):
+    # The same for registrars: a check command that spawns something in the
+    # background was reported "timed out" (and unregistered the server).
+    pidfile = tmp_path / "child.pid"
+    try:
+        ok, reason = CommandCheck(f"sleep 60 & echo $! > {pidfile}; exit 0").check(10.0)
+        assert ok, reason
+    finally:
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_http_check_ends_after_timeout_against_a_trickling_server():
+    # The socket timeout bounds each read, not the check: a wedged server that
+    # sends a byte now and then held the monitor for minutes (no later check,
+    # so a dead server stayed registered).
+    import socket
+    import threading
+
+    from zkservices._discovery import HttpCheck
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    done = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(4096)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:
+                if done.is_set():
+                    return
+                try:
+                    conn.send(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    result: list = []
+    checker = threading.Thread(
+        target=lambda: result.append(HttpCheck(f"http://127.0.0.1:{server.getsockname()[1]}/").check(0.5)),
+        daemon=True,
+    )
+    try:
+        checker.start()
+        checker.join(WAIT)  # unfixed: 20 s of trickle; fixed: about 0.5 s
+        assert result == [(False, "timed out after 0.5s")]
+    finally:
+        done.set()
+        server.close()
+

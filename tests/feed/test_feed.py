@@ -339,3 +339,93 @@ def test_shrink_guard_refuses_sharp_drop_and_force_publishes_it(zk, zk_client, z
     finally:
         feed.close()
         feed_forced.close()
+
+
+# -- the ZooKeeper side: providers node deleted, services created late, odd data, leader death --
+
+import uuid  # noqa: E402
+
+from kazoo.exceptions import NodeExistsError  # noqa: E402
+
+
+ADDRESS_TEMPLATE = """\
+{% for s in services %}
+{{ s.name }}:{% for p in s.providers %} {{ p.address }}{% endfor %}
+
+{% endfor %}
+"""
+
+
+def test_providers_node_deleted_and_recreated(zk_client, zk_connection_string, tmp_path):
+    out = tmp_path / "lb.conf"
+    zk_client.ensure_path("/svc")
+    provider(zk_client, "/svc", "10.0.0.1:80")
+    provider(zk_client, "/svc", "10.0.0.2:80")
+    with Feed(zk_connection_string, ["/svc"], template_text=ADDRESS_TEMPLATE, output=out):
+        wait_for(lambda: read(out) == "svc: 10.0.0.1:80 10.0.0.2:80\n", WAIT, "first rendering")
+        tx = zk_client.transaction()  # the node and its children at once
+        for name in zk_client.get_children("/svc/providers"):
+            tx.delete(f"/svc/providers/{name}")
+        tx.delete("/svc/providers")
+        assert all(r is True for r in tx.commit())
+        time.sleep(0.3)
+        assert read(out) == "svc: 10.0.0.1:80 10.0.0.2:80\n"  # the shrink guard holds
+        provider(zk_client, "/svc", "10.0.0.3:80")
+        provider(zk_client, "/svc", "10.0.0.4:80")
+        wait_for(lambda: read(out) == "svc: 10.0.0.3:80 10.0.0.4:80\n", WAIT, "the re-created providers")
+        provider(zk_client, "/svc", "10.0.0.5:80")
+        wait_for(lambda: read(out) == "svc: 10.0.0.3:80 10.0.0.4:80 10.0.0.5:80\n", WAIT, "watching resumed")
+
+
+def test_two_services_one_missing_then_created(zk_client, zk_connection_string, tmp_path):
+    out = tmp_path / "lb.conf"
+    provider(zk_client, "/a", "10.0.0.1:80")
+    with Feed(zk_connection_string, ["/a", "/b"], template_text=ADDRESS_TEMPLATE, output=out):
+        wait_for(lambda: read(out) == "a: 10.0.0.1:80\nb:\n", WAIT, "a rendering with b empty")
+        provider(zk_client, "/b", "10.0.0.9:81")
+        wait_for(lambda: read(out) == "a: 10.0.0.1:80\nb: 10.0.0.9:81\n", WAIT, "b once created")
+
+
+def test_provider_data_not_json_or_without_host_and_port(zk_client, zk_connection_string, tmp_path):
+    out = tmp_path / "lb.conf"
+    zk_client.create("/svc/providers/10.0.0.1:80", b"not json", makepath=True)
+    zk_client.create("/svc/providers/10.0.0.2:81", b"[1, 2]")
+    zk_client.create("/svc/providers/10.0.0.3:82", b'{"weight": 2}')
+    zk_client.create("/svc/providers/weird", b'{"host": ["x"], "port": {"a": 1}}')
+    with Feed(zk_connection_string, ["/svc"], template_text=ADDRESS_TEMPLATE, output=out) as feed:
+        wait_for(lambda: read(out) is not None, WAIT, "a rendering")
+        # "weird" has no usable host or port: left out (issue 9), the others rendered
+        assert read(out) == "svc: 10.0.0.1:80 10.0.0.2:81 10.0.0.3:82\n"
+        provider(zk_client, "/svc", "10.0.0.4:83")  # the feed still follows
+        wait_for(lambda: "10.0.0.4:83" in (read(out) or ""), WAIT, "the feed to go on")
+        assert feed.last_error is None
+
+
+def test_feed_over_an_ensemble_survives_the_leader_dying(zk_ensemble, tmp_path):
+    root = f"/review-{uuid.uuid4().hex[:8]}"
+    client = kazoo_client(zk_ensemble.connection_string)
+    out = tmp_path / "lb.conf"
+    seen: list[str] = []
+    try:
+        provider(client, root + "/svc", "10.0.0.1:80")
+        provider(client, root + "/svc", "10.0.0.2:80")
+        with Feed(zk_ensemble.connection_string + root, ["/svc"], template_text=ADDRESS_TEMPLATE, output=out,
+                  on_render=seen.append):
+            wait_for(lambda: read(out) == "svc: 10.0.0.1:80 10.0.0.2:80\n", WAIT, "first rendering")
+            zk_ensemble.leader().kill()
+            def add_third() -> bool:  # ConnectionLoss while the ensemble elects: try again
+                try:
+                    provider(client, root + "/svc", "10.0.0.3:80")
+                except NodeExistsError:  # an earlier attempt got through
+                    pass
+                return True
+
+            wait_for(add_third, WAIT, "a new leader to take a write")
+            wait_for(lambda: read(out) == "svc: 10.0.0.1:80 10.0.0.2:80 10.0.0.3:80\n", WAIT, "convergence")
+        assert all(text.startswith("svc: 10.0.0.1:80 10.0.0.2:80") for text in seen), seen  # never empty
+    finally:
+        try:
+            client.delete(root, recursive=True)
+        finally:
+            stop(client)
+

@@ -363,3 +363,81 @@ def test_writes_and_reloads_are_logged_naming_the_file_and_the_changes(tmp_path,
         "/svc: properties added: balance",
     ]
     assert len(reloaded) == 3 and reloaded[1].endswith("/svc: added c:3, removed a:1")
+
+
+# -- commands: background processes, quoting, failed reloads --------------------------
+
+import signal  # noqa: E402
+
+from _util import wait_for  # noqa: E402
+
+
+def read(path) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def test_reload_command_leaving_a_background_process_succeeds_at_once(tmp_path):
+    # A reload script that (re)starts a daemon leaves a process holding the
+    # command's stdout.  Waiting for end-of-file on a pipe made every such
+    # reload "time out" after command_timeout and SIGKILLed the new daemon.
+    out, pidfile = tmp_path / "lb.conf", tmp_path / "daemon.pid"
+    reload = f"sleep 60 & echo $! > {pidfile}; echo reloaded"
+    feed = FileFeed(template_text="x={{ x }}\n", output=out, reload_command=reload, command_timeout=20)
+    try:
+        feed.update({"x": 1})
+        assert feed.flush(WAIT)
+        assert feed.reloads == 1 and feed.reload_failures == 0, feed.last_error
+        daemon = int(pidfile.read_text())
+        os.kill(daemon, 0)  # the daemon the reload started is still running
+    finally:
+        feed.close()
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.parametrize("command", ['test -s {}', 'test -s "{}"', "test -s '{}'"])
+def test_check_command_placeholder_quoted_or_not_with_spaces_in_the_path(tmp_path, command):
+    # "{}" or '{}' around the placeholder (a common habit) broke every check
+    # for an output path with a space: the feed never wrote.
+    directory = tmp_path / "lb configs"
+    directory.mkdir()
+    out = directory / "my upstream.conf"
+    feed = FileFeed(template_text="x={{ x }}\n", output=out, check_command=command)
+    try:
+        feed.update({"x": 1})
+        assert feed.flush(WAIT)
+        assert feed.check_failures == 0, feed.last_error
+        assert read(out) == "x=1\n"
+    finally:
+        feed.close()
+
+
+def test_failed_reload_is_retried_even_when_the_file_does_not_change_again(tmp_path):
+    # After a failed reload the file on disk is newer than what the load
+    # balancer runs.  The next cycle found the file "up to date", cleared the
+    # error and never reloaded: the balancer silently kept the old config.
+    out, ok, calls = tmp_path / "lb.conf", tmp_path / "balancer-up", tmp_path / "calls"
+    feed = FileFeed(template_text="x={{ x }}\n", output=out, reload_command=f"echo r >> {calls}; test -e {ok}")
+    try:
+        feed.update({"x": 1})
+        assert feed.flush(WAIT)
+        assert feed.reload_failures == 1 and feed.last_error is not None
+        feed.update({"x": 1})  # the same rendering again: still owed
+        assert feed.flush(WAIT)
+        assert feed.last_error is not None
+        ok.write_text("")
+        wait_for(lambda: feed.reloads == 1, WAIT, "the reload to be retried")
+        assert feed.last_error is None
+        count = len(calls.read_text().split())
+        time.sleep(0.3)
+        assert len(calls.read_text().split()) == count  # no more retries once it succeeded
+    finally:
+        feed.close()
+

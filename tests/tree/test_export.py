@@ -15,6 +15,8 @@ import zkservices
 from zkservices import Node, emit_tree, parse_tree
 from zkservices.testing import ZooKeeperServer
 
+from _util import kazoo_client, stop
+
 from ._server_helpers import big_tree, chroot_helper, count_nodes, snapshot
 
 
@@ -211,3 +213,67 @@ def test_node_data_nested_deeper_than_a_tree_holds_exports_as_string_value(zk, z
         assert zk.import_tree(text) == []
     assert zk_client.get("/s/deep")[0] == deep
     assert any("/s/deep" in r.getMessage() and "levels deep" in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------
+# Data no tree form can hold, missing roots, the root's properties
+
+
+UNWRITABLE = [
+    b'{"a": NaN}',
+    b'{"a": 1e400}',
+    b'{"": 1}',
+    b'{"/x": 1}',
+    b'{"a ->": 3}',
+    b'{"a ->": ""}',
+    b'{"a/b ->": "/x"}',
+    b'{"a =>": "x y z"}',
+    b"[" * 100_000,
+]
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_export_of_data_no_tree_form_can_hold_survives_and_reimports_unchanged(zk, zk_client, form, caplog):
+    zk_client.create("/s", b"{}")
+    zk_client.create("/s/ok", b'{"x":1}')
+    for i, data in enumerate(UNWRITABLE):
+        zk_client.create(f"/s/n{i}", data)
+    text = zk.export_tree("/s", format=form)  # raised ValueError / RecursionError before
+    tree = zkservices.parse_tree(text)
+    assert tree.children["s"].children["ok"].properties == {"x": 1}
+    for i, data in enumerate(UNWRITABLE):
+        assert tree.children["s"].children[f"n{i}"].properties == {"string_value": data.decode()}
+    # NaN and 1e400 (n0, n1) read as non-JSON data already; JSON objects no tree
+    # form can hold (n2: an empty property name) are exported so with a warning
+    assert any("/s/n2" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    # importing the export over the unchanged tree leaves the original data alone
+    assert zk.import_tree(text, "/") == []
+    for i, data in enumerate(UNWRITABLE):
+        assert zk_client.get(f"/s/n{i}")[0] == data
+
+
+@pytest.mark.filterwarnings("ignore:No chroot path exists")  # kazoo's own warning
+def test_export_and_walk_of_a_missing_chroot_raise_no_node(zk_server, zk_chroot):
+    with zkservices.ZooKeeper(zk_server.connection_string + zk_chroot + "/missing") as zk:
+        with pytest.raises(NoNodeError):
+            zk.export_tree("/")  # returned "" before: an empty backup, no error
+        with pytest.raises(NoNodeError):
+            zk.walk("/")
+        with pytest.raises(NoNodeError):
+            zk.print_tree("/")
+
+
+def test_export_of_the_root_warns_that_its_properties_are_left_out(zk_server, zk_chroot, caplog):
+    admin = kazoo_client(zk_server.connection_string)
+    try:
+        admin.set(zk_chroot, b'{"config":1}')
+    finally:
+        stop(admin)
+    with zkservices.ZooKeeper(zk_server.connection_string + zk_chroot) as zk:
+        zk.create("/a", b"{}")
+        assert zk.export_tree("/") == "/a\n"
+        assert any("config" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+        caplog.clear()
+        assert zk.export_tree("/", name="top") == "/top\n  config = 1\n  /a\n"
+        assert not [r for r in caplog.records if r.levelname == "WARNING"]
+

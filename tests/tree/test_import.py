@@ -306,3 +306,14 @@ def test_import_through_links_that_loop_names_the_loop(zk, zk_client):
     zk.import_tree("/top\n  a -> b\n  b -> a\n")
     with pytest.raises(LinkLoop, match="symbolic link loop: /top/a -> /top/b -> /top/a"):
         zk.import_tree("/x\n", "/top/a/below")
+
+
+# ---------------------------------------------------------------------------
+# Importing over data no tree form can hold
+
+
+def test_import_over_unwritable_data_still_replaces_it_when_the_tree_differs(zk, zk_client):
+    zk_client.create("/s", b'{"a": NaN}')
+    assert [str(c) for c in zk.import_tree("/s\n  a = 1\n")] == ['set /s {"a":1}']
+    assert zk_client.get("/s")[0] == b'{"a":1}'
+

@@ -11,10 +11,11 @@ this way, so they can start while ZooKeeper is down.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Callable, Sequence
 
 from .._os import BackgroundLoop
 from .._session import default_connection_string
+from .._session.tls import TLSOption
 from .._zookeeper import ZooKeeper
 from ..errors import FailedConnect
 
@@ -33,6 +34,8 @@ class BackgroundConnection:
         ``$ZKSERVICES_CONNECTION`` and so on).
     :param session_timeout: of the session.
     :param attempt_timeout: seconds one connect attempt may take.
+    :param auth: ``(scheme, credentials)`` pairs for the session, as :class:`~zkservices.ZooKeeper` takes.
+    :param tls: TLS options for the session, as :class:`~zkservices.ZooKeeper` takes.
 
     Lifecycle: the constructor starts nothing; :meth:`start` starts the
     connecting thread; :meth:`close` stops trying and closes the session if
@@ -48,12 +51,16 @@ class BackgroundConnection:
         *,
         session_timeout: float = 10.0,
         attempt_timeout: float = 5.0,
+        auth: Sequence[tuple[str, str]] | None = None,
+        tls: TLSOption = None,
     ) -> None:
         if attempt_timeout <= 0:
             raise ValueError(f"attempt_timeout must be positive, not {attempt_timeout!r}")
         self.connection_string = connection_string or default_connection_string()
         self.session_timeout = float(session_timeout)
         self.attempt_timeout = float(attempt_timeout)
+        self.auth = list(auth) if auth else None
+        self.tls = tls
         self.zk: ZooKeeper | None = None
         self.error: str | None = None  # why connecting was given up
         self.exception: BaseException | None = None  # the exception that ended it
@@ -140,7 +147,8 @@ class BackgroundConnection:
 
     def _attempt(self) -> float | None:
         try:
-            zk = ZooKeeper(self.connection_string, self.session_timeout, timeout=self.attempt_timeout)
+            zk = ZooKeeper(self.connection_string, self.session_timeout, timeout=self.attempt_timeout,
+                           auth=self.auth, tls=self.tls)
         except FailedConnect:
             self._failures += 1
             if self._failures == 1:

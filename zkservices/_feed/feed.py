@@ -19,10 +19,11 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .._discovery import DEFAULT_MIN_FRACTION, BackgroundConnection, ServerSet, load_snapshot
 from .._os import PathLike
+from .._session.tls import TLSOption
 from .._zookeeper import ZooKeeper
 from .._znode.paths import check_path
 from ..errors import FeedError
@@ -67,6 +68,7 @@ class Feed:
         has them (one snapshot file holds every service of the feed; a dry run
         reads it but never writes it).
     :param session_timeout: of the session opened for a connection string.
+    :param auth, tls: authentication and TLS of the session opened for a connection string.
     :param on_render: called with the text of each rendering that differs from
         the previous one (dry runs included), on the feed's thread.
     :param template_name: names the template in errors (default: the file's path).
@@ -108,6 +110,8 @@ class Feed:
         command_timeout: float = 60.0,
         on_render: Callable[[str], None] | None = None,
         template_name: str | None = None,
+        auth: Sequence[tuple[str, str]] | None = None,
+        tls: TLSOption = None,
     ) -> None:
         paths = [service_paths] if isinstance(service_paths, str) else list(service_paths)
         if not paths:
@@ -149,6 +153,8 @@ class Feed:
         self.output = self.file_feed.output
         self.server_sets: list[ServerSet] = []
         self._connection: BackgroundConnection | None = None
+        self._auth = auth
+        self._tls = tls
         self._lock = threading.Lock()
         self._state = "latent"
         self._waiting_logged = False
@@ -169,7 +175,7 @@ class Feed:
                 source: Any = self._zk_arg
             else:
                 self._connection = source = BackgroundConnection(
-                    self._zk_arg, session_timeout=self.session_timeout
+                    self._zk_arg, session_timeout=self.session_timeout, auth=self._auth, tls=self._tls
                 ).start()
             for path in self.service_paths:
                 self.server_sets.append(

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterator
 
-from kazoo.exceptions import ConnectionClosedError, RolledBackError, RuntimeInconsistency
+from kazoo.exceptions import ConnectionClosedError, NoAuthError, RolledBackError, RuntimeInconsistency
 
 from .._session.retry import RETRYABLE
+from ..errors import NotAuthorized
 from .core import SessionCore
 from .plan import Change, Op, log_changes
 from .read import Progress
@@ -113,7 +114,12 @@ def _batch_failure(batch: list[Op], results: list[Any]) -> BaseException | None:
 
 
 def _annotated(exc: BaseException, change: Change) -> BaseException:
-    """``exc`` (a kazoo error, which carries no text) as the same type saying what failed."""
+    """``exc`` (a kazoo error, which carries no text) as the same type saying what failed.
+
+    A refusal for want of rights becomes :class:`~zkservices.NotAuthorized` naming the node.
+    """
+    if isinstance(exc, NoAuthError) and not isinstance(exc, NotAuthorized):
+        return NotAuthorized(change.path, change.action)
     if exc.args:
         return exc
     try:

@@ -1,4 +1,4 @@
-"""Subcommands that start their own local ZooKeeper: ``demo`` and ``dev-server``."""
+"""Commands that start their own local ZooKeeper: ``demo`` and ``dev-server`` (need no connection string)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,22 @@ import signal
 import sys
 import threading
 
-from .cli import _no_arguments, command
+from .args import CommandError, command, no_arguments
 
 __all__: list[str] = []
 
 
-@command("demo", "start a local ZooKeeper and show zkservices at work (needs no connection string)")(_no_arguments)
+@command("demo", "start a local ZooKeeper and show zkservices at work (needs no connection string)",
+         connects=False)(no_arguments)
 def demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    try:
+        import jinja2
+
+        del jinja2  # (the demo renders a feed: check before starting anything)
+    except ImportError:
+        raise CommandError("the demo renders a feed, which needs Jinja2: "
+                           "pip install 'zkservices[feed]'") from None
+    from .demo import run_demo
 
     return run_demo()
 
@@ -26,9 +34,10 @@ def _dev_server_arguments(parser: argparse.ArgumentParser) -> None:
                         help="client port of the standalone server (default: a free port)")
 
 
-@command("dev-server", "run a real local ZooKeeper in the foreground until interrupted")(_dev_server_arguments)
+@command("dev-server", "run a real local ZooKeeper in the foreground until interrupted",
+         connects=False)(_dev_server_arguments)
 def dev_server(args: argparse.Namespace) -> int:
-    from .testing import ZooKeeperEnsemble, ZooKeeperServer
+    from ..testing import ZooKeeperEnsemble, ZooKeeperServer
 
     if args.ensemble and args.port is not None:
         raise SystemExit("zkservices dev-server: --port applies to a standalone server only")

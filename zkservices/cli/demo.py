@@ -123,9 +123,9 @@ def run_demo(out: TextIO | None = None) -> int:
 
 
 def _run_demo(out: TextIO | None = None) -> int:
-    from . import Feed, HealthCheckedRegistration, ZooKeeper
-    from ._discovery import HttpCheck
-    from .testing import ZooKeeperServer, expire_session
+    from .. import Feed, HealthCheckedRegistration, ZooKeeper
+    from .._discovery import HttpCheck
+    from ..testing import ZooKeeperServer, expire_session
 
     out = out or sys.stdout
 

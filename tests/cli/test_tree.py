@@ -1,81 +1,23 @@
-"""The tree and node subcommands of the ``zkservices`` CLI, run as subprocesses against a real server."""
+"""``export``, ``import`` and ``validate`` (zkservices.cli.tree), run as subprocesses against a real server."""
 
 from __future__ import annotations
 
 import json
 import os
 import pty
-import queue
 import select
-import signal
-import socket
+import stat
 import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
+import zkservices
+from zkservices import cli as cli_module
+
 from _util import props
 
-BROKEN = Path(__file__).parent / "data" / "broken"
-
-TREE = """\
-/fooservice : z4m cms
-  threads = 3
-  database = "/databases/main"
-  db -> /databases/main
-  threads_copy => ../cms threads
-  /providers
-/cms
-  threads = 5
-"""
-
-
-def cli(connection, *args, input=None, timeout=60, env=None):
-    """Run ``python -m zkservices -z CONNECTION ARGS...``; return the CompletedProcess."""
-    command = [sys.executable, "-m", "zkservices"]
-    if connection is not None:
-        command += ["-z", connection]
-    return subprocess.run(
-        command + list(args), input=input, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def one_line(stderr):
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
-
-
-def snapshot(client, path="/"):
-    out = {}
-    pending = [path]
-    while pending:
-        p = pending.pop()
-        data, stat = client.get(p)
-        out[p] = (data, stat.mzxid, stat.pzxid, stat.version)
-        pending.extend(f"{p.rstrip('/')}/{c}" for c in client.get_children(p))
-    return out
-
-
-def unused_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def tree_file(tmp_path):
-    path = tmp_path / "service.tree"
-    path.write_text(TREE)
-    return path
-
-
-# ---------------------------------------------------------------------------
-# import, export, validate
+from ._helpers import BROKEN, TREE, cli, one_line, snapshot, unused_port
 
 
 def test_import_prints_changes_and_export_gives_the_tree_back(zk_connection_string, zk_client, tree_file, tmp_path):
@@ -87,7 +29,11 @@ def test_import_prints_changes_and_export_gives_the_tree_back(zk_connection_stri
         "create /fooservice/providers",
         'create /cms {"threads":5}',
     ]
-    assert result.stderr == ""
+    # the one diagnostic: the file's symbolic link leads to a node that does not exist
+    assert [line.split(" ", 2)[2] for line in result.stderr.splitlines()] == [
+        "WARNING zkservices.cli: import: symbolic link /fooservice 'db ->' leads to /databases/main, "
+        "which does not exist"
+    ]
     assert props(zk_client, "/cms") == {"threads": 5}
     exported = cli(zk_connection_string, "export")
     assert exported.returncode == 0 and exported.stderr == ""
@@ -202,144 +148,6 @@ def test_validate_needs_no_server(tmp_path, tree_file):
     assert one_line(missing.stderr).startswith("zkservices validate: cannot read ")
 
 
-# ---------------------------------------------------------------------------
-# set-property, tree, ls, get
-
-
-def test_set_property_takes_json_values_and_text_never_evaluated(zk_connection_string, zk_client, tree_file):
-    cli(zk_connection_string, "import", str(tree_file))
-    result = cli(
-        zk_connection_string, "set-property", "/cms",
-        "threads=7", "ratio=0.5", "on=true", "none=null", 'list=[1,"a"]', 'obj={"k":{"x":[]}}',
-        "word=hello", "code=__import__('os').system('touch /tmp/pwned-zkservices')", 'quoted="3"',
-        "nan=NaN", "empty=", "db ->=/databases/other", "t =>=../fooservice threads",
-    )
-    assert result.returncode == 0, result.stderr
-    assert (result.stdout, result.stderr) == ("", "")
-    assert props(zk_client, "/cms") == {
-        "threads": 7, "ratio": 0.5, "on": True, "none": None, "list": [1, "a"], "obj": {"k": {"x": []}},
-        "word": "hello", "code": "__import__('os').system('touch /tmp/pwned-zkservices')", "quoted": "3",
-        "nan": "NaN", "empty": "", "db ->": "/databases/other", "t =>": "../fooservice threads",
-    }
-    assert not os.path.exists("/tmp/pwned-zkservices")
-    # through a link the write lands on the real node
-    zk_client.set("/", b'{"alias ->":"/cms"}')
-    assert cli(zk_connection_string, "set-property", "/alias", "via=1").returncode == 0
-    assert props(zk_client, "/cms")["via"] == 1
-    bad_link = cli(zk_connection_string, "set-property", "/cms", "x =>=/nowhere")
-    assert bad_link.returncode == 1
-    assert "names a missing node" in one_line(bad_link.stderr)
-    assert "x" not in props(zk_client, "/cms")
-
-
-def test_usage_errors_exit_2(zk_connection_string):
-    for args in (["set-property", "/cms", "no-equals-sign"], ["set-property", "/cms"], ["import"],
-                 ["export", "--format", "xml"], ["tree", "--bogus"], ["import", "--trim", "--no-trim", "f"]):
-        result = cli(zk_connection_string, *args)
-        assert result.returncode == 2, (args, result.stderr)
-        assert "usage: zkservices" in result.stderr
-
-
-def test_tree_ls_and_get(zk_connection_string, zk_client, tree_file):
-    cli(zk_connection_string, "import", str(tree_file))
-    zk_client.create("/fooservice/providers/10.0.0.1:80", b'{"host":"10.0.0.1"}', ephemeral=True)
-    tree = cli(zk_connection_string, "tree", "/fooservice")
-    assert tree.returncode == 0, tree.stderr
-    assert tree.stdout.endswith('  /providers\n    /10.0.0.1:80\n      host = "10.0.0.1"\n')
-    assert tree.stdout.startswith("/fooservice : z4m cms\n")
-    assert cli(zk_connection_string, "ls").stdout == "cms\nfooservice\n"
-    assert cli(zk_connection_string, "ls", "/fooservice/providers").stdout == "10.0.0.1:80\n"
-    got = cli(zk_connection_string, "get", "/fooservice")
-    assert got.returncode == 0, got.stderr
-    assert json.loads(got.stdout) == {
-        "type": "z4m cms", "threads": 3, "database": "/databases/main", "db ->": "/databases/main",
-        "threads_copy": 5,
-    }
-    for command in ("get", "ls", "tree"):
-        missing = cli(zk_connection_string, command, "/nope")
-        assert missing.returncode == 1
-        assert one_line(missing.stderr) == f"zkservices {command}: no such node: /nope"
-
-
-def test_an_unreachable_server_is_exit_1_with_a_clear_line():
-    nowhere = f"127.0.0.1:{unused_port()}"
-    started = time.monotonic()
-    result = cli(nowhere, "export", "--timeout", "1")
-    assert result.returncode == 1
-    assert one_line(result.stderr) == f"zkservices export: no ZooKeeper server answered within 1s at {nowhere}"
-    assert time.monotonic() - started < 30
-
-
-# ---------------------------------------------------------------------------
-# watch
-
-
-def _lines(stream):
-    lines: queue.Queue = queue.Queue()
-
-    def pump():
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _next(lines, timeout=20):
-    line = lines.get(timeout=timeout)
-    assert line is not None, "watch ended early"
-    return line
-
-
-def test_watch_prints_every_change_until_interrupted(zk_connection_string, zk_client):
-    zk_client.create("/w", b'{"a":1}')
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zkservices", "-z", zk_connection_string, "watch", "/w"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        lines = _lines(process.stdout)
-        first = {_next(lines), _next(lines)}
-        assert first == {"children /w []", 'properties /w {"a": 1}'}
-        zk_client.set("/w", b'{"a":2,"b":"\xc3\xa9"}')
-        assert _next(lines) == 'properties /w {"a": 2, "b": "é"}'
-        zk_client.create("/w/c1", b"{}")
-        assert _next(lines) == 'children /w ["c1"]'
-        zk_client.create("/w/c0", b"{}", ephemeral=True)
-        assert _next(lines) == 'children /w ["c0", "c1"]'
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 130
-        assert process.stderr.read().strip().splitlines()[-1] == "interrupted"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def test_watch_reports_deletion(zk_connection_string, zk_client):
-    zk_client.create("/w", b"{}")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zkservices", "-z", zk_connection_string, "watch", "/w"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        lines = _lines(process.stdout)
-        assert {_next(lines), _next(lines)} == {"children /w []", "properties /w {}"}
-        zk_client.delete("/w")
-        assert _next(lines) == "deleted /w"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 130
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-# ---------------------------------------------------------------------------
-# progress on a terminal only
-
-
 def _run_with_terminal_stderr(args):
     """Run the CLI with stderr on a pseudo-terminal; return (returncode, stdout, terminal output)."""
     master, slave = pty.openpty()
@@ -383,3 +191,57 @@ def test_progress_shows_on_a_terminal_only(zk_connection_string, zk_client, tmp_
     assert "\r" in terminal
     piped = cli(zk_connection_string, "export")
     assert piped.stdout == stdout and piped.stderr == ""
+
+
+def test_export_to_a_file_gets_the_usual_mode_and_keeps_an_existing_files_mode(zk_connection_string, zk_client,
+                                                                                 tmp_path, capsys):
+    zk_client.create("/a", b'{"x":1}')
+    new = tmp_path / "new.tree"
+    old = os.umask(0o022)
+    try:
+        assert cli_module.main(["-z", zk_connection_string, "export", "-o", str(new), "/a"]) == 0
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # was 0600 (mkstemp's)
+        existing = tmp_path / "existing.tree"
+        existing.write_text("")
+        existing.chmod(0o664)
+        assert cli_module.main(["-z", zk_connection_string, "export", "-o", str(existing), "/a"]) == 0
+        assert stat.S_IMODE(existing.stat().st_mode) == 0o664
+        assert existing.read_text() == "/a\n  x = 1\n"
+    finally:
+        os.umask(old)
+
+
+def test_cli_import_checks_relative_property_links_below_path(zk_connection_string, zk_client, tmp_path, capsys):
+    zk_client.create("/p/b/c", b'{"x":5}', makepath=True)
+    zk_client.create("/p/a", b"{}")
+    tree = tmp_path / "t.tree"
+    tree.write_text("/b\n  /c\n    y = 1\n/q\n  t => ../../b/c x\n")
+    # from /p/a/q, '../../b/c' is /p/b/c (x = 5); checked at '/' it named the file's own /b/c
+    assert cli_module.main(["-z", zk_connection_string, "import", str(tree), "/p/a"]) == 0
+    assert json.loads(zk_client.get("/p/a/q")[0]) == {"t =>": "../../b/c x"}
+    with zkservices.ZooKeeper(zk_connection_string) as zk:
+        assert zk.properties("/p/a/q")["t"] == 5
+
+
+
+def test_dangling_symbolic_links_are_warnings_in_validate_and_import(zk_connection_string, zk_client, tmp_path):
+    source = tmp_path / "links.tree"
+    source.write_text("/app\n  db -> /app/databases/main\n  ok -> /app/cache\n  out -> /elsewhere\n  /cache\n")
+    validated = cli(None, "validate", str(source))
+    assert validated.returncode == 0
+    assert [line.split(" ", 2)[2] for line in validated.stderr.splitlines()] == [
+        f"WARNING zkservices.cli: validate: symbolic link /app 'db ->' leads to /app/databases/main, "
+        f"which {source} does not hold"
+    ]  # (/elsewhere is outside the file: only the server can tell)
+    dry = cli(zk_connection_string, "import", "--dry-run", str(source))
+    assert dry.returncode == 0
+    imported = cli(zk_connection_string, "import", str(source))
+    assert imported.returncode == 0, imported.stderr
+    for result in (dry, imported):
+        warnings = sorted(line.split(" ", 2)[2] for line in result.stderr.splitlines() if "WARNING" in line)
+        assert warnings == [
+            "WARNING zkservices.cli: import: symbolic link /app 'db ->' leads to /app/databases/main, "
+            "which does not exist",
+            "WARNING zkservices.cli: import: symbolic link /app 'out ->' leads to /elsewhere, which does not exist",
+        ], result.stderr
+    assert zk_client.exists("/app/cache")

@@ -1,4 +1,13 @@
-"""The ``feed`` subcommand: render services in ZooKeeper into a load-balancer config file."""
+"""``feed``: render services in ZooKeeper into a load-balancer config file, and keep it current.
+
+Decisions:
+
+- ``--timeout S`` is how long to wait for ZooKeeper (then the snapshot is
+  used; ``--once`` without a snapshot fails after S seconds, not later).
+- The feed's log (files written, reloads) shows at INFO at the default verbosity.
+- ``--template nginx`` or ``haproxy`` picks a shipped example when no file of
+  that name exists.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +17,16 @@ import signal
 import sys
 import threading
 
-from .cli import CommandError, command
+from .args import CommandError, command, fraction, seconds
+from .logs import show_info
 
 __all__: list[str] = []
 
 #: ``--template NAME`` picks a shipped example when no file of that name exists.
 EXAMPLES = {"nginx": "nginx-upstream.conf.j2", "haproxy": "haproxy-backend.cfg.j2"}
 
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must not be negative")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be between 0 and 1")
-    return value
+#: How long ``--once`` waits beyond ``--timeout`` for the snapshot to be taken up.
+SNAPSHOT_GRACE = 0.5
 
 
 def _feed_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,23 +36,23 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="render once and exit")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the rendered text to stdout instead of writing (no check, no reload)")
-    parser.add_argument("--min-wait", type=_seconds, default=0.0, metavar="S",
+    parser.add_argument("--min-wait", type=seconds, default=0.0, metavar="S",
                         help="render only after no change for S seconds (default 0)")
     # Default: 4 x --min-wait, as consul-template does.  Without a cap, changes
     # arriving more often than --min-wait (one flapping backend is enough)
     # postponed every write forever, for every service in the file.
-    parser.add_argument("--max-wait", type=_seconds, default=None, metavar="S",
+    parser.add_argument("--max-wait", type=seconds, default=None, metavar="S",
                         help="but at most S seconds after the first pending change "
                              "(default 4 x --min-wait; 0: no cap)")
     parser.add_argument("--check-command", metavar="CMD",
                         help="shell command validating the candidate file ({} is its path); failure keeps the old file")
     parser.add_argument("--reload-command", metavar="CMD", help="shell command run after each change written")
-    parser.add_argument("--min-fraction", type=_fraction, default=None, metavar="F",
+    parser.add_argument("--min-fraction", type=fraction, default=None, metavar="F",
                         help="shrink guard: refuse a provider set smaller than F x the last one (default 0.5; 0 disables)")
     parser.add_argument("--force", action="store_true", help="publish provider sets the shrink guard would refuse")
     parser.add_argument("--snapshot", metavar="FILE",
                         help="last-known-good snapshot: saved on every good set, used when ZooKeeper is down at start")
-    parser.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
                         help="seconds to wait for ZooKeeper before using the snapshot (--once: before failing; default 10)")
     parser.add_argument("service_paths", nargs="+", metavar="SERVICE_PATH",
                         help="service node(s); providers are the children of SERVICE_PATH/providers")
@@ -68,7 +61,7 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
 def _template(value: str) -> tuple[str, str]:
     """(text, name) of the template named on the command line."""
     if not os.path.exists(value) and value in EXAMPLES:
-        from ._feed import example_template
+        from .._feed import example_template
 
         return example_template(EXAMPLES[value]), EXAMPLES[value]
     try:
@@ -87,17 +80,19 @@ def _print(text: str) -> None:
 
 @command("feed", "render live providers and properties into a load-balancer config file")(_feed_arguments)
 def feed(args: argparse.Namespace) -> int:
-    from ._discovery import DEFAULT_MIN_FRACTION
-    from ._feed import Feed, FeedError, FeedTemplateError
+    from .._discovery import DEFAULT_MIN_FRACTION
+    from .._feed import Feed, FeedError, FeedTemplateError
 
     if args.output is None and not args.dry_run:
         raise CommandError("--output FILE is needed (or --dry-run)")
     if args.output is not None and os.path.isdir(args.output):
         raise CommandError(f"--output {args.output} is a directory")
     text, name = _template(args.template)
+    show_info(args, "zkservices.feed")
+    options = args.session
     try:
         feed = Feed(
-            args.zookeeper,
+            options.connection_string,
             args.service_paths,
             template_text=text,
             output=args.output,
@@ -112,6 +107,7 @@ def feed(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             on_render=_print if args.dry_run else None,
             template_name=name,
+            **options.zookeeper_options(),
         )
     except FeedTemplateError as exc:
         raise CommandError(f"bad template: {exc}") from None
@@ -120,7 +116,7 @@ def feed(args: argparse.Namespace) -> int:
 
     if args.once:
         try:
-            feed.run_once()
+            feed.run_once(args.timeout + (SNAPSHOT_GRACE if args.snapshot else 0.0))
         except FeedError as exc:
             raise CommandError(str(exc)) from None
         return 0

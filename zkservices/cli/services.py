@@ -1,71 +1,51 @@
-"""Subcommands that keep services going: ``register`` (and, later, ``feed``).
+"""``register PATH HOST:PORT [name=VALUE...]``: keep a server registered while its health check passes.
 
-Each command lives in its own delimited section below; the module registers
-them with :func:`zkservices.cli.command` on import and must stay importable
-without optional packages.
+Decisions:
+
+- Runs in the foreground.  SIGTERM and SIGINT both remove the node at once
+  (an explicit unregister, then the session is closed) and end the command:
+  exit 0 on SIGTERM (the normal way a supervisor stops a service), 130 on
+  SIGINT (the CLI's convention for Ctrl-C).  A signal that arrives while the
+  command is still waiting for ZooKeeper ends it the same way.
+- stdout gets one line per node registered or removed,
+  ``registered PATH (REASON)`` / ``unregistered PATH (REASON)``, so scripts
+  can follow the registration; the log (stderr) says the same at INFO, shown
+  at the default verbosity, with health transitions and connection trouble.
+- ``--timeout S`` is, as in every command, how long to wait for ZooKeeper to
+  answer (at start; default: as long as it takes); ``--check-timeout S`` how
+  long one health check may take.
+- Without a check option the server is registered unconditionally;
+  --interval/--check-timeout/--rise/--fall without a check are a usage error.
+- VALUE is JSON (``weight=3`` -> 3, ``tags=["a"]`` -> a list); text that is
+  not JSON is a string (``color=red``), never evaluated.  NaN and Infinity
+  stay strings (JSON cannot store them).  ``host`` and ``port`` come from
+  HOST:PORT and cannot be given as properties.
+- argparse cannot take name=VALUE arguments *after* an option that follows
+  HOST:PORT: write options before PATH or after the last name=VALUE.
+  ``--check-tcp`` without a value must not be followed by PATH (it would take
+  PATH as its address).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
+import select
 import signal
+import time
 from typing import Any, Optional
 
-from .cli import command, parse_value
+from .args import CommandError, add_timeout, address, command, count, parse_assignment, positive_seconds
+from .logs import show_info
 
 __all__: list[str] = []
 
-
-# ===========================================================================
-# register PATH HOST:PORT [name=VALUE...]
-# ===========================================================================
-#
-# Decisions:
-# - Runs in the foreground.  SIGTERM and SIGINT both remove the node at once
-#   (an explicit unregister, then the session is closed) and end the command:
-#   exit 0 on SIGTERM (the normal way a supervisor stops a service), 130 on
-#   SIGINT (the CLI's convention for Ctrl-C).  A signal that arrives while the
-#   command is still waiting for ZooKeeper ends it the same way.
-# - stdout gets one line per node registered or removed,
-#   ``registered PATH (REASON)`` / ``unregistered PATH (REASON)``, so scripts
-#   can follow the registration; logs (health transitions, connection
-#   trouble) go to stderr.
-# - Without a check option the server is registered unconditionally;
-#   --interval/--timeout/--rise/--fall without a check are a usage error.
-# - VALUE is JSON (``weight=3`` → 3, ``tags=["a"]`` → a list); text that is
-#   not JSON is a string (``color=red``), never evaluated.  NaN and Infinity
-#   stay strings (JSON cannot store them).  ``host`` and ``port`` come from
-#   HOST:PORT and cannot be given as properties.
-# - argparse (3.11) cannot take name=VALUE arguments *after* an option that
-#   follows HOST:PORT: write options before PATH or after the last name=VALUE.
-#   ``--check-tcp`` without a value must not be followed by PATH (it would take
-#   PATH as its address).
-
-_register_log = logging.getLogger("zkservices.cli.register")
+log = logging.getLogger("zkservices.cli.register")
 
 _SAME_ADDRESS = object()  # --check-tcp given without HOST:PORT
 _STOP_TIMEOUT = 10.0  # how long removal may wait for an unreachable ZooKeeper before the session is closed
 _CONNECTED = 0  # a wake-up byte that is no signal number
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """``'weight=3'`` → ``('weight', 3)``; raise :class:`argparse.ArgumentTypeError` if no ``=``."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected name=VALUE, got {text!r}")
-    return name, parse_value(value)
-
-
-def _address(text: str) -> tuple[str, int]:
-    from ._znode.paths import parse_address
-
-    try:
-        return parse_address(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _http_url(text: str) -> str:
@@ -83,47 +63,27 @@ def _shell_command(text: str) -> str:
     return text
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
-
-
 def _register_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="service path; the server's node is PATH/HOST:PORT")
-    parser.add_argument("address", metavar="HOST:PORT", type=_address,
+    parser.add_argument("address", metavar="HOST:PORT", type=address,
                         help="the server's address ([v6addr]:port for IPv6; a blank host registers "
                              "every address of this machine)")
     parser.add_argument("properties", metavar="name=VALUE", nargs="*", type=parse_assignment,
                         help="node properties; VALUE is JSON, or else a string")
     checks = parser.add_mutually_exclusive_group()
-    checks.add_argument("--check-tcp", metavar="HOST:PORT", nargs="?", const=_SAME_ADDRESS, type=_address,
+    checks.add_argument("--check-tcp", metavar="HOST:PORT", nargs="?", const=_SAME_ADDRESS, type=address,
                         help="registered while a TCP connection succeeds (default: to the registered "
                              "address; a blank host is checked at 127.0.0.1)")
     checks.add_argument("--check-http", metavar="URL", type=_http_url,
                         help="registered while GET URL answers 2xx or 3xx")
     checks.add_argument("--check-command", metavar="CMD", type=_shell_command,
                         help="registered while the shell command CMD exits 0")
-    parser.add_argument("--interval", metavar="S", type=_seconds, help="seconds between checks (default 2)")
-    parser.add_argument("--timeout", metavar="S", type=_seconds, help="seconds a check may take (default 2)")
-    parser.add_argument("--rise", metavar="N", type=_count,
-                        help="passes in a row to register again (default 2)")
-    parser.add_argument("--fall", metavar="N", type=_count,
-                        help="failures in a row to unregister (default 3)")
+    parser.add_argument("--interval", metavar="S", type=positive_seconds, help="seconds between checks (default 2)")
+    parser.add_argument("--check-timeout", dest="check_timeout", metavar="S", type=positive_seconds,
+                        help="seconds a check may take (default 2)")
+    parser.add_argument("--rise", metavar="N", type=count, help="passes in a row to register again (default 2)")
+    parser.add_argument("--fall", metavar="N", type=count, help="failures in a row to unregister (default 3)")
+    add_timeout(parser, default=None)
     parser.set_defaults(register_parser=parser)
 
 
@@ -137,13 +97,16 @@ class _Unconditional:
         return "no health check"
 
 
+_TIMING = {"interval": "interval", "check_timeout": "timeout", "rise": "rise", "fall": "fall"}
+
+
 def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Validate what argparse cannot: return ``(check, monitor options, properties)``.
 
     Usage errors exit 2 through the subcommand's parser.
     """
-    from ._discovery import CommandCheck, HttpCheck, TcpCheck
-    from ._znode.paths import check_path
+    from .._discovery import CommandCheck, HttpCheck, TcpCheck
+    from .._znode.paths import check_path
 
     parser: argparse.ArgumentParser = args.register_parser
     try:
@@ -157,8 +120,8 @@ def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], di
         if name in properties:
             parser.error(f"property {name!r} given twice")
         properties[name] = value
-    timing = {key: getattr(args, key) for key in ("interval", "timeout", "rise", "fall")
-              if getattr(args, key) is not None}
+    timing = {keyword: getattr(args, option) for option, keyword in _TIMING.items()
+              if getattr(args, option) is not None}
     check: Any
     if args.check_tcp is _SAME_ADDRESS:
         check = None  # HealthCheckedRegistration's default: the registered address
@@ -170,7 +133,8 @@ def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], di
         check = CommandCheck(args.check_command)
     else:
         if timing:
-            given = ", ".join(f"--{key}" for key in timing)
+            given = ", ".join(f"--{option.replace('_', '-')}" for option, keyword in _TIMING.items()
+                              if keyword in timing)
             parser.error(f"{given}: only with a check (--check-tcp, --check-http or --check-command)")
         check = _Unconditional()
         timing = {"interval": 24 * 3600.0}
@@ -182,13 +146,15 @@ def register(args: argparse.Namespace) -> int:
     import zkservices
 
     check, timing, properties = _register_options(args)
+    show_info(args, log.name)
 
     def report(registered: bool, reason: str, paths: tuple[str, ...]) -> None:
         for path in paths:
             print(f"{'registered' if registered else 'unregistered'} {path} ({reason})", flush=True)
+            log.info("%s %s (%s)", "registered" if registered else "unregistered", path, reason)
 
     with _SignalWakeup() as wakeup:
-        zk = _connect(args.zookeeper, wakeup)
+        zk = _connect(args, wakeup)
         if zk is None:
             return _exit_code(wakeup.signal)
         try:
@@ -196,9 +162,9 @@ def register(args: argparse.Namespace) -> int:
                 zk, args.path, args.address, check=check, on_change=report, **timing, **properties
             )
             selfreg.start()
-            _register_log.info("running: %r", selfreg)
+            log.info("running: %r", selfreg)
             signum = wakeup.wait_signal()
-            _register_log.info("received %s: removing the registration", signal.Signals(signum).name)
+            log.info("received %s: removing the registration", signal.Signals(signum).name)
             selfreg.stop(_STOP_TIMEOUT, reason=f"received {signal.Signals(signum).name}")
         finally:
             zk.close()
@@ -245,8 +211,12 @@ class _SignalWakeup:
         except OSError:  # closed: nobody is waiting any more
             pass
 
-    def wait(self) -> int:
-        """Block until a byte arrives; a signal's number is remembered in ``signal``."""
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until a byte arrives (None after ``timeout`` seconds); a signal's number is kept in ``signal``."""
+        if timeout is not None:
+            ready, _, _ = select.select([self._read], [], [], max(0.0, timeout))
+            if not ready:
+                return None
         byte = os.read(self._read, 1)[0]
         if byte in (signal.SIGTERM, signal.SIGINT):
             self.signal = byte
@@ -262,28 +232,31 @@ def _ignore(signum: int, frame: object) -> None:
     """The Python-level handler: the wake-up byte does the work."""
 
 
-def _connect(connection_string: Optional[str], wakeup: _SignalWakeup) -> Any:
+def _connect(args: argparse.Namespace, wakeup: _SignalWakeup) -> Any:
     """A connected ZooKeeper, connecting in the background, unless a signal comes first (then ``None``).
 
-    Connecting keeps trying (and logging) for as long as no server answers; a
-    permanent error (a bad connection string...) is raised.
+    Connecting keeps trying (and logging) until a server answers or
+    ``--timeout`` passes (then CommandError); a permanent error (bad auth...)
+    is raised.
     """
-    from ._discovery import BackgroundConnection
+    from .._discovery import BackgroundConnection
 
-    connection = BackgroundConnection(connection_string)
+    options = args.session
+    connection = BackgroundConnection(options.connection_string, **options.zookeeper_options())
     connection.add_done_callback(lambda _: wakeup.post(_CONNECTED))
     connection.start()
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     while wakeup.signal is None and not connection.done:
-        wakeup.wait()
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            connection.close()
+            raise CommandError(f"no ZooKeeper server at {options.connection_string} answered "
+                               f"within {args.timeout:g}s")
+        wakeup.wait(left)
     if wakeup.signal is not None:
         connection.close()
-        _register_log.info("received %s before ZooKeeper answered", signal.Signals(wakeup.signal).name)
+        log.info("received %s before ZooKeeper answered", signal.Signals(wakeup.signal).name)
         return None
     if connection.exception is not None:
         raise connection.exception
     return connection.zk
-
-
-# ===========================================================================
-# (further service commands go below, each in its own section)
-# ===========================================================================
