@@ -146,8 +146,12 @@ def test_pipelined_reads_wait_through_a_dropped_connection_and_an_expiry(zk, zk_
         readers = [asyncio.ensure_future(reader()) for _ in range(5)]
         await asyncio.sleep(0.1)
         loop = asyncio.get_running_loop()
+        states = []
+        zk.client.add_listener(states.append)
         await loop.run_in_executor(None, drop_connection, zk)
-        await loop.run_in_executor(None, lambda: wait_for(lambda: zk.connected, what="reconnected"))
+        await loop.run_in_executor(None, lambda: wait_for(lambda: "SUSPENDED" in states and zk.connected,
+                                                          what="suspended, then reconnected"))
+        zk.client.remove_listener(states.append)
         await loop.run_in_executor(None, expire_session, zk)
         await asyncio.gather(*readers)
         return errors

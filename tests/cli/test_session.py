@@ -124,9 +124,11 @@ def test_bad_auth_is_a_usage_error_naming_file_and_line_never_the_secret(monkeyp
 
 
 def test_tls_options_and_environment(monkeypatch, capsys, tmp_path):
-    ca, cert, key = (tmp_path / name for name in ("ca.pem", "client.pem", "client.key"))
-    for path in (ca, cert, key):
-        path.write_text("")
+    # TLS(...) reads its files: real throw-away certificates (no server needed)
+    from zkservices.testing import make_certificates
+
+    made = make_certificates(str(tmp_path / "tls"))
+    ca, cert, key = made.ca_file, made.client_cert_file, made.client_key_file
     options = session_options(["--tls-ca", str(ca), "get", "/x", "--tls-cert", str(cert), "--tls-key", str(key)],
                               monkeypatch)
     assert options.tls == zkservices.TLS(ca=str(ca), cert=str(cert), key=str(key))
