@@ -10,6 +10,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from ..errors import NoNode
+from .._formats import Format
 from .._znode.links import LINK_SUFFIX
 from .._znode.paths import Address, check_path, normalize, split
 from .._treeops import TreeOperations
@@ -233,18 +234,32 @@ class ZooKeeper(TreeOperations):
 
     # -- registration --------------------------------------------------------
 
-    def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None,
-                        **properties: Any) -> Registration:
-        """Register an ephemeral ``host:port`` child of ``path`` holding ``properties``.
+    def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None, *,
+                        format: str | Format = "zkservices", **properties: Any) -> Registration:
+        """Register this server as an ephemeral provider node below ``path``.
 
         ``address`` is ``"host:port"``, ``(host, port)``, ``":port"`` or a port number;
         without a host, one node per address of this machine.  ``path`` and its missing
         parents are created (links followed).  The node comes back after a session loss
         with its current data.  Returns a :class:`Registration`.
 
-        Raises ValueError for a bad address or properties, ValueTooLarge, InvalidPath.
+        ``format`` (keyword-only, never stored) chooses the node written:
+
+        - ``"zkservices"``: a ``host:port`` child holding ``properties`` plus ``host``,
+          ``port`` and ``pid`` (zc.zk's and Nerve's readers understand it);
+        - ``"curator"`` or a :class:`~zkservices.CuratorFormat` (payload class, sslPort,
+          URI spec, service type, instance ID): a Curator service instance
+          ``path/ID`` as Curator writes it, named after the last segment of ``path``,
+          ``properties`` as its Map payload; the same ID comes back after expiry;
+        - ``"serverset"`` or a :class:`~zkservices.ServerSetFormat` (additional
+          endpoints): a ``member_`` sequential node, ``shard=`` as its shard, the other
+          properties as string ``metadata``; after expiry it is a new member (the
+          Registration's ``names`` and ``paths`` follow).
+
+        Raises ValueError for a bad address, format or properties (nothing is written),
+        ValueTooLarge, InvalidPath.
         """
-        return self.registrar.register(path, address, acl=acl, properties=properties)
+        return self.registrar.register(path, address, acl=acl, properties=properties, format=format)
 
     register = register_server
 
