@@ -11,7 +11,19 @@ import logging
 
 from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
 from ._feed import Feed
-from ._session import TLS, Children, ChildrenChange, Properties, Registration, ZooKeeper
+from ._formats import CuratorFormat, Provider, ServerSetFormat
+from ._session import (
+    TLS,
+    Children,
+    ChildrenChange,
+    Lease,
+    Properties,
+    Providers,
+    ProvidersChange,
+    Registration,
+    Selector,
+    ZooKeeper,
+)
 from ._session.facade import ZK
 from ._tree import Node, emit_tree, parse_tree
 from ._treeops import Change, validate_tree
@@ -26,6 +38,7 @@ from .errors import (
     LinkLoop,
     NodeDeleted,
     NoNode,
+    NoProvider,
     NotAuthorized,
     ServerError,
     SessionClosed,
@@ -48,6 +61,14 @@ __all__ = [
     "ChildrenChange",
     "Properties",
     "TLS",
+    # mixed fleets: provider formats, provider views, selection
+    "Provider",
+    "Providers",
+    "ProvidersChange",
+    "CuratorFormat",
+    "ServerSetFormat",
+    "Selector",
+    "Lease",
     # trees
     "Change",
     "Node",
@@ -75,6 +96,7 @@ __all__ = [
     "LinkLoop",
     "NodeDeleted",
     "NoNode",
+    "NoProvider",
     "NotAuthorized",
     "ServerError",
     "SessionClosed",

@@ -17,7 +17,9 @@ from .._treeops import TreeOperations
 from .core import SessionCore, default_connection_string
 from .retry import authorized
 from .tls import TLS
+from .providers import Providers
 from .registrar import Registrar, Registration
+from .selector import Selector
 from .views import Children, Properties
 from .viewset import ViewSet
 from .writes import compare_and_set
@@ -226,6 +228,35 @@ class ZooKeeper(TreeOperations):
         Raises NoNode when ``path`` does not exist.
         """
         return Properties(self.core, self._viewset, path, watch=watch, written=self.registrar.written)
+
+    def providers(self, path: str) -> Providers:
+        """A self-updating :class:`Providers` view: the children of ``path`` read as
+        providers in any format (zkservices/zc.zk/Nerve, Curator, ServerSet), name →
+        :class:`~zkservices.Provider`.
+
+        A child no format can read is left out (a WARNING names it once per version).
+        Raises NoNode when ``path`` does not exist.  Call the view with a function (or
+        use it as a decorator) to be told of changes.
+        """
+        return Providers(self.core, self._viewset, path)
+
+    def selector(self, path: str, strategy: str = "round-robin", *, error_threshold: int = 2,
+                 down_for: float = 30.0) -> Selector:
+        """A :class:`Selector` picking among the enabled providers of ``path``.
+
+        :param strategy: ``"round-robin"``, ``"random"``, ``"sticky"`` or ``"least-loaded"``.
+        :param error_threshold: errors within ``down_for`` seconds that take a provider
+            down (:meth:`Selector.note_error`, or a failed ``lease()`` block).
+        :param down_for: seconds a provider that is down is skipped.
+        :raises NoNode: ``path`` does not exist.
+        :raises ValueError: an unknown strategy, a bad threshold or duration.
+        """
+        view = self.providers(path)
+        try:
+            return Selector(view, strategy, error_threshold=error_threshold, down_for=down_for, owns_view=True)
+        except BaseException:
+            view.close()
+            raise
 
     def get_properties(self, path: str) -> dict[str, Any]:
         """The node's properties as a plain dict (links followed, read once)."""
