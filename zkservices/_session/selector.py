@@ -36,8 +36,9 @@ STRATEGIES = ("round-robin", "random", "sticky", "least-loaded")
 
 
 class Lease:
-    """A provider in use (``with selector.lease() as provider``): counted as in flight
-    while the block runs; an exception from the block is noted as its error."""
+    """A provider in use (``with selector.lease() as provider``, or ``async with``):
+    counted as in flight while the block runs; an exception from the block is noted
+    as its error."""
 
     __slots__ = ("_selector", "provider")
 
@@ -50,6 +51,12 @@ class Lease:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._selector._release(self.provider, failed=exc_type is not None and issubclass(exc_type, Exception))
+
+    async def __aenter__(self) -> Provider:  # the same in coroutines: nothing here waits
+        return self.provider
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<Lease {self.provider.name}>"
