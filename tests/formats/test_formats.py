@@ -69,6 +69,8 @@ def test_zkservices_node():
         ("10.0.0.1:80", b'{"weight":1}', ("10.0.0.1", 80, {"weight": 1})),
         ("[::1]:81", b"{}", ("::1", 81, {})),
         ("anything_0001", b'{"host":"db1","port":5432,"name":"db"}', ("db1", 5432, {"name": "db"})),  # Nerve
+        ("10.0.0.1:80", b"not json", ("10.0.0.1", 80, {"string_value": "not json"})),  # the name says where
+        ("10.0.0.1:80", b"[1, 2]", ("10.0.0.1", 80, {"string_value": "[1, 2]"})),
     ],
 )
 def test_zkservices_read(name, data, expected):
@@ -80,14 +82,14 @@ def test_zkservices_read(name, data, expected):
 @pytest.mark.parametrize(
     "name, data",
     [
-        ("10.0.0.1:80", b"not json"),
-        ("10.0.0.1:80", b"[1, 2]"),
+        ("lock", b"not json"),
+        ("lock", b"[1, 2]"),
         ("10.0.0.1:80", b'{"host":"10.0.0.1","port":"x"}'),
         ("10.0.0.1:80", b'{"host":"10.0.0.1","port":70000}'),
         ("lock", b""),
         ("lock", b'{"owner":"me"}'),
         (":80", b""),
-        ("10.0.0.1:80", b"\xff\xfe"),
+        ("lock", b"\xff\xfe"),
     ],
 )
 def test_zkservices_garbage(name, data):

@@ -3,8 +3,9 @@
 A node named ``host:port`` whose data is a compact JSON object holding the
 registration's properties plus ``host``, ``port`` and ``pid``.  Read: JSON with
 ``host`` and ``port`` (Nerve writes those, with any name), or a ``host:port`` name
-with empty or JSON-object data (zc.zk).  ``properties`` are the data without
-``host`` and ``port``.
+(zc.zk) whatever the data.  ``properties`` are the data without ``host`` and
+``port`` (data that is not a JSON object: ``{"string_value": text}``, as
+everywhere in zkservices).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .._znode.encoding import encode as encode_properties
+from .._znode.encoding import decode, encode as encode_properties
 from .._znode.paths import format_address, join, parse_address
 from .provider import NodeSpec, Provider
 
@@ -48,8 +49,8 @@ def encode(host: str, port: int, properties: Mapping[str, Any], *, path: str = "
 def read(name: str, data: bytes | None) -> Provider | None:
     """The provider a zkservices, zc.zk or Nerve node describes, or None."""
     value = _json_object(data)
-    if value is None:
-        return None
+    if value is None:  # not a JSON object: a ``host:port`` name still says where (zc.zk)
+        value = decode(data)
     if "host" in value and "port" in value:
         host, port = value["host"], value["port"]
         if not isinstance(host, str) or not host or isinstance(port, bool):
