@@ -11,8 +11,8 @@ creation is watched.
 Provider nodes are recognised in every format (:mod:`zkservices._formats`):
 zkservices/zc.zk/Nerve nodes keep their data as it is; Curator instances and
 ServerSet members become ``{"host", "port", **properties}``, so templates work
-unchanged on all three.  Disabled providers are left out, and so is a node no
-format can read (a WARNING names it, once per version of its data).
+unchanged on all three.  Disabled providers are left out.  A node no format
+recognises is passed on as before (its decoded data).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class ServiceReader:
         self._props_view: Any = None
         self._children_view: Any = None
         self._data: dict[str, dict | None] = {}  # provider name -> data read (None: left out)
-        self._warned: set[tuple[str, int]] = set()  # (name, mzxid) of unreadable nodes logged
+        self._warned: set[tuple[str, int]] = set()  # (name, mzxid) of unrecognised nodes logged
         self._watched_data: set[str] = set()
         self._missing_logged: set[str] = set()
 
@@ -120,8 +120,8 @@ class ServiceReader:
         if provider is None:
             if (name, mzxid) not in self._warned:
                 self._warned.add((name, mzxid))
-                log.warning("%s: %s is not a provider node any format can read; left out", self.path, path)
-            return None
+                log.debug("%s: %s is not a provider node any format recognises; passed on as it is", self.path, path)
+            return decode(data)
         if not provider.enabled:
             log.debug("%s: %s is disabled; left out", self.path, path)
             return None
