@@ -190,3 +190,28 @@ def test_aio_properties_stream_survives_a_bad_property_link(zk_connection_string
 
     asyncio.run(asyncio.wait_for(main(), 60))
 
+
+def test_providers_stream_and_selector(zk_connection_string, zk_client):
+    async def main():
+        async with await zkservices.aio.connect(zk_connection_string) as zk:
+            await zk.register_server("/svc/mixed", "10.0.0.1:80", format="curator", weight=1)
+            seen = []
+            async with await zk.providers("/svc/mixed") as providers:
+                stream = providers.changes()
+                seen.append(await stream.__anext__())
+                await asyncio.to_thread(zk_client.create, "/svc/mixed/member_0000000001",
+                                        b'{"serviceEndpoint":{"host":"10.0.0.2","port":80},"status":"ALIVE"}')
+                seen.append(await stream.__anext__())
+                await stream.aclose()
+                selector = await zk.selector("/svc/mixed", "round-robin", error_threshold=1)
+                assert {selector.get().address for _ in range(2)} == {"10.0.0.1:80", "10.0.0.2:80"}
+                with pytest.raises(RuntimeError):
+                    async with selector.lease() as provider:
+                        raise RuntimeError("the call failed")
+                assert selector.down() == {provider.name}
+                selector.close()
+            return seen
+
+    seen = run(main())
+    assert [sorted(p.format for p in s.values()) for s in seen] == [["curator"], ["curator", "serverset"]]
+    assert all(isinstance(p, zkservices.Provider) for s in seen for p in s.values())

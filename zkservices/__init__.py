@@ -11,9 +11,20 @@ import logging
 
 from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
 from ._feed import Feed
-from ._session import TLS, Children, ChildrenChange, Properties, Registration
-from ._zookeeper import ZK, ZooKeeper
+from ._formats import CuratorFormat, Provider, ServerSetFormat
+from ._session import (
+    TLS,
+    Children,
+    ChildrenChange,
+    Lease,
+    Properties,
+    Providers,
+    ProvidersChange,
+    Registration,
+    Selector,
+)
 from ._tree import Change, Node, emit_tree, parse_tree, validate_tree
+from ._zookeeper import ZK, ZooKeeper
 from .errors import (
     BadPropertyLink,
     CancelWatch,
@@ -25,6 +36,7 @@ from .errors import (
     LinkLoop,
     NodeDeleted,
     NoNode,
+    NoProvider,
     NotAuthorized,
     ServerError,
     SessionClosed,
@@ -47,6 +59,14 @@ __all__ = [
     "ChildrenChange",
     "Properties",
     "TLS",
+    # mixed fleets: provider formats, provider views, selection
+    "Provider",
+    "Providers",
+    "ProvidersChange",
+    "CuratorFormat",
+    "ServerSetFormat",
+    "Selector",
+    "Lease",
     # trees
     "Change",
     "Node",
@@ -74,6 +94,7 @@ __all__ = [
     "LinkLoop",
     "NodeDeleted",
     "NoNode",
+    "NoProvider",
     "NotAuthorized",
     "ServerError",
     "SessionClosed",

@@ -10,6 +10,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from .errors import NoNode
+from ._formats import Format
 from ._types import Watch
 from ._znode.links import LINK_SUFFIX
 from ._znode.paths import Address, check_path, normalize, split
@@ -17,8 +18,10 @@ from ._tree import ops as tree_ops
 from ._session.core import SessionCore, default_connection_string
 from ._session.retry import authorized
 from ._session.tls import TLS
+from ._session.providers import Providers
 from ._session.rebuilt import RebuildWatch
 from ._session.registrar import Registrar, Registration
+from ._session.selector import Selector
 from ._session.views import Children, Properties
 from ._session.viewset import ViewSet
 from ._session.writes import compare_and_set
@@ -229,6 +232,35 @@ class ZooKeeper:
         """
         return Properties(self.core, self._viewset, path, watch=watch, written=self.registrar.written)
 
+    def providers(self, path: str) -> Providers:
+        """A self-updating :class:`Providers` view: the children of ``path`` read as
+        providers in any format (zkservices/zc.zk/Nerve, Curator, ServerSet), name →
+        :class:`~zkservices.Provider`.
+
+        A child no format can read is left out (a WARNING names it once per version).
+        Raises NoNode when ``path`` does not exist.  Call the view with a function (or
+        use it as a decorator) to be told of changes.
+        """
+        return Providers(self.core, self._viewset, path)
+
+    def selector(self, path: str, strategy: str = "round-robin", *, error_threshold: int = 2,
+                 down_for: float = 30.0) -> Selector:
+        """A :class:`Selector` picking among the enabled providers of ``path``.
+
+        :param strategy: ``"round-robin"``, ``"random"``, ``"sticky"`` or ``"least-loaded"``.
+        :param error_threshold: errors within ``down_for`` seconds that take a provider
+            down (:meth:`Selector.note_error`, or a failed ``lease()`` block).
+        :param down_for: seconds a provider that is down is skipped.
+        :raises NoNode: ``path`` does not exist.
+        :raises ValueError: an unknown strategy, a bad threshold or duration.
+        """
+        view = self.providers(path)
+        try:
+            return Selector(view, strategy, error_threshold=error_threshold, down_for=down_for, owns_view=True)
+        except BaseException:
+            view.close()
+            raise
+
     def get_properties(self, path: str) -> dict[str, Any]:
         """The node's properties as a plain dict (links followed, read once)."""
         view = self.properties(path, watch=False)
@@ -236,18 +268,32 @@ class ZooKeeper:
 
     # -- registration --------------------------------------------------------
 
-    def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None,
-                        **properties: Any) -> Registration:
-        """Register an ephemeral ``host:port`` child of ``path`` holding ``properties``.
+    def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None, *,
+                        format: str | Format = "zkservices", **properties: Any) -> Registration:
+        """Register this server as an ephemeral provider node below ``path``.
 
         ``address`` is ``"host:port"``, ``(host, port)``, ``":port"`` or a port number;
         without a host, one node per address of this machine.  ``path`` and its missing
         parents are created (links followed).  The node comes back after a session loss
         with its current data.  Returns a :class:`Registration`.
 
-        Raises ValueError for a bad address or properties, ValueTooLarge, InvalidPath.
+        ``format`` (keyword-only, never stored) chooses the node written:
+
+        - ``"zkservices"``: a ``host:port`` child holding ``properties`` plus ``host``,
+          ``port`` and ``pid`` (zc.zk's and Nerve's readers understand it);
+        - ``"curator"`` or a :class:`~zkservices.CuratorFormat` (payload class, sslPort,
+          URI spec, service type, instance ID): a Curator service instance
+          ``path/ID`` as Curator writes it, named after the last segment of ``path``,
+          ``properties`` as its Map payload; the same ID comes back after expiry;
+        - ``"serverset"`` or a :class:`~zkservices.ServerSetFormat` (additional
+          endpoints): a ``member_`` sequential node, ``shard=`` as its shard, the other
+          properties as string ``metadata``; after expiry it is a new member (the
+          Registration's ``names`` and ``paths`` follow).
+
+        Raises ValueError for a bad address, format or properties (nothing is written),
+        ValueTooLarge, InvalidPath.
         """
-        return self.registrar.register(path, address, acl=acl, properties=properties)
+        return self.registrar.register(path, address, acl=acl, properties=properties, format=format)
 
     register = register_server
 

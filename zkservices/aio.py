@@ -32,7 +32,8 @@ from kazoo.exceptions import BadVersionError, NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from .errors import BadPropertyLink, CancelWatch, LinkLoop, NoNode
-from ._session import Children, Properties, Registration
+from ._formats import Provider
+from ._session import Children, Properties, Providers, Registration, Selector
 from ._session.bridge import AsyncBridge
 from ._session.retry import authorized
 from ._znode.encoding import decode, encode, is_json_object
@@ -41,12 +42,12 @@ from ._znode.paths import check_path
 from ._zookeeper import ZooKeeper
 from ._znode.paths import Address
 
-__all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties"]
+__all__ = ["connect", "AsyncZooKeeper", "AsyncChildren", "AsyncProperties", "AsyncProviders"]
 
 log = logging.getLogger("zkservices.aio")
 
 T = TypeVar("T")
-V = TypeVar("V", Children, Properties)
+V = TypeVar("V", Children, Properties, Providers)
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -179,6 +180,25 @@ class AsyncProperties(_AsyncView[Properties]):
         await _in_thread(self.view.set, *args, **properties)
 
 
+class AsyncProviders(_AsyncView[Providers]):
+    """Providers of a service; ``changes()`` yields dicts name → :class:`~zkservices.Provider`."""
+
+    def _snapshot(self) -> dict[str, Provider]:
+        return dict(self.view.snapshot())
+
+    def __getitem__(self, name: str) -> Provider:
+        return self.view[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.view)
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.view
+
+
 class AsyncZooKeeper:
     """An asyncio front for :class:`zkservices.ZooKeeper` (``.sync`` is the wrapped helper)."""
 
@@ -252,6 +272,22 @@ class AsyncZooKeeper:
     async def properties(self, path: str) -> AsyncProperties:
         """A self-updating view of ``path``'s properties; raises NoNode when it is missing."""
         return AsyncProperties(await _in_thread(self.sync.properties, path))
+
+    async def providers(self, path: str) -> AsyncProviders:
+        """A self-updating view of ``path``'s providers in any format (see
+        :meth:`zkservices.ZooKeeper.providers`); raises NoNode when it is missing."""
+        return AsyncProviders(await _in_thread(self.sync.providers, path))
+
+    async def selector(self, path: str, strategy: str = "round-robin", *, error_threshold: int = 2,
+                       down_for: float = 30.0) -> Selector:
+        """A :class:`~zkservices.Selector` (see :meth:`zkservices.ZooKeeper.selector`).
+
+        Its ``get()``, ``note_error()`` and ``lease()`` never wait for ZooKeeper, so
+        coroutines call them directly (``async with selector.lease() as provider``
+        works as well as ``with``); ``close()`` too.
+        """
+        return await _in_thread(self.sync.selector, path, strategy, error_threshold=error_threshold,
+                                down_for=down_for)
 
     async def get_properties(self, path: str) -> dict[str, Any]:
         """The node's properties as a plain dict (links followed, read once).

@@ -25,6 +25,8 @@ exception, so zc.zk-style ``except NoNodeError`` keeps working.
   - ``ServerError`` -- a test server (``zkservices.testing``) could not be found,
     started or reached.
   - ``FaultError`` -- a fault (``zkservices.testing``) could not be injected.
+  - ``NoProvider`` -- a selector has no enabled provider that is not down; ``path``
+    names the service.
 - ``CancelWatch`` -- raised by a callback to remove itself quietly (not an error).
 """
 
@@ -48,6 +50,7 @@ __all__ = [
     "FeedTemplateError",
     "ServerError",
     "FaultError",
+    "NoProvider",
     "CancelWatch",
 ]
 
@@ -159,6 +162,25 @@ class ServerError(ZkServicesError):
 
 class FaultError(ZkServicesError):
     """A fault could not be injected or the client did not react as expected."""
+
+
+class NoProvider(ZkServicesError):
+    """A selector found no provider to give: none registered, all disabled or down.
+
+    ``path`` names the service; ``known``, ``disabled`` and ``down`` count the
+    providers of the view and why they were not given.
+    """
+
+    def __init__(self, path: str, *, known: int = 0, disabled: int = 0, down: int = 0) -> None:
+        self.path = path
+        self.known = known
+        self.disabled = disabled
+        self.down = down
+        if not known:
+            why = "no providers registered"
+        else:
+            why = f"{known} provider(s): {disabled} disabled, {down} down"
+        super().__init__(f"{path}: no provider available ({why})")
 
 
 class CancelWatch(Exception):

@@ -7,6 +7,12 @@ it hears of (view callbacks, data and creation watches) is reported through
 ``poke`` so the owner's thread comes back and calls :meth:`ServiceReader.read`.
 A service or ``providers`` node that does not exist counts as empty and its
 creation is watched.
+
+Provider nodes are recognised in every format (:mod:`zkservices._formats`):
+zkservices/zc.zk/Nerve nodes keep their data as it is; Curator instances and
+ServerSet members become ``{"host", "port", **properties}``, so templates work
+unchanged on all three.  Disabled providers are left out.  A node no format
+recognises is passed on as before (its decoded data).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any, Callable
 
 from kazoo.exceptions import NoNodeError
 
+from .._formats import read_provider
 from .._zookeeper import ZooKeeper
 from .._znode.encoding import decode
 from .._znode.paths import join
@@ -49,7 +56,8 @@ class ServiceReader:
         self._poke = poke
         self._props_view: Any = None
         self._children_view: Any = None
-        self._data: dict[str, dict] = {}  # provider name -> data read from ZooKeeper
+        self._data: dict[str, dict | None] = {}  # provider name -> data read (None: left out)
+        self._warned: set[tuple[str, int]] = set()  # (name, mzxid) of unrecognised nodes logged
         self._watched_data: set[str] = set()
         self._missing_logged: set[str] = set()
 
@@ -86,12 +94,13 @@ class ServiceReader:
         vanished = []
         for name, result in pending:
             try:
-                data, _stat = result.get(timeout=READ_TIMEOUT)
+                data, stat = result.get(timeout=READ_TIMEOUT)
             except NoNodeError:
                 self._data.pop(name, None)
                 vanished.append(name)
                 continue
-            self._data[name] = decode(data)
+            self._data[name] = self._provider_data(join(base, name), name, data, stat.mzxid)
+        self._warned = {w for w in self._warned if w[0] in names}
         for name in vanished:
             # Deleted, but maybe re-created under the same name (a restored
             # registration) without the children changing by the time the
@@ -101,7 +110,24 @@ class ServiceReader:
         if vanished:
             log.debug("%s: %s vanished; waiting for the children view to follow", self.path, sorted(vanished))
             return None
-        return properties, {name: self._data[name] for name in sorted(names) if name in self._data}
+        return properties, {
+            name: data for name in sorted(names) if (data := self._data.get(name)) is not None
+        }
+
+    def _provider_data(self, path: str, name: str, data: bytes, mzxid: int) -> dict | None:
+        """What a feed sees of one provider node; None to leave it out."""
+        provider = read_provider(name, data)
+        if provider is None:
+            if (name, mzxid) not in self._warned:
+                self._warned.add((name, mzxid))
+                log.debug("%s: %s is not a provider node any format recognises; passed on as it is", self.path, path)
+            return decode(data)
+        if not provider.enabled:
+            log.debug("%s: %s is disabled; left out", self.path, path)
+            return None
+        if provider.format == "zkservices":
+            return decode(data)
+        return {"host": provider.host, "port": provider.port, **provider.properties}
 
     def close(self) -> None:
         """Close the views and drop the watches this reader set (idempotent)."""

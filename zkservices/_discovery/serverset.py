@@ -21,10 +21,9 @@ and kingpin do it:
   stale, until ZooKeeper answers.  It is also the guard's starting point.
 
 A service or ``providers`` node that does not exist (yet) counts as empty; its
-creation is watched.  Given a connection string instead of a
-:class:`~zkservices.ZooKeeper`, the ServerSet connects with a
-:class:`~zkservices._discovery.connect.BackgroundConnection`, so it can start
-while ZooKeeper is down.
+creation is watched.  Given a connection string instead of a ZooKeeper, the
+ServerSet connects with a :class:`~zkservices._discovery.connect.BackgroundConnection`,
+so it can start while ZooKeeper is down.
 """
 
 from __future__ import annotations
@@ -72,8 +71,8 @@ class ServerSet:
         ServerSet opens in the background and closes, or a started
         :class:`~zkservices._discovery.connect.BackgroundConnection` shared
         with others (left open).
-    :param service_path: the service node; providers are the children of
-        ``service_path/providers``.
+    :param service_path, providers: the service node, and the node holding its providers
+        (any format) relative to it; ``"."`` for a Curator or ServerSet directory.
     :param min_fraction, force: the shrink guard.
     :param snapshot: the last-known-good file; used after ``timeout`` seconds
         without an answer from ZooKeeper, and rewritten on every set published
@@ -85,8 +84,7 @@ class ServerSet:
     :param start: start at once (the default); with ``start=False`` nothing
         runs until :meth:`start` or a ``with`` block.
 
-    Raises :class:`~zkservices.InvalidPath` for a bad path and
-    :class:`ValueError` for bad options.
+    Raises :class:`~zkservices.InvalidPath` for a bad path, ValueError for bad options.
 
     :attr:`providers` (name → node data), :attr:`properties`, iteration over the
     provider names (sorted), ``len``, ``in``; :attr:`stale`, :attr:`ready`,
@@ -108,6 +106,7 @@ class ServerSet:
         zk: ZooKeeper | BackgroundConnection | str | None,
         service_path: str,
         *,
+        providers: str = "providers",
         min_fraction: float = DEFAULT_MIN_FRACTION,
         force: bool = False,
         snapshot: PathLike | None = None,
@@ -118,7 +117,9 @@ class ServerSet:
         start: bool = True,
     ) -> None:
         self.path = check_path(service_path)
-        self.providers_path = join(self.path, "providers")
+        if not isinstance(providers, str) or not providers or providers.startswith("/"):
+            raise ValueError(f"providers must be a relative path, not {providers!r}")
+        self.providers_path = join(self.path, providers)
         if not 0.0 <= float(min_fraction) <= 1.0:
             raise ValueError(f"min_fraction must be between 0 and 1, not {min_fraction!r}")
         if timeout < 0:

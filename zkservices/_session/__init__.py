@@ -5,7 +5,9 @@ methods and its named core API (``zk.core``), never private attributes.
 """
 
 from .core import SessionCore, default_connection_string
+from .providers import Providers, ProvidersChange
 from .registrar import Registration
+from .selector import Lease, Selector
 from .tls import TLS
 from .views import Children, ChildrenChange, Properties
 
@@ -17,4 +19,8 @@ __all__ = [
     "Children",
     "ChildrenChange",
     "Properties",
+    "Providers",
+    "ProvidersChange",
+    "Selector",
+    "Lease",
 ]

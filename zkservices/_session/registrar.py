@@ -1,6 +1,8 @@
-"""Server registrations: ephemeral ``host:port`` nodes that survive session loss.
+"""Server registrations: ephemeral provider nodes that survive session loss.
 
-A :class:`Registration` owns one node per address.  The :class:`Registrar` keeps
+A :class:`Registration` owns one node per address, in one of the formats of
+:mod:`zkservices._formats` (zkservices' ``host:port`` nodes, Curator instances,
+ServerSet members).  The :class:`Registrar` keeps
 every live registration of a session in a table and registers two steps with the
 session core: after a session loss it restores all of them -- one transaction per
 service path, so that watchers see a service's providers come back all at once --
@@ -10,22 +12,30 @@ node's data (an operator's change to a live registration survives expiry).
 A node that is still on the server under another session (the old one not yet
 reaped, or a stale process) is replaced, never skipped.  An unregistered server leaves
 the table first, so it never comes back.
+
+Sequential nodes (ServerSet members) cannot be re-created at their path: they are
+restored one by one as a new member, and the registration follows the new name.  A
+create whose reply was lost (connection trouble) may have happened: before trying
+again, a member of this session with the same data that no registration owns is
+adopted, so there is always exactly one member per registered address.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from .._znode.encoding import encode
-from .._znode.paths import Address, format_address, join, parse_address
+from .._formats import Format, resolve_format
+from .._formats.curator import CURATOR_FIELDS
+from .._formats import read_provider
+from .._znode.paths import Address, check_path, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
+from .members import create_member
 from .retry import RETRYABLE, authorized
 from .writes import resolve_or_create
 
@@ -37,31 +47,49 @@ _TRANSACTION_OPS = 1000  # operations per restore transaction at most
 _TRANSACTION_BYTES = 512 * 1024  # estimated request size per restore transaction at most
 
 
-@dataclass
+@dataclass(eq=False)
 class _Node:
-    path: str
-    name: str  # host:port
+    path: str | None  # None: a sequential node not created yet
+    address: str  # host:port
     data: bytes
     acl: Sequence[Any] | None
     registration: "Registration" = field(repr=False)
+    ephemeral: bool = True
+    prefix: str | None = None  # a sequential node's path before the server's counter
+    key: str = ""  # its key in the registrar's table: the path once it has one
     watcher: Any = field(default=None, repr=False)
+    lock: Any = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2] if self.path else ""
 
 
 class Registration:
     """Handle for a registered server: :meth:`unregister`, context manager.
 
     ``path`` is the path given, ``real_path`` the node it resolved to (links
-    followed), ``names`` the ``host:port`` child names and ``paths`` their full paths.
+    followed), ``format`` the format's name, ``names`` the child names (``host:port``,
+    Curator instance IDs, ServerSet ``member_`` names) and ``paths`` their full paths;
+    a ServerSet member restored after a session loss has a new name, and these follow.
     ``active`` is false once unregistered (or once the session was closed).
     """
 
-    def __init__(self, registrar: "Registrar", path: str, real_path: str, names: Sequence[str]) -> None:
+    def __init__(self, registrar: "Registrar", path: str, real_path: str, format: str = "zkservices") -> None:
         self._registrar = registrar
         self.path = path
         self.real_path = real_path
-        self.names = tuple(names)
-        self.paths = tuple(join(real_path, name) for name in names)
+        self.format = format
+        self._nodes: list[_Node] = []
         self.active = True
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(n.path for n in self._nodes if n.path is not None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self._nodes if n.path is not None)
 
     def unregister(self) -> None:
         """Delete the nodes; they never come back, also after session loss (idempotent).
@@ -71,7 +99,7 @@ class Registration:
         if not self.active:
             return
         self.active = False
-        self._registrar.unregister_paths(self.paths)
+        self._registrar.unregister_nodes(self._nodes)
 
     def __enter__(self) -> "Registration":
         return self
@@ -98,41 +126,81 @@ class Registrar:
     # -- registering -------------------------------------------------------
 
     def register(
-        self, path: str, address: Address, *, acl: Sequence[Any] | None = None, properties: Mapping[str, Any]
+        self,
+        path: str,
+        address: Address,
+        *,
+        acl: Sequence[Any] | None = None,
+        properties: Mapping[str, Any],
+        format: str | Format | None = None,
     ) -> Registration:
-        """Register ephemeral ``host:port`` children of ``path`` (created with its
-        missing parents); with no host in ``address``, one per local address.
+        """Register provider nodes below ``path`` (created with its missing parents) in
+        ``format`` (see :mod:`zkservices._formats`); with no host in ``address``, one per
+        local address.
 
-        The node data is ``properties`` plus ``host``, ``port`` and ``pid``.  Raises
-        ValueError for a bad address or properties, ValueTooLarge, InvalidPath.
+        Raises ValueError for a bad address, format or properties (nothing is written
+        then), ValueTooLarge, InvalidPath.
         """
         core = self.core
+        check_path(path)
+        fmt = resolve_format(format)
         host, port = parse_address(address)
         hosts = [host] if host else local_addresses()
+        if len(hosts) > 1 and getattr(fmt, "instance_id", None) is not None:
+            raise ValueError(f"{path}: instance_id {fmt.instance_id!r} names one instance; give a host")  # type: ignore[union-attr]
+        for h in hosts:  # bad properties: refused before anything is written
+            fmt.node(path, h, port, properties)
         real = resolve_or_create(core, path)
-        names = [format_address(h, port) for h in hosts]
+        if fmt.name == "zkservices":
+            self._check_curator_directory(real, properties)
         acl = list(acl) if acl is not None else core.default_acl()
-        registration = Registration(self, path, real, names)
+        registration = Registration(self, path, real, fmt.name)
         nodes = []
-        for h, name, node_path in zip(hosts, names, registration.paths):
-            data = dict(properties)
-            data.setdefault("pid", os.getpid())
-            data["host"] = h
-            data["port"] = port
-            nodes.append(_Node(node_path, name, encode(data, path=node_path), acl, registration))
+        for h in hosts:
+            spec = fmt.node(real, h, port, properties)
+            node_path = join(real, spec.name)
+            if spec.sequential:
+                node = _Node(None, format_address(h, port), spec.data, acl, registration, prefix=node_path,
+                             key=f"{node_path}\0{id(registration):x}-{len(nodes)}")
+            else:
+                node = _Node(node_path, format_address(h, port), spec.data, acl, registration,
+                             ephemeral=spec.ephemeral, key=node_path)
+            nodes.append(node)
+        registration._nodes = nodes
         with self._lock:
             for node in nodes:
-                self._nodes[node.path] = node
+                self._nodes[node.key] = node
         try:
             for node in nodes:
                 self._put(node, core.retry)
                 self._track(node)
-                log.info("registered %s at %s", node.name, node.path)
+                log.info("registered %s at %s (%s)", node.address, node.path, fmt.name)
         except BaseException:
             registration.unregister()
             raise
         core.settle()
         return registration
+
+    def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
+        """Refuse properties Curator parses as its own fields in a directory of Curator
+        instances: Curator fails a whole directory on one sibling it cannot parse."""
+        clashes = sorted(set(properties) & set(CURATOR_FIELDS))
+        if not clashes:
+            return
+        client = self.core.client
+        names = self.core.retry(client.get_children, real)
+        pending = [(name, client.get_async(join(real, name))) for name in names[:20]]
+        for name, result in pending:
+            try:
+                data, _ = result.get()
+            except NoNodeError:
+                continue
+            provider = read_provider(name, data)
+            if provider is not None and provider.format == "curator":
+                raise ValueError(
+                    f"{real} holds Curator instances; properties {', '.join(map(repr, clashes))} would be read "
+                    "by Curator as its own fields (register with format='curator' there)"
+                )
 
     def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session (same address forms as register).
@@ -147,12 +215,13 @@ class Registrar:
         with self._lock:
             known = [
                 n for n in self._nodes.values()
-                if n.name in names and path in (n.registration.path, n.registration.real_path)
+                if n.address in names and path in (n.registration.path, n.registration.real_path)
             ]
             for node in known:
                 node.registration.active = False
         if known:
-            paths = [node.path for node in known]
+            self.unregister_nodes(known)
+            return
         else:
             real = self.core.resolve(path)
             paths = [join(real, name) for name in sorted(names)]
@@ -161,6 +230,14 @@ class Registrar:
                     registration.active = False
         self.unregister_paths(paths)
 
+    def unregister_nodes(self, nodes: Iterable[_Node]) -> None:
+        """Forget ``nodes`` and delete them (as :meth:`unregister_paths`)."""
+        with self._lock:
+            for node in nodes:
+                self._nodes.pop(node.key, None)
+            paths = [node.path for node in nodes if node.path is not None]
+        self._delete(paths)
+
     def unregister_paths(self, paths: Iterable[str]) -> None:
         """Forget the registrations at ``paths`` and delete their nodes (waiting through
         connection trouble; a node gone with its session counts as deleted)."""
@@ -168,6 +245,9 @@ class Registrar:
         with self._lock:
             for path in paths:
                 self._nodes.pop(path, None)
+        self._delete(paths)
+
+    def _delete(self, paths: list[str]) -> None:
         for path in paths:
             try:
                 with authorized("delete", path):
@@ -197,11 +277,15 @@ class Registrar:
 
     def _put(self, node: _Node, retry: Any) -> None:
         """Create ``node`` as ours, replacing a node of another session."""
+        if node.prefix is not None:
+            self._put_member(node, retry)
+            return
+        assert node.path is not None
         client = self.core.client
         while True:
             try:
                 with authorized("create", node.path):
-                    retry(client.create, node.path, node.data, acl=node.acl, ephemeral=True, makepath=True)
+                    retry(client.create, node.path, node.data, acl=node.acl, ephemeral=node.ephemeral, makepath=True)
                 return
             except NodeExistsError:
                 pass
@@ -209,6 +293,8 @@ class Registrar:
                 data, stat = retry(client.get, node.path)
             except NoNodeError:
                 continue
+            if stat.ephemeralOwner == (self.core.session_id if node.ephemeral else 0) and data == node.data:
+                return
             if stat.ephemeralOwner == self.core.session_id:
                 if data != node.data:
                     retry(client.set, node.path, node.data)
@@ -218,7 +304,7 @@ class Registrar:
             def replace() -> list[Any]:
                 transaction = client.transaction()
                 transaction.delete(node.path, version=stat.version)
-                transaction.create(node.path, node.data, acl=node.acl, ephemeral=True)
+                transaction.create(node.path, node.data, acl=node.acl, ephemeral=node.ephemeral)
                 return transaction.commit()
 
             with authorized("replace", node.path):
@@ -229,6 +315,25 @@ class Registrar:
                 with authorized("replace", node.path):
                     raise next(r for r in results if isinstance(r, Exception))
             # someone raced us: look again
+
+    def _put_member(self, node: _Node, retry: Any, *, uncertain: bool = False) -> None:
+        """Create the sequential ``node`` as a new member unless it exists as ours (see
+        :func:`~zkservices._session.members.create_member`), and record its path."""
+
+        def owned() -> set[str]:
+            with self._lock:
+                return set(self._nodes)
+
+        self._place(node, create_member(self.core, node, retry, uncertain=uncertain, owned=owned))
+
+    def _place(self, node: _Node, path: str) -> None:
+        """Record the path a sequential node was created at."""
+        with self._lock:
+            if self._nodes.get(node.key) is node:
+                del self._nodes[node.key]
+                if node.registration.active:
+                    self._nodes[path] = node
+            node.path = node.key = path
 
     def _track(self, node: _Node) -> None:
         """Follow the registration node's data, whoever changes it.
@@ -247,10 +352,11 @@ class Registrar:
                     self._track(node)
 
             node.watcher = watcher
-        if not node.registration.active or core.closed:
+        path = node.path
+        if not node.registration.active or core.closed or path is None:
             return
         try:
-            result = client.get_async(node.path, watch=watcher)
+            result = client.get_async(path, watch=watcher)
         except Exception:  # closed, or no connection: the reconnect step tracks again
             return
 
@@ -259,8 +365,9 @@ class Registrar:
                 data, stat = result.get()
             except Exception:
                 return
-            if stat.ephemeralOwner == core.session_id and node.registration.active and data != node.data:
-                log.info("registration %s now holds %s", node.path, data.decode("utf-8", "replace"))
+            if (stat.ephemeralOwner == (core.session_id if node.ephemeral else 0) and node.registration.active
+                    and node.path == path and data != node.data):
+                log.info("registration %s now holds %s", path, data.decode("utf-8", "replace"))
                 node.data = data
 
         result.rawlink(done)
@@ -276,15 +383,23 @@ class Registrar:
     # -- after a session loss ------------------------------------------------
 
     def _restore(self, generation: int) -> None:
-        nodes = self._active_nodes()
+        nodes = [n for n in self._active_nodes() if n.ephemeral]
         if not nodes:
             return
+        fixed = [n for n in nodes if n.prefix is None]
         try:
-            self.core.retry_connected(self._restore_once, nodes, generation)
+            if fixed:
+                self.core.retry_connected(self._restore_once, fixed, generation)
+            for node in nodes:
+                if node.prefix is not None and self.core.generation == generation and node.registration.active:
+                    old = node.name
+                    self._put_member(node, self.core.retry_connected)
+                    log.info("re-registered %s at %s (was %s)", node.address, node.path, old)
+                    self._track(node)
         finally:
             # An unregister (or close) that raced the restore: take the node away again.
             for node in nodes:
-                if not node.registration.active:
+                if not node.registration.active and node.path is not None:
                     try:
                         self.core.client.delete(node.path)
                     except Exception:  # gone already, or the session with it
@@ -326,12 +441,12 @@ class Registrar:
                 slow.extend(node for node, _ in chunk)
                 continue
             for node, _ in chunk:
-                log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session or 0)
+                log.info("re-registered %s at %s (new session 0x%x)", node.address, node.path, session or 0)
         for node in slow:
             if core.generation != generation or not node.registration.active:
                 continue
             self._put(node, core.retry_connected)
-            log.info("re-registered %s at %s (new session 0x%x)", node.name, node.path, session or 0)
+            log.info("re-registered %s at %s (new session 0x%x)", node.address, node.path, session or 0)
         for node in nodes:
             self._track(node)
 
@@ -346,6 +461,8 @@ class Registrar:
         if self.core.owns_client:
             return  # closing the session removes its ephemeral nodes
         for node in nodes:  # a wrapped client lives on: delete them ourselves
+            if not node.ephemeral or node.path is None:
+                continue  # persistent ones (Curator STATIC, PERMANENT) stay
             try:
                 self.core.client.delete(node.path)
             except Exception:
