@@ -70,3 +70,38 @@ def test_dev_server_port_option(zk_server):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "in use" in result.stderr
+
+
+def test_dev_server_mtls_prints_what_a_client_needs_and_cli_get_works_over_mutual_tls():
+    """``dev-server --mtls``: the secure connection string and the TLS files; the CLI's
+    ``get`` over mutual TLS with them works, without the client certificate it is refused."""
+    import os
+
+    process, secure = _start("--mtls")
+    try:
+        env_lines = [process.stdout.readline().strip() for _ in range(3)]
+        env = dict(line.split("=", 1) for line in env_lines)
+        assert set(env) == {"ZKSERVICES_TLS_CA", "ZKSERVICES_TLS_CERT", "ZKSERVICES_TLS_KEY"}
+        assert all(os.path.isfile(path) for path in env.values())
+
+        def cli(*args, extra_env):
+            return subprocess.run([sys.executable, "-m", "zkservices", "-z", secure, *args], capture_output=True,
+                                  text=True, timeout=60, env={**os.environ, **extra_env})
+
+        made = cli("set-property", "/", "greeting=hello", extra_env=env)
+        assert made.returncode == 0, made.stderr
+        got = cli("get", "/", extra_env=env)
+        assert got.returncode == 0 and '"greeting": "hello"' in got.stdout, (got.stdout, got.stderr)
+        by_option = subprocess.run(
+            [sys.executable, "-m", "zkservices", "get", "/", "-z", secure, "--tls-ca", env["ZKSERVICES_TLS_CA"],
+             "--tls-cert", env["ZKSERVICES_TLS_CERT"], "--tls-key", env["ZKSERVICES_TLS_KEY"], "--timeout", "10"],
+            capture_output=True, text=True, timeout=60)
+        assert by_option.returncode == 0 and "hello" in by_option.stdout, by_option.stderr
+        no_cert = cli("get", "/", "--timeout", "3", extra_env={"ZKSERVICES_TLS_CA": env["ZKSERVICES_TLS_CA"]})
+        assert no_cert.returncode == 1, no_cert.stderr
+        plain = cli("get", "/", "--timeout", "3", extra_env={})
+        assert plain.returncode == 1, plain.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert process.returncode == 0

@@ -100,3 +100,29 @@ def test_register_with_auth_owns_its_node(zk_connection_string, zk_client):
             process.kill()
             process.wait()
     wait_for(lambda: not zk_client.exists("/owned-svc/10.0.0.1:80"), WAIT, "the registration to be removed")
+
+
+def test_register_exits_promptly_on_sigterm_while_zookeeper_is_frozen(zk_server, zk_connection_string, zk_client):
+    """SIGTERM during an outage: exit within a few seconds, leaving the node to the
+    session's expiry (and saying so), instead of waiting for ZooKeeper."""
+    process = start_register("-z", zk_connection_string, "register", "/svc", "10.0.0.1:80")
+    try:
+        assert process.stdout.readline().startswith("registered ")
+        zk_server.pause()  # SIGSTOP: connections hang, nothing answers
+        try:
+            time.sleep(0.5)
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=WAIT)
+            took = time.monotonic() - started
+        finally:
+            zk_server.resume()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert took < 5.0, f"took {took:.1f}s to exit"
+    assert "leaving /svc/10.0.0.1:80 to the session's expiry" in stderr, stderr
+    # the node goes with the session (its timeout is 10 s)
+    wait_for(lambda: zk_client.exists("/svc/10.0.0.1:80") is None, WAIT, "the node gone with its session")

@@ -83,6 +83,8 @@ class HealthCheckedRegistration:
     :param on_change: ``on_change(registered, reason, paths)``, called from the
         ZooKeeper thread after each registration and removal (the one
         :meth:`close` makes included); an exception it raises is logged.
+    :param format: the node's format, as for ``register_server`` (``"zkservices"``,
+        ``"curator"``, ``"serverset"`` or a format object); never a property.
     :param properties: the node's data, as for ``register_server``.
 
     Bad arguments raise :class:`ValueError` (or :class:`TypeError`) here, not
@@ -107,6 +109,7 @@ class HealthCheckedRegistration:
         fall: int = 3,
         acl: Sequence[Any] | None = None,
         on_change: ChangeCallback | None = None,
+        format: Any = "zkservices",
         **properties: Any,
     ) -> None:
         check_path(path)
@@ -118,6 +121,7 @@ class HealthCheckedRegistration:
         self.address = format_address(host, port)
         self.properties: dict[str, Any] = dict(properties)
         self.acl = list(acl) if acl is not None else None
+        self.format = format
         self.on_change = on_change
         self.check = check if check is not None else TcpCheck(host or "127.0.0.1", port)
         self._host = host
@@ -269,7 +273,7 @@ class HealthCheckedRegistration:
 
     def _register(self, reason: str) -> None:
         registration = self.zk.register_server(
-            self.path, (self._host, self._port), acl=self.acl, **self.properties
+            self.path, (self._host, self._port), acl=self.acl, format=self.format, **self.properties
         )
         with self._cond:
             self._registration = registration

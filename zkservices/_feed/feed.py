@@ -72,6 +72,8 @@ class Feed:
     :param on_render: called with the text of each rendering that differs from
         the previous one (dry runs included), on the feed's thread.
     :param template_name: names the template in errors (default: the file's path).
+    :param providers: where each service's providers are, relative to its path
+        (``"."`` for a Curator or ServerSet directory), as for :class:`~zkservices.ServerSet`.
 
     Raises :class:`ValueError` for bad options, :class:`OSError` when
     ``template_file`` cannot be read, :class:`~zkservices.FeedTemplateError`
@@ -112,6 +114,7 @@ class Feed:
         template_name: str | None = None,
         auth: Sequence[tuple[str, str]] | None = None,
         tls: TLSOption = None,
+        providers: str = "providers",
     ) -> None:
         paths = [service_paths] if isinstance(service_paths, str) else list(service_paths)
         if not paths:
@@ -129,6 +132,7 @@ class Feed:
         if not 0.0 <= float(min_fraction) <= 1.0:
             raise ValueError(f"min_fraction must be between 0 and 1, not {min_fraction!r}")
         self._zk_arg = zk
+        self.providers = providers
         self.min_fraction = float(min_fraction)
         self.force = bool(force)
         self.snapshot = os.fspath(snapshot) if snapshot is not None else None
@@ -182,6 +186,7 @@ class Feed:
                     ServerSet(
                         source,
                         path,
+                        providers=self.providers,
                         min_fraction=self.min_fraction,
                         force=self.force,
                         snapshot=self.snapshot,

@@ -32,6 +32,11 @@ def _dev_server_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run an ensemble of N servers instead of one standalone server")
     parser.add_argument("--port", type=int, default=None,
                         help="client port of the standalone server (default: a free port)")
+    parser.add_argument("--tls", action="store_true",
+                        help="also serve TLS on a secure port, with throw-away certificates; prints the "
+                             "secure connection string and the files clients need")
+    parser.add_argument("--mtls", action="store_true",
+                        help="like --tls, and clients must show a certificate (ssl.clientAuth=need)")
 
 
 @command("dev-server", "run a real local ZooKeeper in the foreground until interrupted",
@@ -41,14 +46,33 @@ def dev_server(args: argparse.Namespace) -> int:
 
     if args.ensemble and args.port is not None:
         raise SystemExit("zkservices dev-server: --port applies to a standalone server only")
-    server = ZooKeeperEnsemble(args.ensemble) if args.ensemble else ZooKeeperServer(port=args.port)
+    tls = args.tls or args.mtls
+    if args.ensemble and tls:
+        raise SystemExit("zkservices dev-server: --tls/--mtls apply to a standalone server only")
+    if tls:
+        server = ZooKeeperServer(port=args.port, tls=True, client_auth="need" if args.mtls else "none")
+    else:
+        server = ZooKeeperEnsemble(args.ensemble) if args.ensemble else ZooKeeperServer(port=args.port)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with server:
-            print(server.connection_string, flush=True)
-            print(f"ZooKeeper serving at {server.connection_string}; Ctrl-C or SIGTERM stops it",
-                  file=sys.stderr, flush=True)
+            if tls:
+                # first line: what to connect to; then the environment a client needs
+                print(server.secure_connection_string, flush=True)
+                print(f"ZKSERVICES_TLS_CA={server.ca_file}", flush=True)
+                if args.mtls:
+                    print(f"ZKSERVICES_TLS_CERT={server.client_cert_file}", flush=True)
+                    print(f"ZKSERVICES_TLS_KEY={server.client_key_file}", flush=True)
+                print(f"ZooKeeper serving TLS at {server.secure_connection_string} "
+                      f"({'client certificates required' if args.mtls else 'no client certificate needed'}; "
+                      f"plain port {server.connection_string} for srvr); files in {server.tls_dir}; "
+                      "export the lines above (or pass --tls-ca/--tls-cert/--tls-key); "
+                      "Ctrl-C or SIGTERM stops it", file=sys.stderr, flush=True)
+            else:
+                print(server.connection_string, flush=True)
+                print(f"ZooKeeper serving at {server.connection_string}; Ctrl-C or SIGTERM stops it",
+                      file=sys.stderr, flush=True)
             try:
                 while not stop.wait(0.5):
                     pass

@@ -36,8 +36,9 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="render once and exit")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the rendered text to stdout instead of writing (no check, no reload)")
-    parser.add_argument("--min-wait", type=seconds, default=0.0, metavar="S",
-                        help="render only after no change for S seconds (default 0)")
+    parser.add_argument("--min-wait", type=seconds, default=None, metavar="S",
+                        help="render only after no change for S seconds (default 0.2: a backend whose "
+                             "session is restored comes back as one change)")
     # Default: 4 x --min-wait, as consul-template does.  Without a cap, changes
     # arriving more often than --min-wait (one flapping backend is enough)
     # postponed every write forever, for every service in the file.
@@ -55,7 +56,11 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
                         help="seconds to wait for ZooKeeper before using the snapshot (--once: before failing; default 10)")
     parser.add_argument("service_paths", nargs="+", metavar="SERVICE_PATH",
-                        help="service node(s); providers are the children of SERVICE_PATH/providers")
+                        help="service node(s); providers are the children of SERVICE_PATH/providers "
+                             "(see --providers)")
+    parser.add_argument("--providers", metavar="REL", default="providers",
+                        help="where the providers are, relative to each SERVICE_PATH (default 'providers'; "
+                             "'.' for a Curator or ServerSet directory, whose own children are the providers)")
 
 
 def _template(value: str) -> tuple[str, str]:
@@ -81,7 +86,7 @@ def _print(text: str) -> None:
 @command("feed", "render live providers and properties into a load-balancer config file")(_feed_arguments)
 def feed(args: argparse.Namespace) -> int:
     from .._discovery import DEFAULT_MIN_FRACTION
-    from .._feed import Feed, FeedError, FeedTemplateError
+    from .._feed import DEFAULT_MIN_WAIT, Feed, FeedError, FeedTemplateError
 
     if args.output is None and not args.dry_run:
         raise CommandError("--output FILE is needed (or --dry-run)")
@@ -90,6 +95,7 @@ def feed(args: argparse.Namespace) -> int:
     text, name = _template(args.template)
     show_info(args, "zkservices.feed")
     options = args.session
+    min_wait = DEFAULT_MIN_WAIT if args.min_wait is None else args.min_wait
     try:
         feed = Feed(
             options.connection_string,
@@ -98,8 +104,9 @@ def feed(args: argparse.Namespace) -> int:
             output=args.output,
             check_command=args.check_command,
             reload_command=args.reload_command,
-            min_wait=args.min_wait,
-            max_wait=4 * args.min_wait if args.max_wait is None else args.max_wait,
+            min_wait=min_wait,
+            max_wait=4 * min_wait if args.max_wait is None else args.max_wait,
+            providers=args.providers,
             dry_run=args.dry_run,
             min_fraction=DEFAULT_MIN_FRACTION if args.min_fraction is None else args.min_fraction,
             force=args.force,

@@ -33,6 +33,7 @@ import logging
 import os
 import select
 import signal
+import threading
 import time
 from typing import Any, Optional
 
@@ -44,7 +45,10 @@ __all__: list[str] = []
 log = logging.getLogger("zkservices.cli.register")
 
 _SAME_ADDRESS = object()  # --check-tcp given without HOST:PORT
-_STOP_TIMEOUT = 10.0  # how long removal may wait for an unreachable ZooKeeper before the session is closed
+# How long removal may wait for ZooKeeper before the session is closed.  Connected, a
+# removal takes milliseconds (and closing the session removes the node anyway); in an
+# outage nothing can remove it, and the node goes with the session's expiry.
+_STOP_TIMEOUT = 1.5
 _CONNECTED = 0  # a wake-up byte that is no signal number
 
 
@@ -79,6 +83,9 @@ def _register_arguments(parser: argparse.ArgumentParser) -> None:
     checks.add_argument("--check-command", metavar="CMD", type=_shell_command,
                         help="registered while the shell command CMD exits 0")
     parser.add_argument("--interval", metavar="S", type=positive_seconds, help="seconds between checks (default 2)")
+    parser.add_argument("--format", choices=("zkservices", "curator", "serverset"), default="zkservices",
+                        help="node format: zkservices' host:port node (default), a Curator service instance "
+                             "(PATH/ID) or a Finagle/Aurora ServerSet member (PATH/member_N)")
     parser.add_argument("--check-timeout", dest="check_timeout", metavar="S", type=positive_seconds,
                         help="seconds a check may take (default 2)")
     parser.add_argument("--rise", metavar="N", type=count, help="passes in a row to register again (default 2)")
@@ -159,16 +166,31 @@ def register(args: argparse.Namespace) -> int:
             return _exit_code(wakeup.signal)
         try:
             selfreg = zkservices.HealthCheckedRegistration(
-                zk, args.path, args.address, check=check, on_change=report, **timing, **properties
+                zk, args.path, args.address, check=check, on_change=report, format=args.format, **timing,
+                **properties,
             )
             selfreg.start()
             log.info("running: %r", selfreg)
             signum = wakeup.wait_signal()
             log.info("received %s: removing the registration", signal.Signals(signum).name)
             selfreg.stop(_STOP_TIMEOUT, reason=f"received {signal.Signals(signum).name}")
+            if selfreg.registered:
+                log.warning("ZooKeeper did not answer within %gs: leaving %s to the session's expiry",
+                            _STOP_TIMEOUT, ", ".join(selfreg.paths) or "the registration")
         finally:
-            zk.close()
+            _close_within(zk, _STOP_TIMEOUT)
     return _exit_code(signum)
+
+
+def _close_within(zk: Any, seconds: float) -> None:
+    """Close the session, but give up waiting after ``seconds``: in an outage kazoo
+    waits for its connection attempt to time out, and a process on its way out need
+    not (the server expires the session)."""
+    closer = threading.Thread(target=zk.close, name="zkservices-close", daemon=True)
+    closer.start()
+    closer.join(seconds)
+    if closer.is_alive():
+        log.info("the session is not closed cleanly (ZooKeeper does not answer); the server will expire it")
 
 
 def _exit_code(signum: Optional[int]) -> int:
