@@ -94,3 +94,16 @@ def test_property_arbitrary_text_parses_or_raises_tree_error(text):
         except TreeError as e:
             breaks = sum(text.count(c) for c in "\n\r\x85\u2028\u2029")
             assert e.lineno is None or 1 <= e.lineno <= breaks + 1
+
+
+@pytest.mark.parametrize("text", ["- a: 1\n- b: 2\n", "-\n", "# a list\n- /svc\n"])
+def test_a_yaml_list_at_the_top_says_a_yaml_tree_must_be_a_mapping(text):
+    with pytest.raises(TreeError, match="YAML tree must be a mapping"):
+        parse_tree(text)
+
+
+def test_a_yaml_file_name_means_yaml_whatever_the_first_line():
+    with pytest.raises(TreeError, match="YAML tree must be a mapping") as info:
+        parse_tree("42\n", filename="tree.yaml")
+    assert info.value.filename == "tree.yaml" and info.value.lineno == 1
+    assert detect_format("- = 1\n") == "text"  # a text property named "-"

@@ -5,7 +5,10 @@ neither blank nor a ``#`` comment decides.  With ``s`` that line stripped,
 the tree is YAML when ``s`` starts with ``---``, ``%``, ``{``, ``?``, ``'``
 or ``"``, or when ``s`` starts with ``/`` and the first ``:`` followed by
 white space or the line end comes right after a non-blank character
-(``/fooservice:``, ``/fooservice: {}``).  Everything else is the text form:
+(``/fooservice:``, ``/fooservice: {}``), or when ``s`` is a YAML sequence item
+(``- ...``: a list at the top, which the YAML parser then refuses as "must be a
+mapping").  A file named ``*.yaml`` or ``*.yml`` is always YAML.  Everything
+else is the text form:
 ``/fooservice : z4m cms`` (blank before the colon), ``/10.0.0.1:8080`` (no
 blank after it), ``/fooservice``.  So YAML files must write ``/name:`` with
 the colon attached, and a text file cannot start with a node whose name ends
@@ -15,6 +18,7 @@ in ``:`` (such names are not allowed in the text form anyway).
 from __future__ import annotations
 
 import logging
+import re
 
 from .emit import emit_text, emit_yaml
 from .model import Node
@@ -30,6 +34,7 @@ logger = logging.getLogger("zkservices.tree")
 FORMATS = ("text", "yaml")
 
 _YAML_STARTS = ("---", "%", "{", "?", "'", '"')
+_TEXT_OPERATOR = re.compile(r"\s(=|->|=>)(\s|$)")  # "- = 1" is a text property named "-"
 
 
 def detect_format(text: str | bytes) -> str:
@@ -47,7 +52,9 @@ def detect_format(text: str | bytes) -> str:
         start = end + 1
         if not stripped or stripped.startswith("#"):
             continue
-        if stripped.startswith(_YAML_STARTS):
+        if stripped.startswith(_YAML_STARTS) or stripped == "-" or (
+            stripped.startswith("- ") and not _TEXT_OPERATOR.search(stripped)
+        ):
             return "yaml"
         if stripped.startswith("/"):
             colon = COLON_END.search(stripped)
@@ -61,13 +68,13 @@ def parse_tree(text: str | bytes, *, filename: str | None = None) -> Node:
     """Parse a tree in the text or the YAML form (detected by :func:`detect_format`).
 
     :param text: the tree, as text or UTF-8 bytes.
-    :param filename: named in errors.
+    :param filename: named in errors; a name ending in ``.yaml``/``.yml`` means YAML.
     :returns: the root node (name ``""``) whose children are the top-level entries.
     :raises TreeError: naming the line (a ``ValueError``), for anything either form refuses.
     :raises TypeError: ``text`` is neither str nor bytes.
     """
     text = decode_source(text, filename)
-    form = detect_format(text)
+    form = "yaml" if filename and filename.lower().endswith((".yaml", ".yml")) else detect_format(text)
     logger.debug("parsing %s as %s", filename or "<string>", form)
     if form == "yaml":
         return parse_yaml(text, filename=filename)
