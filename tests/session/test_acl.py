@@ -109,3 +109,14 @@ def test_the_owner_keeps_full_control_across_its_own_session_expiry(owner, stran
         stranger.delete(node)
     reg.unregister()
     assert stranger.get_children("/svc/providers") == []
+
+
+def test_tree_imports_get_the_default_acl(owner, stranger):
+    owner.import_tree("/cfg\n  threads = 4\n  /db\n    host = 'x'\n")
+    for path in ("/cfg", "/cfg/db"):
+        acl, _ = stranger.get_acls(path)
+        assert {(a.id.scheme, a.perms) for a in acl} == {("world", 1), ("digest", 31)}, path
+    with pytest.raises(NoAuthError):
+        stranger.set("/cfg", b"{}")
+    with pytest.raises(NoAuthError):
+        stranger.create("/cfg/evil")

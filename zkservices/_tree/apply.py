@@ -41,6 +41,7 @@ def apply_plan(
         was applied.
     """
     client = core.client
+    default_acl = core.default_acl()  # with auth: world-read, all for the identity
     writes = [op for op in plan if op.change.action != "acl"]
     acls = [op for op in plan if op.change.action == "acl"]
     sent = []
@@ -49,7 +50,7 @@ def apply_plan(
         for op in batch:
             change = op.change
             if change.action == "create":
-                transaction.create(change.path, change.data or b"", acl=list(change.acl) if change.acl else None)
+                transaction.create(change.path, change.data or b"", acl=list(change.acl) if change.acl else default_acl)
             elif change.action == "set":
                 transaction.set_data(change.path, change.data or b"", version=op.version)
             else:

@@ -18,7 +18,7 @@ class SessionCore(Protocol):
     retry policy, ``settle()`` lets the session's views catch up after a
     write, ``resolve(path)`` follows symbolic links, ``read_properties(path)``
     reads a node's decoded properties (None if missing), ``auth`` holds the
-    session's ``(scheme, credential)`` pairs.
+    session's ``(scheme, credential)`` pairs, ``default_acl()`` the ACL for new nodes.
     """
 
     @property
@@ -36,3 +36,5 @@ class SessionCore(Protocol):
     def read_properties(self, path: str) -> dict | None: ...
 
     def node_exists(self, path: str) -> bool: ...
+
+    def default_acl(self) -> list[Any] | None: ...

@@ -40,8 +40,9 @@ Decisions:
   link would be a surprise: remove a link by deleting its ``name ->``
   property).  ``is_ephemeral`` and ``walk`` follow links fully; ``walk``
   yields real paths.
-- ``acl=None`` creates nodes with the client's default ACL (kazoo's default:
-  open) and leaves existing nodes' ACLs alone.
+- ``acl=None`` creates nodes with the session's default ACL (open without
+  ``auth``; with ``auth`` world-read and all rights for the identity) and
+  leaves existing nodes' ACLs alone.
 """
 
 from __future__ import annotations
