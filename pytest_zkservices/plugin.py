@@ -120,9 +120,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed:
         for server in item.stash.get(factories.SERVERS_USED, []):
             try:
-                tail = server.log_tail(40)
+                lines = server.log_tail(1000).splitlines()
             except Exception:  # pragma: no cover
                 continue
-            if tail:
-                report.sections.append((f"ZooKeeper log tail ({server!r})", tail))
+            if not lines:
+                continue
+            from zkservices.testing.serverlog import important_lines
+
+            tail = "\n".join(important_lines(lines)) or "(no WARN or ERROR lines in the server's log)"
+            report.sections.append((f"ZooKeeper log tail ({server!r}), WARN and above", tail))
     return report

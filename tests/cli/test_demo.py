@@ -38,6 +38,9 @@ def test_demo_runs_and_narrates_every_step():
     assert "The rendered file is unchanged." in out
     # the library said what happened, in the log
     assert "unhealthy" in result.stderr and "session lost" in result.stderr
+    # the first screen tells the story: no server log, never a Java stack trace
+    assert " zkservices.server: " not in result.stderr and "\tat org.apache" not in result.stderr
+    assert "Exception" not in result.stdout
     # nothing left running: the demo's ZooKeeper is gone (others' may run on)
     assert _zookeeper_processes() <= before
 

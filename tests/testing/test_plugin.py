@@ -35,8 +35,10 @@ def test_failing_test_report_carries_the_server_log_tail(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: deliberate*", "*- ZooKeeper log tail (<ZooKeeperServer *"])
-    tail = result.stdout.str().split("ZooKeeper log tail", 1)[1]
-    assert " - INFO  [" in tail  # the server's own log lines, as log4j wrote them
+    tail = result.stdout.str().split("ZooKeeper log tail", 1)[1].split("short test summary", 1)[0]
+    # short and relevant (issue 10): WARN and above only, no Java stack frames
+    assert " - INFO  [" not in tail and "\tat org.apache" not in tail
+    assert " - WARN  [" in tail or " - ERROR [" in tail or "no WARN or ERROR lines" in tail
 
 
 def test_connect_flag_uses_a_running_server_and_chroots_are_removed(pytester, zk_server, zk_client):

@@ -31,3 +31,20 @@ def test_forwarded_lines_keep_level_for_continuations_and_fill_the_tail(caplog):
         (logging.INFO, "zk9: [main:Q@2] fine"),
     ]
     assert list(tail) == ["\tat org.apache.Foo", "2026-11-22 02:11:10,000 - INFO  [main:Q@2] - fine"]
+
+
+def test_important_lines_keep_warn_and_above_and_exception_lines_only():
+    from zkservices.testing.serverlog import important_lines
+
+    lines = [
+        "2026-12-01 10:00:00,000 - INFO  [main:X@1] - starting",
+        "2026-12-01 10:00:00,001 - WARN  [w:Y@2] - Unexpected exception",
+        "java.lang.NullPointerException: zkDb is null",
+        "\tat org.apache.zookeeper.server.ZooKeeperServer.removeCnxn(ZooKeeperServer.java:308)",
+        "2026-12-01 10:00:00,002 - INFO  [main:X@3] - serving",
+        "\tat not.kept.after.Info(X.java:1)",
+        "2026-12-01 10:00:00,003 - ERROR [main:Z@4] - broken",
+    ]
+    assert important_lines(lines) == [lines[1], lines[2], lines[6]]
+    assert important_lines(lines, limit=1) == [lines[6]]
+    assert important_lines(lines, min_level=logging.ERROR) == [lines[6]]

@@ -110,7 +110,10 @@ def run_demo(out: TextIO | None = None) -> int:
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             previous[signum] = signal.signal(signum, interrupted)
     try:
-        return _run_demo(out)
+        result = _run_demo(out)
+        if received:  # the signal's exception was swallowed on the way: it still decides
+            raise SystemExit(128 + received[0]) if received[0] != signal.SIGINT else KeyboardInterrupt
+        return result
     except BaseException:
         if not received:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -24,6 +25,11 @@ def demo(args: argparse.Namespace) -> int:
                            "pip install 'zkservices[feed]'") from None
     from .demo import run_demo
 
+    if args.verbose < 2:
+        # The demo's screen is for the story: the local server's own log (a readiness
+        # probe racing its start can make it log a Java stack trace at ERROR) only
+        # with -vv.  A server that fails to start still fails the demo, with its log.
+        logging.getLogger("zkservices.server").setLevel(logging.CRITICAL)
     return run_demo()
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import IO, MutableSequence
+from typing import IO, Iterable, MutableSequence
 
-__all__ = ["LEVELS", "LINE_PATTERN", "LOG4J_PROPERTIES", "forward_lines"]
+__all__ = ["LEVELS", "LINE_PATTERN", "LOG4J_PROPERTIES", "forward_lines", "important_lines"]
 
 server_log = logging.getLogger("zkservices.server")
 
@@ -38,6 +38,25 @@ log4j.appender.CONSOLE.Threshold=DEBUG
 log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
 """
+
+
+def important_lines(lines: Iterable[str], *, min_level: int = logging.WARNING, limit: int = 15) -> list[str]:
+    """The last ``limit`` log lines at ``min_level`` or above (WARN by default).
+
+    A stack trace keeps its exception line (``java.lang.X: message``) but not its
+    ``at ...`` frames: a failure report needs what went wrong, not where in Java.
+    """
+    kept: list[str] = []
+    keep = False
+    for line in lines:
+        match = LINE_PATTERN.match(line)
+        if match:
+            keep = LEVELS.get(match.group("level"), logging.INFO) >= min_level
+            if keep:
+                kept.append(line)
+        elif keep and line.strip() and not line.lstrip().startswith(("at ", "...")):
+            kept.append(line)
+    return kept[-limit:]
 
 
 def forward_lines(stream: IO[bytes], *, name: str, tail: MutableSequence[str]) -> None:
