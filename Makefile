@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make demo   -- start a local ZooKeeper and run the zkservices demo
 #   make test   -- run the whole test suite against real ZooKeeper servers
-#   make test-unit -- only the tests that need no server (-m "not zookeeper"), in seconds
+#   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
 # Both set up everything themselves (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
@@ -23,7 +23,7 @@ test: bootstrap-test
 
 # A classpath that does not exist: a test that starts a server anyway fails instead.
 test-unit: bootstrap
-	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" --hypothesis-profile=quick $(PYTEST_ARGS)
+	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" --hypothesis-profile=quick -n 2 $(PYTEST_ARGS)
 
 bench: bootstrap
 	$(VENV)/bin/python bench/run.py

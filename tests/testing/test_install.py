@@ -37,6 +37,7 @@ def test_missing_java_error_says_what_to_install(monkeypatch, tmp_path):
 def test_netty_jars_are_added_for_tls(monkeypatch, tmp_path):
     from zkservices.testing import install
 
+    monkeypatch.delenv("ZOOKEEPER_CLASSPATH", raising=False)  # the installed jars, also in the unit run
     base = install.find_classpath()
     with_netty = install.netty_classpath(base)
     for name in install.NETTY_JARS:
