@@ -75,9 +75,10 @@ def encode(
     """The member data: ``shard`` (an int) from ``properties``, every other property
     into ``metadata`` as a string (non-strings as their JSON).  Raises ValueError."""
     options = options or ServerSetFormat()
-    endpoints = {
-        name: {"host": h or host, "port": p} for name, (h, p) in options.additional_endpoints.items()  # type: ignore[misc]
-    }
+    endpoints = {}
+    for name, endpoint in options.additional_endpoints.items():
+        h, p = endpoint  # type: ignore[misc, str-unpack]  # normalised to (host, port) by ServerSetFormat
+        endpoints[name] = {"host": h or host, "port": p}
     member: dict[str, Any] = {
         "serviceEndpoint": {"host": host, "port": port},
         "additionalEndpoints": endpoints,

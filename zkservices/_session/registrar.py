@@ -155,7 +155,7 @@ class Registrar:
             self._check_curator_directory(real, properties)
         acl = list(acl) if acl is not None else core.default_acl()
         registration = Registration(self, path, real, fmt.name)
-        nodes = []
+        nodes: list[_Node] = []
         for h in hosts:
             spec = fmt.node(real, h, port, properties)
             node_path = join(real, spec.name)
@@ -418,7 +418,7 @@ class Registrar:
             stat = result.get()  # transient errors: the whole restore is retried
             if stat is not None and stat.ephemeralOwner == session:
                 continue  # ours already (a racing register); tracking fixes the data
-            by_parent.setdefault(node.path.rpartition("/")[0] or "/", []).append((node, stat))
+            by_parent.setdefault(str(node.path).rpartition("/")[0] or "/", []).append((node, stat))
         commits = []
         for group in by_parent.values():
             for chunk in _chunks(group):
@@ -436,7 +436,7 @@ class Registrar:
             if any(isinstance(r, RETRYABLE) for r in results):
                 raise next(r for r in results if isinstance(r, RETRYABLE))
             if any(isinstance(r, Exception) for r in results):
-                log.debug("restore transaction for %s failed (%s); one by one", chunk[0][0].path.rpartition("/")[0],
+                log.debug("restore transaction for %s failed (%s); one by one", str(chunk[0][0].path).rpartition("/")[0],
                           next(r for r in results if isinstance(r, Exception)))
                 slow.extend(node for node, _ in chunk)
                 continue
@@ -478,7 +478,7 @@ def _chunks(group: list[tuple[_Node, Any]]) -> Iterable[list[tuple[_Node, Any]]]
     for item in group:
         node, stat = item
         cost = 1 + (stat is not None)
-        weight = len(node.path) * cost + len(node.data) + 64
+        weight = len(str(node.path)) * cost + len(node.data) + 64
         if chunk and (ops + cost > _TRANSACTION_OPS or size + weight > _TRANSACTION_BYTES):
             yield chunk
             chunk, ops, size = [], 0, 0

@@ -194,7 +194,8 @@ def _run_demo(out: TextIO | None = None) -> int:
             say(f"7. The backends' ZooKeeper session expires (0x{old:x} -> 0x{new:x}); zkservices "
                 "re-creates every registration under the new session:")
             for name in sorted(zk.get_children(SERVICE + "/providers")):
-                owner = zk.exists(f"{SERVICE}/providers/{name}").ephemeralOwner
+                stat = zk.exists(f"{SERVICE}/providers/{name}")
+                owner = stat.ephemeralOwner if stat is not None else 0
                 say(f"     {name} owned by session 0x{owner:x}")
             time.sleep(0.5)  # give a wrong re-render the chance to happen
             say("   The rendered file is " + ("unchanged." if _read(output) == before else "CHANGED (unexpected)."))

@@ -55,6 +55,7 @@ def dev_server(args: argparse.Namespace) -> int:
     tls = args.tls or args.mtls
     if args.ensemble and tls:
         raise SystemExit("zkservices dev-server: --tls/--mtls apply to a standalone server only")
+    server: ZooKeeperServer | ZooKeeperEnsemble
     if tls:
         server = ZooKeeperServer(port=args.port, tls=True, client_auth="need" if args.mtls else "none")
     else:
@@ -63,7 +64,7 @@ def dev_server(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with server:
-            if tls:
+            if isinstance(server, ZooKeeperServer) and tls:
                 # first line: what to connect to; then the environment a client needs
                 print(server.secure_connection_string, flush=True)
                 print(f"ZKSERVICES_TLS_CA={server.ca_file}", flush=True)

@@ -93,14 +93,14 @@ def resolve_session_options(args: argparse.Namespace) -> SessionOptions:
             auth.extend(read_auth_file(name))
     else:
         auth = _environment_auth()
-    files = {}
+    files: dict[str, str | None] = {}
     for what in ("ca", "cert", "key"):
         value = getattr(args, f"tls_{what}") or os.environ.get(f"ZKSERVICES_TLS_{what.upper()}") or None
         files[what] = value
     tls = None
     if any(files.values()):
         try:
-            tls = TLS(**files)
+            tls = TLS(ca=files["ca"], cert=files["cert"], key=files["key"])
         except ValueError as exc:
             raise ValueError(f"{exc} (--tls-ca/--tls-cert/--tls-key or $ZKSERVICES_TLS_*)") from None
     return SessionOptions(connection, tuple(auth), tls)

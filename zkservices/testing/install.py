@@ -127,7 +127,8 @@ def netty_classpath(classpath: str) -> str:
     entries = [path for entry in classpath.split(os.pathsep) if entry for path in (glob.glob(entry) or [entry])]
     if _has_jar(entries, "netty-all"):
         return classpath
-    extra, missing = [], []
+    extra: list[str] = []
+    missing: list[str] = []
     for name in NETTY_JARS:
         if _has_jar(entries, name):
             continue
