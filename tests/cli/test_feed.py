@@ -93,3 +93,24 @@ def test_feed_with_auth_reads_a_service_others_cannot(zk_connection_string, zk_c
     refused = subprocess.run(command, capture_output=True, text=True, timeout=WAIT)
     assert refused.returncode == 1
     assert "10.0.0.1" not in refused.stdout
+
+
+def test_feed_providers_dot_renders_a_curator_and_a_serverset_directory_with_the_shipped_template(
+        zk_connection_string, zk):
+    """``feed --providers .``: the service node's own children are the providers, in
+    Curator's and ServerSet's formats; the shipped HAProxy template renders them unchanged
+    (weight from the Curator payload), a disabled ServerSet member is left out."""
+    zk.register_server("/services/orders", "10.0.0.7:8080", format="curator", weight=3)
+    zk.register_server("/aurora/web", "10.0.0.3:31337", format="serverset", shard=0)
+    zk.create("/aurora/web/member_0000000099",
+              b'{"serviceEndpoint": {"host": "10.0.0.4", "port": 31338}, "status": "STOPPING"}')
+    command = [sys.executable, "-m", "zkservices", "-z", zk_connection_string, "feed", "--template", "haproxy",
+               "--providers", ".", "--dry-run", "--once", "--timeout", "10"]
+    curator = subprocess.run(command + ["/services/orders"], capture_output=True, text=True, timeout=WAIT)
+    assert curator.returncode == 0, curator.stderr
+    servers = [line.split() for line in curator.stdout.splitlines() if line.strip().startswith("server ")]
+    assert len(servers) == 1 and servers[0][2] == "10.0.0.7:8080" and servers[0][-2:] == ["weight", "3"], curator.stdout
+    serverset = subprocess.run(command + ["/aurora/web"], capture_output=True, text=True, timeout=WAIT)
+    assert serverset.returncode == 0, serverset.stderr
+    addresses = [line.split()[2] for line in serverset.stdout.splitlines() if line.strip().startswith("server ")]
+    assert addresses == ["10.0.0.3:31337"], serverset.stdout
