@@ -126,3 +126,26 @@ def test_register_exits_promptly_on_sigterm_while_zookeeper_is_frozen(zk_server,
     assert "leaving /svc/10.0.0.1:80 to the session's expiry" in stderr, stderr
     # the node goes with the session (its timeout is 10 s)
     wait_for(lambda: zk_client.exists("/svc/10.0.0.1:80") is None, WAIT, "the node gone with its session")
+
+
+def test_register_format_curator_writes_a_curator_instance(zk_connection_string, zk_client):
+    import json as json_module
+
+    process = start_register("-z", zk_connection_string, "register", "--format", "curator", "/services/orders",
+                             "10.0.0.7:8080", "weight=3")
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("registered /services/orders/"), line
+        (instance_id,) = zk_client.get_children("/services/orders")
+        data = json_module.loads(zk_client.get(f"/services/orders/{instance_id}")[0])
+        assert (data["name"], data["id"], data["address"], data["port"]) == ("orders", instance_id, "10.0.0.7", 8080)
+        assert data["payload"] == {"@class": "java.util.LinkedHashMap", "weight": 3}
+        assert "format" not in data["payload"]
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert zk_client.get_children("/services/orders") == []
