@@ -23,49 +23,10 @@ from kazoo.client import KazooClient
 import zkservices
 from zkservices import Feed
 
+from _feedutil import TEMPLATE, WAIT, lines_of, read, text, wait_file
 from _util import kazoo_client, stop, wait_for
 
 
-WAIT = 30.0
-
-
-TEMPLATE = """\
-# begin
-{% for s in services %}
-service {{ s.name }} balance={{ s.properties.get('balance', 'none') }} count={{ s.providers | length }}
-{% for p in s.providers %}
-  server {{ p.name }} {{ p.address }} weight={{ p.properties.get('weight', 1) }}
-{% endfor %}
-{% endfor %}
-# end
-"""
-
-
-def text(*services) -> str:
-    """The expected rendering: services as (name, balance, [(node, weight), ...])."""
-    lines = ["# begin"]
-    for name, balance, servers in services:
-        lines.append(f"service {name} balance={balance} count={len(servers)}")
-        for node, weight in servers:
-            lines.append(f"  server {node} {node} weight={weight}")
-    lines.append("# end")
-    return "\n".join(lines) + "\n"
-
-
-def read(path) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def wait_file(path, expected: str, what: str = "") -> None:
-    wait_for(lambda: read(path) == expected, WAIT, what or f"{path} to hold:\n{expected}")
-
-
-def lines_of(path) -> list[str]:
-    return (read(path) or "").splitlines()
 
 
 def provider(client: KazooClient, service: str, node: str, ephemeral: bool = True, **data) -> str:
