@@ -80,18 +80,28 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
 
     kz.add_listener(listener)
     try:
-        clone = KazooClient(hosts=_hosts_string(kz), client_id=(session_id, password), **_tls_options(kz))
-        try:
-            clone.start(timeout=timeout)  # on a time-out it stops and closes itself
-        except KazooTimeoutError:
-            raise FaultError(
-                f"could not reach {_hosts_string(kz)} with a second client to expire session 0x{session_id:x} "
-                f"within {timeout}s"
-            ) from None
-        try:
-            clone.stop()
-        finally:
-            clone.close()
+        # The client under test may reconnect between the clone's start and its close,
+        # taking the session back before the clone closes it: then try again.
+        for attempt in range(1, 6):
+            clone = KazooClient(hosts=_hosts_string(kz), client_id=(session_id, password), **_tls_options(kz))
+            try:
+                clone.start(timeout=timeout)  # on a time-out it stops and closes itself
+            except KazooTimeoutError:
+                raise FaultError(
+                    f"could not reach {_hosts_string(kz)} with a second client to expire session "
+                    f"0x{session_id:x} within {timeout}s"
+                ) from None
+            try:
+                clone.stop()
+            finally:
+                clone.close()
+            if lost.wait(3.0):
+                break
+            cid = kz.client_id
+            if not (kz.connected and cid is not None and cid[0] == session_id):
+                break  # not (yet) back on the old session: the wait below decides
+            log.info("session 0x%x was taken back before the clone closed it (attempt %d); again",
+                     session_id, attempt)
         log.info("expired session 0x%x", session_id)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
