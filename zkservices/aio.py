@@ -82,6 +82,15 @@ class _AsyncView(Generic[V]):
     def _snapshot(self) -> Any:
         raise NotImplementedError
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.view)
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.view
+
     async def changes(self) -> AsyncIterator[Any]:
         """Yield the current state, then every new state (latest wins when behind)."""
         loop = asyncio.get_running_loop()
@@ -130,15 +139,6 @@ class AsyncChildren(_AsyncView[Children]):
     def _snapshot(self) -> tuple[str, ...]:
         return tuple(self.view)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.view)
-
-    def __len__(self) -> int:
-        return len(self.view)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.view
-
 
 class AsyncProperties(_AsyncView[Properties]):
     """Properties of a node; ``changes()`` yields plain dicts; writes are awaitable."""
@@ -162,15 +162,6 @@ class AsyncProperties(_AsyncView[Properties]):
     def __getitem__(self, key: str) -> Any:
         return self.view[key]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.view)
-
-    def __len__(self) -> int:
-        return len(self.view)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.view
-
     async def update(self, *args: Mapping[str, Any], **properties: Any) -> None:
         """Merge properties into the node (compare-and-set, see Properties.update)."""
         await _in_thread(self.view.update, *args, **properties)
@@ -188,15 +179,6 @@ class AsyncProviders(_AsyncView[Providers]):
 
     def __getitem__(self, name: str) -> Provider:
         return self.view[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.view)
-
-    def __len__(self) -> int:
-        return len(self.view)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.view
 
 
 class AsyncZooKeeper:
@@ -232,8 +214,7 @@ class AsyncZooKeeper:
         :meth:`zkservices.Properties.update` (in the executor) to check them.
         """
         if any(key.endswith(PROPERTY_LINK_SUFFIX) for key in properties):
-            view = await _in_thread(self.sync.properties, path, False)
-            await _in_thread(view.update, properties)
+            await self._update_in_thread(path, properties)
             return
         check_path(path)
         client = self.sync.client
@@ -243,8 +224,7 @@ class AsyncZooKeeper:
                 raise ValueError(f"{path} holds data that is not a JSON object; refusing to merge into it")
             old = decode(data)
             if any(key.endswith(PROPERTY_LINK_SUFFIX) for key in old):
-                view = await _in_thread(self.sync.properties, path, False)
-                await _in_thread(view.update, properties)
+                await self._update_in_thread(path, properties)
                 return
             encoded = encode({**old, **properties}, path=path)
             try:
@@ -288,6 +268,11 @@ class AsyncZooKeeper:
         """
         return await _in_thread(self.sync.selector, path, strategy, error_threshold=error_threshold,
                                 down_for=down_for)
+
+    async def _update_in_thread(self, path: str, properties: dict[str, Any]) -> None:
+        """The synchronous compare-and-set, which checks property links, in the executor."""
+        view = await _in_thread(self.sync.properties, path, False)
+        await _in_thread(view.update, properties)
 
     async def get_properties(self, path: str) -> dict[str, Any]:
         """The node's properties as a plain dict (links followed, read once).
