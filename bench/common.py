@@ -1,0 +1,103 @@
+"""What every benchmark section shares: the section registry, percentiles, raw
+kazoo clients and change -> notification timing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from kazoo.client import KazooClient
+
+import zkservices
+
+SECTIONS: list[tuple[str, Callable[..., None]]] = []
+
+
+def section(fn: Callable[..., None]) -> Callable[..., None]:
+    SECTIONS.append((fn.__name__, fn))
+    return fn
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def report_latency(label: str, ours: list[float], raw: list[float]) -> None:
+    o50, o99, r50, r99 = pct(ours, 50), pct(ours, 99), pct(raw, 50), pct(raw, 99)
+    print(f"{label}")
+    print(f"  zkservices  p50 {o50 * 1000:7.2f} ms   p99 {o99 * 1000:7.2f} ms   (n={len(ours)})")
+    print(f"  raw kazoo   p50 {r50 * 1000:7.2f} ms   p99 {r99 * 1000:7.2f} ms   (n={len(raw)})")
+    print(f"  ratio       p50 {o50 / r50:7.2f}x     p99 {o99 / r99:7.2f}x")
+
+
+def client(cs: str) -> KazooClient:
+    c = KazooClient(hosts=cs)
+    c.start()
+    return c
+
+
+def measure(changes: int, make_change: Callable[[int], None], seen: threading.Event) -> list[float]:
+    """Time from just before each change to the observer's notification."""
+    latencies = []
+    for i in range(changes):
+        seen.clear()
+        start = time.perf_counter()
+        make_change(i)
+        if not seen.wait(10):
+            raise RuntimeError(f"change {i} was never seen")
+        latencies.append(observed[0] - start)
+    return latencies
+
+
+observed = [0.0]
+
+
+def _interleave(n: int, run_ours: Callable[[], list[float]], run_raw: Callable[[], list[float]]) -> tuple[list, list]:
+    """Alternate rounds so that drift in machine load hits both sides alike."""
+    ours: list[float] = []
+    raw: list[float] = []
+    for _ in range(n):
+        ours += run_ours()
+        raw += run_raw()
+    return ours, raw
+
+
+def _compare_latency(cs: str, quick: bool, label: str, kind: str,
+                     arm_raw: Callable[[KazooClient, str, Callable[..., None]], None],
+                     change: Callable[[KazooClient, str, int], None]) -> None:
+    """Change a node from a writer session; time until a zkservices view's
+    callback (``kind``: children or properties) and a raw kazoo watch see it."""
+    writer = client(cs)
+    ours_path, raw_path = f"/bench/{kind}-ours", f"/bench/{kind}-raw"
+    writer.ensure_path(ours_path)
+    writer.ensure_path(raw_path)
+    zk = zkservices.ZooKeeper(cs)
+    raw = client(cs)
+    seen = threading.Event()
+
+    def noticed(*_: object) -> None:
+        observed[0] = time.perf_counter()
+        seen.set()
+
+    def noticed_by_view(view: object) -> None:  # one parameter: as a typical user callback
+        observed[0] = time.perf_counter()
+        seen.set()
+
+    getattr(zk, kind)(ours_path)(noticed_by_view)
+    arm_raw(raw, raw_path, noticed)
+    n = 50 if quick else 200
+    time.sleep(0.2)
+    ours, raw_l = _interleave(
+        5,
+        lambda: measure(n // 5, lambda i: change(writer, ours_path, i), seen),
+        lambda: measure(n // 5, lambda i: change(writer, raw_path, i), seen),
+    )
+    report_latency(label, ours, raw_l)
+    zk.close()
+    raw.stop()
+    writer.stop()
