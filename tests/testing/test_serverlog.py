@@ -48,3 +48,27 @@ def test_important_lines_keep_warn_and_above_and_exception_lines_only():
     assert important_lines(lines) == [lines[1], lines[2], lines[6]]
     assert important_lines(lines, limit=1) == [lines[6]]
     assert important_lines(lines, min_level=logging.ERROR) == [lines[6]]
+
+
+# The exact lines ZooKeeper 3.8 writes when our readiness probe (srvr) arrives
+# before its database is loaded: answered, but logged as an ERROR with a trace.
+PROBE_NOISE = (
+    b"2026-12-01 12:13:58,101 - ERROR [NIOWorkerThread-1:ServerCnxn@601] - Error closing a command socket \n"
+    b"java.lang.NullPointerException: Cannot invoke \"org.apache.zookeeper.server.ZKDatabase.removeCnxn()\"\n"
+    b"\tat org.apache.zookeeper.server.ZooKeeperServer.removeCnxn(ZooKeeperServer.java:308)\n"
+)
+
+
+def test_the_probe_noise_of_a_starting_server_is_debug_not_error(caplog):
+    caplog.set_level(logging.DEBUG, logger="zkservices.server")
+    output = io.BytesIO(PROBE_NOISE + b"2026-12-01 12:13:58,200 - ERROR [main:Z@4] - broken\n")
+    forward_lines(output, name="zk1", tail=collections.deque(maxlen=10))
+    levels = [r.levelno for r in caplog.records if r.name == "zkservices.server"]
+    assert levels == [logging.DEBUG, logging.DEBUG, logging.DEBUG, logging.ERROR]
+
+
+def test_important_lines_leave_out_the_probe_noise():
+    from zkservices.testing.serverlog import important_lines
+
+    lines = PROBE_NOISE.decode().splitlines() + ["2026-12-01 12:13:58,200 - ERROR [main:Z@4] - broken"]
+    assert important_lines(lines) == [lines[-1]]

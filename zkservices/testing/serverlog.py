@@ -12,7 +12,7 @@ import logging
 import re
 from typing import IO, Iterable, MutableSequence
 
-__all__ = ["LEVELS", "LINE_PATTERN", "LOG4J_PROPERTIES", "forward_lines", "important_lines"]
+__all__ = ["HARMLESS", "LEVELS", "LINE_PATTERN", "LOG4J_PROPERTIES", "forward_lines", "important_lines"]
 
 server_log = logging.getLogger("zkservices.server")
 
@@ -29,6 +29,22 @@ LEVELS = {
 
 #: A line as :data:`LOG4J_PROPERTIES` makes log4j write it, with groups ``level``, ``where``, ``msg``.
 LINE_PATTERN = re.compile(r"^\d{4}-\d\d-\d\d[ T][\d:,.]+ - (?P<level>[A-Z]+)\s*\[(?P<where>.*?)\] - (?P<msg>.*)$")
+
+#: Lines the server logs at ERROR that are not trouble, as (``where`` prefix, message prefix),
+#: demoted to DEBUG with their stack traces.  ZooKeeper 3.8 logs a NullPointerException
+#: when a four-letter command (our readiness probe, ``srvr``) arrives before its
+#: database is loaded; the command itself is answered ("not currently serving").
+HARMLESS = (
+    ("NIOWorkerThread", "Error closing a command socket"),
+)
+
+
+def _level(match: "re.Match[str]") -> int:
+    where, msg = match.group("where"), match.group("msg")
+    if any(where.startswith(w) and msg.startswith(m) for w, m in HARMLESS):
+        return logging.DEBUG
+    return LEVELS.get(match.group("level"), logging.INFO)
+
 
 #: log4j configuration written beside ``zoo.cfg``: everything to the console, one parsable line each.
 LOG4J_PROPERTIES = """\
@@ -51,7 +67,7 @@ def important_lines(lines: Iterable[str], *, min_level: int = logging.WARNING, l
     for line in lines:
         match = LINE_PATTERN.match(line)
         if match:
-            keep = LEVELS.get(match.group("level"), logging.INFO) >= min_level
+            keep = _level(match) >= min_level
             if keep:
                 kept.append(line)
         elif keep and line.strip() and not line.lstrip().startswith(("at ", "...")):
@@ -71,7 +87,7 @@ def forward_lines(stream: IO[bytes], *, name: str, tail: MutableSequence[str]) -
         tail.append(line)
         match = LINE_PATTERN.match(line)
         if match:
-            level = LEVELS.get(match.group("level"), logging.INFO)
+            level = _level(match)
             text = f"[{match.group('where')}] {match.group('msg')}"
         else:  # continuation lines (stack traces) keep the previous level
             text = line
