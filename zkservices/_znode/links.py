@@ -38,23 +38,31 @@ def resolve(path: str, read: Reader, exists: Callable[[str], bool]) -> str:
 
 
 def _resolve(path: str, read: Reader, exists: Callable[[str], bool], seen: tuple[str, ...]) -> str:
-    if path == "/" or exists(path):
-        return path
-    if len(seen) > MAX_LINK_DEPTH:
-        raise LinkLoop(f"{seen[0]}: too many levels of symbolic links")
-    parent, _, name = path.rpartition("/")
-    parent = _resolve(parent or "/", read, exists, seen)
-    candidate = join(parent, name)
-    if exists(candidate):
-        return candidate
-    properties = read(parent) or {}
-    target = properties.get(name + LINK_SUFFIX)
-    if not isinstance(target, str) or not target.strip():
-        raise NoNode(path)
-    if candidate in seen:
-        chain = " -> ".join(seen + (candidate,))
-        raise LinkLoop(f"symbolic link loop: {chain}")
-    return _resolve(join(parent, target.strip()), read, exists, seen + (candidate,))
+    # Walk up (without recursion: a path may have thousands of segments) to the
+    # nearest node that exists, then resolve the missing segments downwards; only
+    # following a link recurses, at most MAX_LINK_DEPTH deep.
+    missing: list[tuple[str, str]] = []  # (the unresolved path, its last segment), innermost last
+    while path != "/" and not exists(path):
+        if len(seen) > MAX_LINK_DEPTH:
+            raise LinkLoop(f"{seen[0]}: too many levels of symbolic links")
+        parent, _, name = path.rpartition("/")
+        missing.append((path, name))
+        path = parent or "/"
+    for unresolved, name in reversed(missing):
+        # a segment holds no "/": appending it is join() without re-reading the whole path
+        candidate = join(path, name) if name in (".", "..") else path.rstrip("/") + "/" + name
+        if exists(candidate):
+            path = candidate
+            continue
+        properties = read(path) or {}
+        target = properties.get(name + LINK_SUFFIX)
+        if not isinstance(target, str) or not target.strip():
+            raise NoNode(unresolved)
+        if candidate in seen:
+            chain = " -> ".join(seen + (candidate,))
+            raise LinkLoop(f"symbolic link loop: {chain}")
+        path = _resolve(join(path, target.strip()), read, exists, seen + (candidate,))
+    return path
 
 
 def parse_property_link(text: Any, *, where: str = "?") -> tuple[str, str | None]:
