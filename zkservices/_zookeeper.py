@@ -17,7 +17,7 @@ from ._znode.paths import Address, check_path, normalize, split
 from ._tree import ops as tree_ops
 from ._session.core import SessionCore, default_connection_string
 from ._session.retry import authorized
-from ._session.tls import TLS
+from ._session.tls import TLS, probe_context
 from ._session.providers import Providers
 from ._session.rebuilt import RebuildWatch
 from ._session.registrar import Registrar, Registration
@@ -80,7 +80,7 @@ class ZooKeeper:
         )
         self.registrar = Registrar(self.core)
         self._viewset = ViewSet(self.core)
-        self._rebuild_watch = RebuildWatch(self.core)
+        self._rebuild_watch = RebuildWatch(self.core, ssl_context=probe_context(tls))
         self.core.start(timeout=timeout, wait=wait)
 
     # -- the session -------------------------------------------------------

@@ -51,3 +51,25 @@ def test_a_wiped_server_is_rejoined_with_registrations_and_views_restored(caplog
             # the view follows the new server: its one provider is back, and a new one shows
             zk.register_server("/svc/providers", "10.0.0.2:80")
             wait_for(lambda: calls[-1] == ["10.0.0.1:80", "10.0.0.2:80"], what="the view on the rebuilt server")
+
+
+def test_a_wiped_tls_server_is_probed_over_tls_and_rejoined(caplog):
+    # the session knows only the secure port: the probe must speak TLS there
+    caplog.set_level(logging.INFO, logger="zkservices")
+    with ZooKeeperServer(tls=True) as server:
+        cs = server.secure_connection_string
+        assert server_zxid("127.0.0.1", int(cs.rsplit(":", 1)[1])) is None  # plaintext gets no answer
+        with zkservices.ZooKeeper(cs, tls=server.tls, session_timeout=20.0) as zk:
+            reg = zk.register_server("/svc/providers", "10.0.0.1:80")
+            for i in range(30):
+                zk.properties("/svc").update(n=i)
+            old_session = zk.client.client_id[0]
+
+            server.restart(wipe_data=True)
+
+            wait_for(lambda: zk.client.client_id[0] != old_session and zk.wait_recovered(0), timeout=40,
+                     what="a fresh session on the rebuilt TLS server")
+            assert zk.exists(reg.paths[0]) is not None
+            assert zk.properties("/svc") == {}  # the rebuilt server has none of the old data
+            errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zkservices.session"]
+            assert errors and "rebuilt" in errors[0].getMessage()

@@ -14,18 +14,20 @@ the transactions it has seen, the server then reports the session as expired, an
 core's usual recovery runs (registrations restored, views re-read, callbacks called for
 real changes only).
 
-Servers reached only over TLS are not probed (``srvr`` is a plaintext command there).
+A session over TLS probes over TLS too, with the session's certificates (ZooKeeper
+answers the four-letter words on its secure client port).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
+import ssl
 import threading
 from typing import Callable
 
 from kazoo.protocol.states import KazooState
 
+from .._os.fourletter import srvr
 from .core import SessionCore
 
 __all__ = ["RebuildWatch", "server_zxid"]
@@ -35,35 +37,25 @@ log = logging.getLogger("zkservices.session")
 Probe = Callable[[str, int], "int | None"]
 
 
-def server_zxid(host: str, port: int, *, timeout: float = 1.0) -> int | None:
-    """The last transaction id a serving ZooKeeper server reports (``srvr``), or None
-    when it does not answer, is not serving, or does not allow the command."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"srvr")
-            chunks = []
-            while True:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    except OSError:
+def server_zxid(host: str, port: int, *, timeout: float = 1.0, ssl_context: ssl.SSLContext | None = None) -> int | None:
+    """The last transaction id a serving ZooKeeper server reports (``srvr``; over TLS
+    with ``ssl_context``), or None when it does not answer, is not serving, or does
+    not allow the command."""
+    zxid = srvr(host, port, timeout=timeout, ssl_context=ssl_context).get("Zxid")
+    if zxid is None:
         return None
-    for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Zxid":
-            try:
-                return int(value.strip(), 16)
-            except ValueError:
-                return None
-    return None
+    try:
+        return int(zxid, 16)
+    except ValueError:
+        return None
 
 
 class RebuildWatch:
     """Probe the servers while suspended; start a fresh session when they were rebuilt.
 
     ``interval`` is the pause between probes, ``confirmations`` how many probes in a
-    row must find every answering server behind before the session is given up.
+    row must find every answering server behind before the session is given up;
+    ``ssl_context`` (for a session over TLS) is what the probes connect with.
     """
 
     def __init__(
@@ -72,12 +64,13 @@ class RebuildWatch:
         *,
         interval: float = 1.0,
         confirmations: int = 2,
-        probe: Probe = server_zxid,
+        probe: Probe | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.core = core
         self.interval = interval
         self.confirmations = confirmations
-        self._probe = probe
+        self._probe: Probe = probe or (lambda host, port: server_zxid(host, port, ssl_context=ssl_context))
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -86,7 +79,7 @@ class RebuildWatch:
         core.add_close_step(self._wake.set)
 
     def _on_state(self, state: str) -> None:  # kazoo's thread: only start a thread
-        if state != KazooState.SUSPENDED or self.core.closed or getattr(self.core.client, "use_ssl", False):
+        if state != KazooState.SUSPENDED or self.core.closed:
             return
         with self._lock:
             if self._thread is not None and self._thread.is_alive():

@@ -101,6 +101,31 @@ class TLS:
 TLSOption = Union[TLS, bool, None]
 
 
+def probe_context(tls: TLSOption) -> ssl.SSLContext | None:
+    """An :class:`ssl.SSLContext` for side channels to the servers ``tls`` connects to
+    (the ``srvr`` probe of a suspended session): the same CA, client certificate and
+    verification as the session.  None for a plaintext session."""
+    if tls is None or tls is False:
+        return None
+    if tls is True:
+        tls = TLS()
+    if not isinstance(tls, TLS):
+        raise TypeError(f"tls= takes a zkservices.TLS or True, not {tls!r}")
+    if tls.verify:
+        context = ssl.create_default_context(cafile=None if tls.ca is None else os.fspath(tls.ca))
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if tls.ca is not None:
+            context.load_verify_locations(cafile=os.fspath(tls.ca))
+    if tls.cert is not None:
+        password = tls.key_password or ""
+        context.load_cert_chain(os.fspath(tls.cert), None if tls.key is None else os.fspath(tls.key),
+                                password=lambda: password)
+    return context
+
+
 def kazoo_tls_options(tls: TLSOption) -> dict[str, Any]:
     """KazooClient keyword arguments for ``tls`` (``{}`` for None/False).
 
