@@ -101,3 +101,22 @@ def _compare_latency(cs: str, quick: bool, label: str, kind: str,
     zk.close()
     raw.stop()
     writer.stop()
+
+
+#: The goals of issue 12 as measured in this run: (label, measured, goal, met).
+GOALS: list[tuple[str, str, str, bool]] = []
+
+
+def goal(label: str, measured: str, target: str, met: bool) -> None:
+    """Record one goal's outcome for the summary ``bench/run.py`` prints at the end."""
+    GOALS.append((label, measured, target, met))
+
+
+def print_goals() -> None:
+    if not GOALS:
+        return
+    width = max(len(label) for label, *_ in GOALS)
+    print()
+    print("Goals (this run)")
+    for label, measured, target, met in GOALS:
+        print(f"  {'met ' if met else 'MISS'}  {label:{width}s}  {measured:>14s}  (goal {target})")

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             admin.stop()
             print()
             fn(cs, args.quick)
+        common.print_goals()
     finally:
         if server is not None:
             server.close()
