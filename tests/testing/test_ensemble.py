@@ -53,3 +53,32 @@ def test_lifecycle_constructed_closed_without_starting():
         ensemble.start()
     with pytest.raises(ValueError):
         ZooKeeperEnsemble(0)
+
+
+@pytest.mark.zookeeper  # starts its own ensemble
+def test_tls_ensemble_serves_every_member_over_tls_and_survives_a_dead_leader():
+    import os
+
+    import zkservices
+    from _util import wait_for
+
+    with ZooKeeperEnsemble(tls=True, client_auth="need") as ensemble:
+        assert ensemble.tls is not None and os.path.isfile(ensemble.certificates.ca_file)
+        secure = ensemble.secure_connection_string
+        assert secure.count(",") == 2 and secure != ensemble.connection_string
+        assert all(s.srvr(secure=True).get("Mode") for s in ensemble.servers)  # each member answers over TLS
+        assert " tls " in repr(ensemble)
+        with zkservices.ZooKeeper(secure, tls=ensemble.tls, session_timeout=10.0) as zk:
+            reg = zk.register_server("/svc/providers", "10.0.0.1:80")
+            ensemble.leader().kill()
+            ensemble.wait_serving(timeout=60)
+            zk.properties("/svc").update(after="leader died")  # retried through the election
+            wait_for(lambda: zk.exists(reg.paths[0]) is not None, timeout=30, what="the registration")
+            assert dict(zk.properties("/svc")) == {"after": "leader died"}
+        tls_dir = ensemble.tls_dir
+    assert not os.path.exists(tls_dir)  # close removed the certificates
+
+
+def test_client_auth_needs_tls():
+    with pytest.raises(ValueError, match="TLS ensemble"):
+        ZooKeeperEnsemble(client_auth="need")

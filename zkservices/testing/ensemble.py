@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 import time
 from typing import Iterator
 
+from .. import TLS
 from ..errors import ServerError
+from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java
 from .net import free_ports
-from .server import ZooKeeperServer
+from .server import CLIENT_AUTH, ZooKeeperServer
 
 __all__ = ["ZooKeeperEnsemble"]
 
@@ -29,14 +34,24 @@ class ZooKeeperEnsemble:
     be stopped, killed or paused on its own; :meth:`leader` returns the member
     that leads now.  Ready when a leader exists and every running member serves.
 
+    With ``tls=True`` every member also serves TLS on its own secure client
+    port, all with one throw-away CA and server certificate (made in
+    :attr:`tls_dir`, removed by :meth:`close`); a client connects with
+    ``ZooKeeper(ensemble.secure_connection_string, tls=ensemble.tls)``.  The
+    members talk to each other in plaintext (quorum TLS is not set up).
+
     :param n: number of members (at least 1).
     :param classpath: the servers' jars (default: found by
         :func:`~zkservices.testing.find_classpath`).
     :param java: the ``java`` executable.
     :param startup_timeout: seconds :meth:`start` waits for the ensemble to serve.
     :param tick_time: ZooKeeper's ``tickTime`` in milliseconds.
-    :raises ValueError: ``n`` is below 1.
-    :raises ServerError: Java or the jars cannot be found.
+    :param tls: every member also serves TLS (see above).
+    :param client_auth: the members' TLS client authentication, as for
+        :class:`ZooKeeperServer` (``"none"``, ``"want"``, ``"need"``).
+    :raises ValueError: ``n`` is below 1, or ``client_auth`` is invalid or given without ``tls``.
+    :raises ServerError: Java or the jars cannot be found; for ``tls`` what
+        :class:`ZooKeeperServer` raises.
     """
 
     def __init__(
@@ -47,32 +62,62 @@ class ZooKeeperEnsemble:
         java: str | None = None,
         startup_timeout: float = 60.0,
         tick_time: int = 200,
+        tls: bool = False,
+        client_auth: str = "none",
     ) -> None:
         if n < 1:
             raise ValueError("an ensemble needs at least one server")
+        if client_auth not in CLIENT_AUTH:
+            raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
+        if not tls and client_auth != "none":
+            raise ValueError("client_auth is an option of a TLS ensemble: pass tls=True too")
         self.startup_timeout = startup_timeout
-        ports = free_ports(3 * n)
-        peers = [(i + 1, ports[3 * i + 1], ports[3 * i + 2]) for i in range(n)]
+        ports = free_ports(4 * n)
+        peers = [(i + 1, ports[4 * i + 1], ports[4 * i + 2]) for i in range(n)]
         classpath = find_classpath(classpath)
         java = java or find_java()
         self._closed = False
-        self.servers: list[ZooKeeperServer] = [
-            ZooKeeperServer(
-                port=ports[3 * i],
-                classpath=classpath,
-                java=java,
-                startup_timeout=startup_timeout,
-                tick_time=tick_time,
-                myid=i + 1,
-                peers=peers,
-            )
-            for i in range(n)
-        ]
+        self.tls_dir: str | None = None
+        self.certificates: Certificates | None = None
+        self.tls: TLS | None = None
+        if tls:
+            self.tls_dir = tempfile.mkdtemp(prefix="zkservices-ensemble-tls-")
+            try:
+                self.certificates = make_certificates(self.tls_dir, server_names=["127.0.0.1"], java=java)
+            except BaseException:
+                shutil.rmtree(self.tls_dir, ignore_errors=True)
+                raise
+            self.tls = self.certificates.client_tls
+        self.servers: list[ZooKeeperServer] = []
+        try:
+            for i in range(n):
+                options = dict(tls=True, client_auth=client_auth, secure_port=ports[4 * i + 3],
+                               certificates=self.certificates) if tls else {}
+                self.servers.append(ZooKeeperServer(
+                    port=ports[4 * i],
+                    classpath=classpath,
+                    java=java,
+                    startup_timeout=startup_timeout,
+                    tick_time=tick_time,
+                    myid=i + 1,
+                    peers=peers,
+                    **options,  # type: ignore[arg-type]
+                ))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def connection_string(self) -> str:
         """Every member, comma-separated (``127.0.0.1:p1,127.0.0.1:p2,...``)."""
         return ",".join(s.connection_string for s in self.servers)
+
+    @property
+    def secure_connection_string(self) -> str | None:
+        """Every member's TLS port, comma-separated; None for a plaintext ensemble."""
+        if self.tls is None:
+            return None
+        return ",".join(str(s.secure_connection_string) for s in self.servers)
 
     @property
     def closed(self) -> bool:
@@ -173,6 +218,8 @@ class ZooKeeperEnsemble:
             server.kill(wait=False)
         for server in self.servers:
             server.close()
+        if self.tls_dir is not None and os.path.isdir(self.tls_dir):
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
         self._closed = True
 
     def log_tail(self, lines: int = 30) -> str:
@@ -196,4 +243,5 @@ class ZooKeeperEnsemble:
         if self._closed:
             return f"<ZooKeeperEnsemble n={len(self.servers)} closed>"
         members = ", ".join(repr(s) for s in self.servers)
-        return f"<ZooKeeperEnsemble n={len(self.servers)} [{members}]>"
+        tls = " tls" if self.tls is not None else ""
+        return f"<ZooKeeperEnsemble n={len(self.servers)}{tls} [{members}]>"

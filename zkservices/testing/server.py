@@ -104,8 +104,10 @@ class ZooKeeperServer:
     :param client_auth: whether the TLS port asks clients for a certificate:
         ``"none"``, ``"want"`` (checked when given) or ``"need"`` (mutual TLS).
     :param secure_port: the TLS port (default: a free one); only with ``tls``.
+    :param certificates: use these (e.g. an ensemble's, shared by its members)
+        instead of making new ones; only with ``tls``.
     :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
-        ``client_auth``/``secure_port`` is given without ``tls``.
+        ``client_auth``/``secure_port``/``certificates`` is given without ``tls``.
     :raises ServerError: Java or the jars cannot be found; for ``tls``: the
         Netty jars, ``openssl`` or ``keytool`` are missing (the message says
         what to install) or making the certificates fails.
@@ -129,11 +131,12 @@ class ZooKeeperServer:
         tls: bool = False,
         client_auth: str = "none",
         secure_port: int | None = None,
+        certificates: Certificates | None = None,
     ) -> None:
         if client_auth not in CLIENT_AUTH:
             raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
-        if not tls and (client_auth != "none" or secure_port is not None):
-            raise ValueError("client_auth and secure_port are options of a TLS server: pass tls=True too")
+        if not tls and (client_auth != "none" or secure_port is not None or certificates is not None):
+            raise ValueError("client_auth, secure_port and certificates are options of a TLS server: pass tls=True too")
         self.host = host
         ports = free_ports(2, host=host)
         self.port = port if port is not None else ports[0]
@@ -166,7 +169,8 @@ class ZooKeeperServer:
         if tls:
             self.secure_port = secure_port if secure_port is not None else next(p for p in ports if p != self.port)
             try:
-                certs = make_certificates(os.path.join(self.base_dir, "tls"), server_names=[host], java=self.java)
+                certs = certificates or make_certificates(
+                    os.path.join(self.base_dir, "tls"), server_names=[host], java=self.java)
             except BaseException:
                 if self._own_dir:
                     shutil.rmtree(self.base_dir, ignore_errors=True)
