@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zkservices._feed import build_context
+
 from _util import wait_for
 
 WAIT = 30.0
@@ -44,3 +46,23 @@ def wait_file(path, expected: str, what: str = "") -> None:
 
 def lines_of(path) -> list[str]:
     return (read(path) or "").splitlines()
+
+
+def providers(n: int) -> dict:
+    """n provider nodes as they are in ZooKeeper: name -> data (Nerve-style)."""
+    nodes = {
+        "10.0.0.3:8080": {"host": "10.0.0.3", "port": 8080, "pid": 3, "weight": 5},
+        "10.0.0.1:8080": {"host": "10.0.0.1", "port": 8080, "pid": 1},
+        "[2001:db8::1]:9000": {"pid": 2},
+    }
+    return dict(list(nodes.items())[:n])
+
+
+def context(n: int) -> dict:
+    """A template context of two services with ``n`` providers each."""
+    return build_context(
+        [
+            {"path": "/prod/fooservice", "properties": {"balance": "leastconn"}, "providers": providers(n)},
+            {"path": "/prod/barservice", "providers": providers(n)},
+        ]
+    )

@@ -42,3 +42,21 @@ def props(client: KazooClient, path: str) -> dict:
     """The node's data decoded as JSON (for checking what really is on the server)."""
     data, _ = client.get(path)
     return json.loads(data) if data else {}
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout: float = 30.0) -> bool:
+    """Wait until process ``pid`` is gone; whether it went within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)

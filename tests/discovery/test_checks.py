@@ -13,6 +13,7 @@ import pytest
 from zkservices._discovery import CommandCheck, HealthCheck, HttpCheck, TcpCheck
 
 from _netutil import free_port
+from _util import wait_gone
 
 
 WAIT = 30.0  # generous upper bound for anything asynchronous
@@ -129,15 +130,6 @@ def test_command_check_missing_executable():
     assert "/nonexistent/zkservices-check" in reason
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_command_check_timeout_kills_process_group(tmp_path):
     assert CommandCheck("sleep 5").check(0.5) == (False, "timed out after 0.5s")
     # The whole group goes: a shell and a background child it started.
@@ -145,10 +137,7 @@ def test_command_check_timeout_kills_process_group(tmp_path):
     command = f"sleep 60 & echo $! > {pidfile}; wait"
     assert CommandCheck(command).check(1.0) == (False, "timed out after 1.0s")
     pid = int(pidfile.read_text())
-    deadline = time.monotonic() + WAIT
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid)
+    assert wait_gone(pid, WAIT)
 
 
 def test_command_check_pid_in_own_session(tmp_path):

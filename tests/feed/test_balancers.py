@@ -22,6 +22,7 @@ import zkservices
 from zkservices import Feed, FeedError
 from zkservices._feed import example_template
 
+from _feedutil import read
 from _util import wait_for
 
 
@@ -68,14 +69,6 @@ def validate(template: str, path) -> subprocess.CompletedProcess:
 
     return subprocess.run(substitute_path(CHECKS[template](), os.fspath(path)), shell=True,
                           capture_output=True, text=True, timeout=60)
-
-
-def read(path) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
 
 
 def server_lines(text: str) -> list[str]:

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-from zkservices._feed import build_context, provider_entry, service_entry
+from zkservices._feed import provider_entry, service_entry
 
-
-def providers(n: int) -> dict:
-    """n provider nodes as they are in ZooKeeper: name -> data (Nerve-style)."""
-    nodes = {
-        "10.0.0.3:8080": {"host": "10.0.0.3", "port": 8080, "pid": 3, "weight": 5},
-        "10.0.0.1:8080": {"host": "10.0.0.1", "port": 8080, "pid": 1},
-        "[2001:db8::1]:9000": {"pid": 2},
-    }
-    return dict(list(nodes.items())[:n])
-
-
-def context(n: int) -> dict:
-    return build_context(
-        [
-            {"path": "/prod/fooservice", "properties": {"balance": "leastconn"}, "providers": providers(n)},
-            {"path": "/prod/barservice", "providers": providers(n)},
-        ]
-    )
+from _feedutil import context
 
 
 def test_provider_entry_from_data_and_from_name():

@@ -15,6 +15,7 @@ from zkservices._discovery import save_snapshot
 from zkservices._feed.feed import DEFAULT_MIN_WAIT
 from zkservices.testing import expire_session
 
+from _feedutil import read
 from _util import wait_for
 
 
@@ -28,14 +29,6 @@ service {{ s.name }} balance={{ s.properties.get('balance', 'none') }} count={{ 
 {% endfor %}
 {% endfor %}
 """
-
-
-def read(path) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
 
 
 def count(text: str) -> int:

@@ -369,15 +369,8 @@ def test_writes_and_reloads_are_logged_naming_the_file_and_the_changes(tmp_path,
 
 import signal  # noqa: E402
 
+from _feedutil import read  # noqa: E402
 from _util import wait_for  # noqa: E402
-
-
-def read(path) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
 
 
 def test_reload_command_leaving_a_background_process_succeeds_at_once(tmp_path):

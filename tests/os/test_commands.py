@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from zkservices._os import CommandResult, run_command
 from zkservices._os.commands import OUTPUT_TAIL
 
+from _util import wait_gone
+
 WAIT = 30.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_exit_status_and_last_line():
@@ -57,10 +49,7 @@ def test_timeout_kills_the_whole_group(tmp_path):
     assert result.describe(0.5) == "timed out after 0.5s"
     assert result.stdout == "waiting\n"  # output up to the kill is kept
     pid = int(pidfile.read_text())
-    deadline = time.monotonic() + WAIT
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid)
+    assert wait_gone(pid, WAIT)
 
 
 def test_done_when_it_exits_even_with_a_background_child(tmp_path):
