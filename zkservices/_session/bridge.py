@@ -24,6 +24,8 @@ import asyncio
 import logging
 import queue
 import threading
+import time
+import weakref
 from typing import Any, Awaitable, Callable, NamedTuple, TypeVar
 
 from kazoo.exceptions import ConnectionClosedError
@@ -39,7 +41,10 @@ log = logging.getLogger("zkservices.aio")
 T = TypeVar("T")
 
 #: Futures settled per turn of the loop at most (their continuations run in the next turn).
-DELIVER_AT_ONCE = 100
+DELIVER_AT_ONCE = 300
+
+#: Seconds a batch of completions may wait for more while requests are in flight.
+DELIVER_WAIT = 0.002
 
 #: Seconds the sender thread waits for work before it ends (it starts again on demand).
 SENDER_IDLE = 2.0
@@ -59,6 +64,21 @@ class _Outcome(NamedTuple):
     value: Any
 
 
+class _LoopState:
+    """The bridge's bookkeeping for one loop.  ``pending`` and ``sent`` belong to the
+    loop's thread; ``done``, ``batch``, ``started`` and ``urgent`` to the bridge's lock."""
+
+    __slots__ = ("pending", "sent", "done", "batch", "started", "urgent")
+
+    def __init__(self) -> None:
+        self.pending: list[_Request] | None = None  # this turn's requests, not handed over yet
+        self.sent = 0  # requests made on the loop, ever
+        self.done = 0  # outcomes queued, ever
+        self.batch: list[_Outcome] | None = None  # outcomes waiting for the loop
+        self.started = 0.0  # when the batch began
+        self.urgent = False  # the batch is to be delivered now (all in flight done, or it is full)
+
+
 class AsyncBridge:
     """Await kazoo ``*_async`` calls of ``core``'s client on the running loop.
 
@@ -74,12 +94,11 @@ class AsyncBridge:
         self.core = core
         self.delay = delay
         self.max_delay = max_delay
-        self._pending: dict[asyncio.AbstractEventLoop, list[_Request]] = {}  # this turn's, per loop
+        self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
         self._requests: "queue.SimpleQueue[list[_Request]]" = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
         self._sender_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._done: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
 
     # -- sending -----------------------------------------------------------------
 
@@ -94,16 +113,19 @@ class AsyncBridge:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            loop.call_soon(self._hand_over, loop)
-        pending.append(_Request(start, args, kwargs, loop, future))
+        state = self._loops.get(loop)
+        if state is None:
+            state = self._loops[loop] = _LoopState()
+        if state.pending is None:
+            state.pending = []
+            loop.call_soon(self._hand_over, state)
+        state.pending.append(_Request(start, args, kwargs, loop, future))
+        state.sent += 1
         return future
 
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """At the end of a turn of ``loop``: give its requests to the sender thread."""
-        batch = self._pending.pop(loop, None)
+    def _hand_over(self, state: _LoopState) -> None:
+        """At the end of a turn of the loop: give its requests to the sender thread."""
+        batch, state.pending = state.pending, None
         if not batch:
             return
         with self._sender_lock:  # uncontended but for the sender's idle check
@@ -126,7 +148,8 @@ class AsyncBridge:
                         return
                 continue
             for request in batch:
-                if request.future.cancelled():
+                if request.future.cancelled():  # counted as done all the same
+                    self._queue_outcome(request.loop, _Outcome(request.future, None, None))
                     continue
                 try:
                     result = request.start(*request.args, **request.kwargs)
@@ -147,23 +170,46 @@ class AsyncBridge:
         self._queue_outcome(loop, outcome)
 
     def _queue_outcome(self, loop: asyncio.AbstractEventLoop, outcome: _Outcome) -> None:
-        # wake the loop only for the first outcome of a batch
+        # On kazoo's completion thread (or the sender's).  The first outcome of a batch
+        # wakes the loop, which lets the batch gather for up to DELIVER_WAIT while more
+        # requests are in flight; the outcome that completes everything in flight (or
+        # fills the batch) wakes it to deliver at once.  A lone call waits for nothing.
+        state = self._loops.get(loop)
+        if state is None:  # the loop is gone
+            return
         with self._lock:
-            batch = self._done.get(loop)
-            if batch is not None:
-                batch.append(outcome)
-                return
-            self._done[loop] = [outcome]
-        try:
-            loop.call_soon_threadsafe(self._deliver, loop)
-        except RuntimeError:  # the loop is closed: nobody awaits these any more
-            with self._lock:
-                self._done.pop(loop, None)
+            state.done += 1
+            if state.batch is None:
+                state.batch = [outcome]
+                state.started = time.monotonic()
+                state.urgent = False
+                wake = True
+            else:
+                state.batch.append(outcome)
+                wake = False
+            if not state.urgent and (state.done >= state.sent or len(state.batch) >= DELIVER_AT_ONCE):
+                state.urgent = wake = True
+        if wake:
+            try:
+                loop.call_soon_threadsafe(self._deliver, state)
+            except RuntimeError:  # the loop is closed: nobody awaits these any more
+                pass
 
-    def _deliver(self, loop: asyncio.AbstractEventLoop, batch: list[_Outcome] | None = None) -> None:
-        if batch is None:
-            with self._lock:
-                batch = self._done.pop(loop, [])
+    def _deliver(self, state: _LoopState) -> None:
+        with self._lock:
+            batch = state.batch
+            if not batch:
+                return
+            if not state.urgent:
+                remaining = state.started + DELIVER_WAIT - time.monotonic()
+                if remaining > 0:
+                    asyncio.get_running_loop().call_later(remaining, self._deliver, state)
+                    return
+            state.batch = None
+        self._settle(batch)
+
+    def _settle(self, batch: list[_Outcome]) -> None:
+        # at most DELIVER_AT_ONCE futures per turn: their continuations run in the next
         for future, error, value in batch[:DELIVER_AT_ONCE]:
             if future.cancelled():
                 continue
@@ -172,7 +218,7 @@ class AsyncBridge:
             else:
                 future.set_result(value)
         if len(batch) > DELIVER_AT_ONCE:
-            loop.call_soon(self._deliver, loop, batch[DELIVER_AT_ONCE:])
+            asyncio.get_running_loop().call_soon(self._settle, batch[DELIVER_AT_ONCE:])
 
     # -- calling with retries --------------------------------------------------------
 
@@ -183,17 +229,30 @@ class AsyncBridge:
         :raises SessionClosed: the core is (or gets) closed.
         :raises: any permanent error of the call (kazoo's NoNodeError, ...), at once.
         """
-        return await self.retry(lambda: self.send(start, *args, **kwargs))
+        if self.core.closed:
+            raise SessionClosed("the session was closed")
+        try:  # the first attempt without the retry loop's frames: most calls need no more
+            return await self.send(start, *args, **kwargs)
+        except RETRYABLE:
+            if self.core.closed:
+                raise SessionClosed("the session was closed") from None
+        except ConnectionClosedError:
+            if self.core.closed:
+                raise SessionClosed("the session was closed") from None
+            raise
+        await self._pause(self.delay)
+        return await self.retry(lambda: self.send(start, *args, **kwargs), delay=min(self.delay * 2, self.max_delay))
 
-    async def retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def retry(self, attempt: Callable[[], Awaitable[T]], *, delay: float | None = None) -> T:
         """Await ``attempt()`` (a function returning an awaitable, e.g. a coroutine
         function), retried as a whole through transient errors -- for steps of several
         round trips that must start over together.  Waits without blocking the loop:
         a short back-off, then until the session is ready again.
 
+        :param delay: the first back-off (default: the bridge's ``delay``).
         :raises SessionClosed: the core is (or gets) closed.
         """
-        delay = self.delay
+        delay = self.delay if delay is None else delay
         while True:
             if self.core.closed:
                 raise SessionClosed("the session was closed")
@@ -206,10 +265,14 @@ class AsyncBridge:
                 if self.core.closed:
                     raise SessionClosed("the session was closed") from None
                 raise
-            await asyncio.sleep(delay)
+            await self._pause(delay)
             delay = min(delay * 2, self.max_delay)
-            while not self.core.wait_ready(0) and not self.core.closed:
-                await asyncio.sleep(0.05)
+
+    async def _pause(self, delay: float) -> None:
+        """Back off ``delay`` seconds, then wait (polling, on the loop) until the session is ready."""
+        await asyncio.sleep(delay)
+        while not self.core.wait_ready(0) and not self.core.closed:
+            await asyncio.sleep(0.05)
 
     def __repr__(self) -> str:
         state = "sending" if self._sender is not None else "idle"
