@@ -150,8 +150,12 @@ def test_registrations_through_a_dropped_connection_and_an_expiry(zk, zk_client)
 
         tasks = [asyncio.ensure_future(register(i)) for i in range(40)]
         await asyncio.sleep(0.05)
+        states = []
+        zk.client.add_listener(states.append)
         await blocking(helpers, drop_connection, zk)
-        await blocking(helpers, lambda: wait_for(lambda: zk.connected, what="reconnected"))
+        await blocking(helpers, lambda: wait_for(lambda: "SUSPENDED" in states and zk.connected,
+                                                 what="suspended, then reconnected"))
+        zk.client.remove_listener(states.append)
         await blocking(helpers, expire_session, zk)
         registrations = await asyncio.gather(*tasks)
         assert await azk.wait_recovered(WAIT)
