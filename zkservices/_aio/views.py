@@ -78,11 +78,13 @@ class _AsyncView(Generic[V, S]):
         """
         loop = asyncio.get_running_loop()
         latest: list[S] = []
-        ready = asyncio.Event()
+        waiter: list["asyncio.Future[None] | None"] = [None]
 
-        def deliver(snapshot: S) -> None:
+        def deliver(snapshot: S) -> None:  # on the loop: the newest state replaces an unread one
             latest[:] = [snapshot]
-            ready.set()
+            future = waiter[0]
+            if future is not None and not future.done():
+                future.set_result(None)
 
         def callback(*_: Any) -> None:  # on the session's worker thread
             try:
@@ -95,8 +97,10 @@ class _AsyncView(Generic[V, S]):
         await self._ops.on_worker(self.view, callback)
         try:
             while True:
-                await ready.wait()
-                ready.clear()
+                if not latest:
+                    future = waiter[0] = loop.create_future()
+                    await future
+                    waiter[0] = None
                 yield latest.pop()
         finally:
             self.view.remove(callback)
