@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Generic, Iterator, Mapping, TypeVar
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, TypeVar
 
 from ..errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
 from .._formats import Provider
@@ -167,7 +167,7 @@ class AsyncProperties(_AsyncView[Properties, "dict[str, Any]"]):
         new = _merge_args("set", args, properties)
         await self._write(lambda old: new, merging=False)
 
-    async def _write(self, make: Any, *, merging: bool) -> None:
+    async def _write(self, make: Callable[[dict], dict], *, merging: bool) -> None:
         view = self.view
         if view.closed:
             raise ValueError(f"{view!r} is closed")
