@@ -143,13 +143,14 @@ class AsyncOps:
             data, _ = await self.bridge.call(self.client.get_async, path)
         except NoNodeError:  # perhaps a symbolic link on the way
             data = None
-        replay = Replay(self)
         if data is not None:
             own = decode(data)
             if not has_links(own):
                 return own
+            replay = Replay(self)
             real = path
         else:
+            replay = Replay(self)
             real = await replay.run(lambda: replay.resolve(path))
             found = await self.read_properties(real)
             if found is None:  # deleted meanwhile: an empty view
