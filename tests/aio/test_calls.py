@@ -341,3 +341,15 @@ def test_wait_recovered_and_repr(zk):
         assert "AsyncBridge" in repr(azk._ops.bridge)
 
     run_without_executor(main)
+
+
+def test_calls_after_close_raise_session_closed(zk_connection_string):
+    async def main():
+        azk = await zkservices.aio.connect(zk_connection_string)
+        await azk.close()
+        for call in (azk.get_properties("/"), azk.children("/"), azk.register_server("/svc", "10.0.0.1:80"),
+                     azk.resolve("/")):
+            with pytest.raises(zkservices.SessionClosed):
+                await call
+
+    asyncio.run(asyncio.wait_for(main(), 60))

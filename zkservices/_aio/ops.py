@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, TypeVar, cast
 from kazoo.exceptions import BadVersionError, NoNodeError
 from kazoo.protocol.states import Callback as KazooCallback
 
-from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
+from ..errors import BadPropertyLink, LinkLoop, NodeDeleted, SessionClosed
 from .._znode.encoding import decode, encode, is_json_object
 from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
 from .._znode.links import resolve as resolve_links
@@ -289,7 +289,12 @@ class AsyncOps:
 
     async def on_worker(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the session's worker thread (where views read and run their
-        callbacks, in order), awaited without blocking the loop."""
+        callbacks, in order), awaited without blocking the loop.
+
+        :raises SessionClosed: the session is closed.
+        """
+        if self.core.closed:
+            raise SessionClosed("the session was closed")
         return await asyncio.wrap_future(self.core.worker.submit(fn, *args))
 
     async def settle(self, timeout: float = 30.0) -> None:
