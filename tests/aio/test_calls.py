@@ -353,3 +353,20 @@ def test_calls_after_close_raise_session_closed(zk_connection_string):
                 await call
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_slow_composite_call_does_not_lose_the_reads_behind_it(zk, zk_client):
+    # ensure_path_async is several requests inside kazoo; reads sent after it complete
+    # (results are taken in order, a pending head is looked past)
+    zk_client.create("/conf", b'{"n": 1}')
+
+    async def main(helpers):
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        bridge = azk._ops.bridge
+        deep = "/deep" + "/d" * 30
+        results = await asyncio.gather(bridge.call(zk.client.ensure_path_async, deep),
+                                       *(azk.get_properties("/conf") for _ in range(50)))
+        assert results[1:] == [{"n": 1}] * 50
+        assert zk_client.exists(deep) is not None
+
+    run_without_executor(main)

@@ -13,9 +13,13 @@ caller then waits for the GIL again, up to a switch interval (5 ms) per call and
 several.  Made on the loop's thread, a burst of a few hundred calls stalled the loop
 for 100-270 ms.  So the loop only appends requests to a queue (no system call, no GIL
 hand-over) and one sender thread per bridge -- started on demand, gone when idle --
-makes the kazoo calls.  Completions come back in batches: kazoo's completion thread
-takes each result (value or exception) and wakes the loop once for all that completed
-meanwhile; the loop settles at most ``DELIVER_AT_ONCE`` futures per turn.
+makes the kazoo calls.  The same thread takes the results, in order (ZooKeeper
+answers a session's requests in the order they were sent): linking a callback to each
+of kazoo's results instead cost kazoo's connection thread a queue hand-over per reply
+and its completion thread a wake-up per reply -- as much CPU again as the reads
+themselves.  Outcomes reach the loop in batches: the first of a batch wakes it, the
+batch gathers for up to ``DELIVER_WAIT`` while more requests are in flight, and the
+loop settles at most ``DELIVER_AT_ONCE`` futures per turn.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import queue
 import threading
 import time
 import weakref
+from collections import deque
 from typing import Any, Awaitable, Callable, NamedTuple, TypeVar
 
 from kazoo.exceptions import ConnectionClosedError
@@ -45,6 +50,12 @@ DELIVER_AT_ONCE = 300
 
 #: Seconds a batch of completions may wait for more while requests are in flight.
 DELIVER_WAIT = 0.002
+
+#: Seconds the sender waits for the oldest result before it looks for new requests again.
+COLLECT_POLL = 0.001
+
+#: Seconds an unfinished oldest request may hold back the results of later ones.
+SLOW_HEAD = 0.02
 
 #: Seconds the sender thread waits for work before it ends (it starts again on demand).
 SENDER_IDLE = 2.0
@@ -98,6 +109,7 @@ class AsyncBridge:
         self._requests: "queue.SimpleQueue[list[_Request]]" = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
         self._sender_lock = threading.Lock()
+        self._slow_head: tuple[_Request, float] | None = None  # the sender's: an unfinished oldest request
         self._lock = threading.Lock()
 
     # -- sending -----------------------------------------------------------------
@@ -136,12 +148,18 @@ class AsyncBridge:
                 self._sender.start()
 
     def _send_all(self) -> None:
-        """The sender thread: make the kazoo calls queued by :meth:`send`, in order."""
+        """The sender thread: make the kazoo calls queued by :meth:`send`, in order,
+        and collect their results in order (ZooKeeper answers a session's requests in
+        the order they were sent), without kazoo's completion thread."""
         requests = self._requests
+        inflight: deque[tuple[_Request, Any]] = deque()
         while True:
             try:
-                batch = requests.get(timeout=SENDER_IDLE)
+                batch = requests.get_nowait() if inflight else requests.get(timeout=SENDER_IDLE)
             except queue.Empty:
+                if inflight:
+                    self._collect(inflight, COLLECT_POLL)
+                    continue
                 with self._sender_lock:
                     if requests.empty():
                         self._sender = None
@@ -152,22 +170,42 @@ class AsyncBridge:
                     self._queue_outcome(request.loop, _Outcome(request.future, None, None))
                     continue
                 try:
-                    result = request.start(*request.args, **request.kwargs)
+                    inflight.append((request, request.start(*request.args, **request.kwargs)))
                 except BaseException as exc:  # handed to the awaiting caller
                     self._queue_outcome(request.loop, _Outcome(request.future, exc, None))
-                    continue
-                result.rawlink(lambda done, loop=request.loop, future=request.future:
-                               self._completed(loop, future, done))
+            self._collect(inflight, 0.0)
+
+    def _collect(self, inflight: "deque[tuple[_Request, Any]]", wait: float) -> None:
+        """Queue the outcomes of the requests at the head of ``inflight`` that are done,
+        after waiting up to ``wait`` seconds for the first one.  A head that stays
+        pending (a call kazoo makes of several requests, e.g. ``ensure_path_async``)
+        does not hold back the others for long: every ``SLOW_HEAD`` seconds the rest
+        are searched for finished ones."""
+        if wait and inflight and not inflight[0][1].ready():
+            inflight[0][1].wait(wait)
+        while inflight and inflight[0][1].ready():
+            self._queue_result(*inflight.popleft())
+        if not (wait and inflight):
+            return
+        now = time.monotonic()
+        head = inflight[0][0]
+        if self._slow_head is None or self._slow_head[0] is not head:
+            self._slow_head = (head, now)
+        elif now - self._slow_head[1] >= SLOW_HEAD:
+            self._slow_head = (head, now)
+            finished = [item for item in inflight if item[1].ready()]
+            for item in finished:
+                inflight.remove(item)
+                self._queue_result(*item)
+
+    def _queue_result(self, request: _Request, result: Any) -> None:
+        try:
+            outcome = _Outcome(request.future, None, result.get(block=False))
+        except BaseException as exc:
+            outcome = _Outcome(request.future, exc, None)
+        self._queue_outcome(request.loop, outcome)
 
     # -- completing ----------------------------------------------------------------
-
-    def _completed(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[Any]", result: Any) -> None:
-        # on kazoo's completion thread: take the outcome here, off the loop
-        try:
-            outcome = _Outcome(future, None, result.get(block=False))
-        except BaseException as exc:
-            outcome = _Outcome(future, exc, None)
-        self._queue_outcome(loop, outcome)
 
     def _queue_outcome(self, loop: asyncio.AbstractEventLoop, outcome: _Outcome) -> None:
         # On kazoo's completion thread (or the sender's).  The first outcome of a batch
