@@ -51,9 +51,6 @@ DELIVER_AT_ONCE = 300
 #: Seconds a batch of completions may wait for more while requests are in flight.
 DELIVER_WAIT = 0.002
 
-#: Seconds the sender waits for the oldest result before it looks for new requests again.
-COLLECT_POLL = 0.001
-
 #: Seconds an unfinished oldest request may hold back the results of later ones.
 SLOW_HEAD = 0.02
 
@@ -109,6 +106,7 @@ class AsyncBridge:
         self._requests: "queue.SimpleQueue[list[_Request]]" = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
         self._sender_lock = threading.Lock()
+        self._wake = threading.Event()  # new requests, or the sender's oldest pending result done
         self._slow_head: tuple[_Request, float] | None = None  # the sender's: an unfinished oldest request
         self._lock = threading.Lock()
 
@@ -142,6 +140,7 @@ class AsyncBridge:
             return
         with self._sender_lock:  # uncontended but for the sender's idle check
             self._requests.put(batch)
+            self._wake.set()
             if self._sender is None:
                 self._sender = threading.Thread(target=self._send_all, name=f"zkservices-aio-sender-{id(self):x}",
                                                 daemon=True)
@@ -150,42 +149,56 @@ class AsyncBridge:
     def _send_all(self) -> None:
         """The sender thread: make the kazoo calls queued by :meth:`send`, in order,
         and collect their results in order (ZooKeeper answers a session's requests in
-        the order they were sent), without kazoo's completion thread."""
+        the order they were sent), without a callback per reply.  It sleeps until new
+        requests come or the oldest pending one completes (the one callback it links)."""
         requests = self._requests
+        wake = self._wake
         inflight: deque[tuple[_Request, Any]] = deque()
+        linked: Any = None  # the pending result whose completion wakes the sender
         while True:
+            wake.clear()
             try:
                 batch = requests.get_nowait() if inflight else requests.get(timeout=SENDER_IDLE)
             except queue.Empty:
-                if inflight:
-                    self._collect(inflight, COLLECT_POLL)
-                    continue
+                batch = None
+            if batch is not None:
+                for request in batch:
+                    if request.future.cancelled():  # counted as done all the same
+                        self._queue_outcome(request.loop, _Outcome(request.future, None, None))
+                        continue
+                    try:
+                        inflight.append((request, request.start(*request.args, **request.kwargs)))
+                    except BaseException as exc:  # handed to the awaiting caller
+                        self._queue_outcome(request.loop, _Outcome(request.future, exc, None))
+                self._collect(inflight)
+                continue
+            if not inflight:
                 with self._sender_lock:
                     if requests.empty():
                         self._sender = None
                         return
                 continue
-            for request in batch:
-                if request.future.cancelled():  # counted as done all the same
-                    self._queue_outcome(request.loop, _Outcome(request.future, None, None))
-                    continue
-                try:
-                    inflight.append((request, request.start(*request.args, **request.kwargs)))
-                except BaseException as exc:  # handed to the awaiting caller
-                    self._queue_outcome(request.loop, _Outcome(request.future, exc, None))
-            self._collect(inflight, 0.0)
+            self._collect(inflight)
+            if not inflight:
+                continue
+            head = inflight[0][1]
+            if head is not linked:
+                linked = head
+                head.rawlink(lambda _: wake.set())
+            if not head.ready():
+                wake.wait(SLOW_HEAD)
+                self._look_past(inflight)
 
-    def _collect(self, inflight: "deque[tuple[_Request, Any]]", wait: float) -> None:
-        """Queue the outcomes of the requests at the head of ``inflight`` that are done,
-        after waiting up to ``wait`` seconds for the first one.  A head that stays
-        pending (a call kazoo makes of several requests, e.g. ``ensure_path_async``)
-        does not hold back the others for long: every ``SLOW_HEAD`` seconds the rest
-        are searched for finished ones."""
-        if wait and inflight and not inflight[0][1].ready():
-            inflight[0][1].wait(wait)
+    def _collect(self, inflight: "deque[tuple[_Request, Any]]") -> None:
+        """Queue the outcomes of the finished requests at the head of ``inflight``."""
         while inflight and inflight[0][1].ready():
             self._queue_result(*inflight.popleft())
-        if not (wait and inflight):
+
+    def _look_past(self, inflight: "deque[tuple[_Request, Any]]") -> None:
+        """An oldest request pending for ``SLOW_HEAD`` seconds (a call kazoo makes of
+        several requests, e.g. ``ensure_path_async``) does not hold back the others:
+        every ``SLOW_HEAD`` seconds the rest are searched for finished ones."""
+        if not inflight or inflight[0][1].ready():
             return
         now = time.monotonic()
         head = inflight[0][0]
