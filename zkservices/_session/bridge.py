@@ -187,12 +187,24 @@ class AsyncBridge:
                 head.rawlink(lambda _: wake.set())
             if not head.ready():
                 wake.wait(SLOW_HEAD)
-                self._look_past(inflight)
+                if self.core.closed:  # what kazoo never answers now is answered here
+                    self._abandon(inflight)
+                else:
+                    self._look_past(inflight)
 
     def _collect(self, inflight: "deque[tuple[_Request, Any]]") -> None:
         """Queue the outcomes of the finished requests at the head of ``inflight``."""
         while inflight and inflight[0][1].ready():
             self._queue_result(*inflight.popleft())
+
+    def _abandon(self, inflight: "deque[tuple[_Request, Any]]") -> None:
+        """The session is closed: finished requests get their results, the others SessionClosed."""
+        while inflight:
+            request, result = inflight.popleft()
+            if result.ready():
+                self._queue_result(request, result)
+            else:
+                self._queue_outcome(request.loop, _Outcome(request.future, SessionClosed("the session was closed"), None))
 
     def _look_past(self, inflight: "deque[tuple[_Request, Any]]") -> None:
         """An oldest request pending for ``SLOW_HEAD`` seconds (a call kazoo makes of
