@@ -1,4 +1,4 @@
-"""zkservices.aio against a real server: streams of changes without blocking the loop."""
+"""zkservices.aio against a real server: streams of changes without blocking the loop (and the first checks of pipelined calls)."""
 
 from __future__ import annotations
 

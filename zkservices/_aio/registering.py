@@ -1,0 +1,209 @@
+"""Registrations written through awaited calls, kept in the session's registrar.
+
+A registration is checked and recorded in the registrar's table (the steps of
+:mod:`zkservices._session.stepwise`) exactly as the synchronous ``register`` does; from then on
+the registration is in its table, so a session loss restores it like any other.  The
+nodes are then created here with the round trips of ``Registrar._put`` and
+:func:`~zkservices._session.members.create_member`, awaited on the loop: a node of
+another session is replaced, a sequential member whose create may have happened
+unseen is looked for before trying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Mapping, Sequence
+
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from .._formats import Format, read_provider
+from .._formats.curator import CURATOR_FIELDS
+from .._os.addresses import local_addresses
+from .._session import stepwise
+from .._session.registrar import Registrar, Registration
+from .._session.retry import authorized
+from .._znode.paths import Address, format_address, join, parse_address
+from .ops import AsyncOps
+
+__all__ = ["AsyncRegistrar"]
+
+log = logging.getLogger("zkservices.registration")
+
+
+class AsyncRegistrar:
+    """Register and unregister through ``ops`` (awaited), in ``registrar``'s table."""
+
+    def __init__(self, ops: AsyncOps, registrar: Registrar) -> None:
+        self.ops = ops
+        self.registrar = registrar
+
+    async def register(self, path: str, address: Address, *, acl: Sequence[Any] | None,
+                       properties: Mapping[str, Any], format: str | Format | None) -> Registration:
+        """``Registrar.register`` with every round trip awaited (same arguments, same errors)."""
+        registrar = self.registrar
+        plan = stepwise.plan(path, address, properties=properties, format=format)
+        real = await self.ops.resolve_or_create(path)
+        if plan.format.name == "zkservices":
+            await self._check_curator_directory(real, properties)
+        registration = stepwise.record(registrar, plan, real, acl=acl)
+        try:
+            for node in stepwise.nodes_of(registration):
+                created = await (self._put_member(node) if node.prefix is not None else self._put(node))
+                stepwise.created(registrar, node, created)
+        except BaseException:
+            await self.forget(registration)
+            raise
+        await self.ops.settle()
+        return registration
+
+    async def forget(self, registration: Registration) -> None:
+        """``registration.unregister()``, awaited."""
+        if not registration.active:
+            return
+        registration.active = False
+        await self.ops.delete(stepwise.forget_nodes(self.registrar, stepwise.nodes_of(registration)))
+        await self.ops.settle()
+
+    async def unregister(self, path: str, address: Address) -> None:
+        """``Registrar.unregister``, awaited: the table first, then the deletes."""
+        paths = stepwise.forget_known(self.registrar, path, address)
+        if paths is None:
+            host, port = parse_address(address)
+            names = {format_address(h, port) for h in ([host] if host else local_addresses())}
+            real = await self.ops.resolve(path)
+            paths = stepwise.forget_paths(self.registrar, [join(real, name) for name in sorted(names)])
+        await self.ops.delete(paths)
+        await self.ops.settle()
+
+    # -- one node ------------------------------------------------------------------
+
+    async def _put(self, node: Any) -> str:
+        """Create ``node`` as ours, replacing a node of another session (``Registrar._put``)."""
+        ops, client, core = self.ops, self.ops.client, self.ops.core
+        call = ops.bridge.call
+        while True:
+            try:
+                with authorized("create", node.path):
+                    await call(client.create_async, node.path, node.data, acl=node.acl, ephemeral=node.ephemeral,
+                               makepath=True)
+                return node.path
+            except NodeExistsError:
+                pass
+            try:
+                data, stat = await call(client.get_async, node.path)
+            except NoNodeError:
+                continue
+            if stat.ephemeralOwner == (core.session_id if node.ephemeral else 0) and data == node.data:
+                return node.path
+            if stat.ephemeralOwner == core.session_id:
+                if data != node.data:
+                    await call(client.set_async, node.path, node.data)
+                return node.path
+            log.warning("%s exists under another session (0x%x); replacing it", node.path, stat.ephemeralOwner)
+
+            def replace(stat: Any = stat) -> "asyncio.Future[Any]":
+                transaction = client.transaction()
+                transaction.delete(node.path, version=stat.version)
+                transaction.create(node.path, node.data, acl=node.acl, ephemeral=node.ephemeral)
+                return ops.bridge.send(transaction.commit_async)
+
+            with authorized("replace", node.path):
+                results = await ops.bridge.retry(replace)
+            if not any(isinstance(r, Exception) for r in results):
+                return node.path
+            if not any(isinstance(r, (BadVersionError, NoNodeError, NodeExistsError)) for r in results):
+                with authorized("replace", node.path):
+                    raise next(r for r in results if isinstance(r, Exception))
+
+    async def _put_member(self, node: Any) -> str:
+        """Create the sequential ``node`` once (``members.create_member``): an attempt
+        after a transient error first looks for a member an unseen create made.  Each
+        attempt holds the node's lock (the restore after a session loss takes it too),
+        never while waiting for the session."""
+        ops, client, core = self.ops, self.ops.client, self.ops.core
+        send = ops.bridge.send
+        tried = False
+
+        async def attempt() -> str:
+            nonlocal tried
+            while not node.lock.acquire(blocking=False):
+                await asyncio.sleep(0.005)
+            try:
+                if node.path is not None:
+                    stat = await send(client.exists_async, node.path)
+                    if stat is not None and stat.ephemeralOwner == core.session_id:
+                        return str(node.path)
+                    if stat is not None:
+                        try:
+                            await send(client.delete_async, node.path, stat.version)
+                        except NoNodeError:
+                            pass
+                if tried:
+                    found = await self._find_own_member(node)
+                    if found is not None:
+                        return found
+                tried = True
+                with authorized("create", node.prefix):
+                    return str(await send(client.create_async, node.prefix, node.data, acl=node.acl, ephemeral=True,
+                                          sequence=True, makepath=True))
+            finally:
+                node.lock.release()
+
+        return str(await ops.bridge.retry(attempt))
+
+    async def _find_own_member(self, node: Any) -> str | None:
+        """``members.find_own_member``, awaited (raises transient errors to the attempt)."""
+        ops, client = self.ops, self.ops.client
+        owned = stepwise.owned_paths(self.registrar)
+        parent, _, prefix = node.prefix.rpartition("/")
+        parent = parent or "/"
+        names = [n for n in await ops.bridge.send(client.get_children_async, parent)
+                 if n.startswith(prefix) and join(parent, n) not in owned]
+        paths = [join(parent, n) for n in sorted(names)]
+        results = await asyncio.gather(*(ops.bridge.send(client.get_async, p) for p in paths), return_exceptions=True)
+        found = None
+        for path, result in zip(paths, results):
+            if isinstance(result, NoNodeError):
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            data, stat = result
+            if stat.ephemeralOwner != ops.core.session_id or data != node.data:
+                continue
+            if found is None:
+                found = path
+                log.info("adopted %s (created by an earlier attempt whose reply was lost)", path)
+            else:
+                log.warning("deleting %s: a duplicate member of this session", path)
+                try:
+                    await ops.bridge.send(client.delete_async, path)
+                except NoNodeError:
+                    pass
+        return found
+
+    async def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
+        """``Registrar._check_curator_directory``, awaited: refuse properties Curator
+        would parse as its own fields in a directory of Curator instances."""
+        clashes = sorted(set(properties) & set(CURATOR_FIELDS))
+        if not clashes:
+            return
+        ops, client = self.ops, self.ops.client
+        names = (await ops.bridge.call(client.get_children_async, real))[:20]
+        results = await asyncio.gather(*(ops.bridge.call(client.get_async, join(real, n)) for n in names),
+                                       return_exceptions=True)
+        for name, result in zip(names, results):
+            if isinstance(result, NoNodeError):
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            provider = read_provider(name, result[0])
+            if provider is not None and provider.format == "curator":
+                raise ValueError(
+                    f"{real} holds Curator instances; properties {', '.join(map(repr, clashes))} would be read "
+                    "by Curator as its own fields (register with format='curator' there)"
+                )
+
+    def __repr__(self) -> str:
+        return f"<AsyncRegistrar {self.registrar!r}>"
+
