@@ -18,12 +18,12 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from kazoo.exceptions import NoNodeError
 
 from ..errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
-from .._znode.encoding import decode, is_json_object
+from .._znode.encoding import decode
 from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property, resolve
 from .._znode.paths import check_path
 from .callbacks import Callback
@@ -38,12 +38,65 @@ log = logging.getLogger("zkservices.views")
 V = TypeVar("V", bound="_View")
 
 
-@dataclass(frozen=True)
 class ChildrenChange:
-    """What changed between two calls of a :class:`Children` callback."""
+    """What changed between two calls of a :class:`Children` callback: the names
+    ``added`` and ``removed`` (frozensets).
 
-    added: frozenset[str]
-    removed: frozenset[str]
+    A change handed to a callback is computed when first asked for: a view over
+    many children compares the old and new names only for callbacks that look.
+    Compared and hashed by value; immutable.
+    """
+
+    __slots__ = ("_added", "_removed", "_old", "_new")
+    __match_args__ = ("added", "removed")
+
+    def __init__(self, added: Iterable[str] = frozenset(), removed: Iterable[str] = frozenset()) -> None:
+        self._added: frozenset[str] | None = frozenset(added)
+        self._removed: frozenset[str] | None = frozenset(removed)
+        self._old: Sequence[str] = ()
+        self._new: Sequence[str] = ()
+
+    @classmethod
+    def between(cls, old: Sequence[str], new: Sequence[str]) -> "ChildrenChange":
+        """The change from the names ``old`` to the names ``new`` (computed lazily)."""
+        change = cls.__new__(cls)
+        change._added = change._removed = None
+        change._old, change._new = old, new
+        return change
+
+    def _compute(self) -> None:
+        before, after = frozenset(self._old), frozenset(self._new)
+        self._added, self._removed = after - before, before - after
+        self._old = self._new = ()
+
+    @property
+    def added(self) -> frozenset[str]:
+        """Names that are children now and were not before."""
+        added = self._added
+        if added is None:
+            self._compute()
+            added = self._added
+        return added  # type: ignore[return-value]
+
+    @property
+    def removed(self) -> frozenset[str]:
+        """Names that were children before and are not now."""
+        removed = self._removed
+        if removed is None:
+            self._compute()
+            removed = self._removed
+        return removed  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ChildrenChange):
+            return NotImplemented
+        return self.added == other.added and self.removed == other.removed
+
+    def __hash__(self) -> int:
+        return hash((self.added, self.removed))
+
+    def __repr__(self) -> str:
+        return f"ChildrenChange(added={self.added!r}, removed={self.removed!r})"
 
 
 @dataclass(frozen=True)
@@ -59,12 +112,44 @@ class _LinkError:
     args: tuple
 
 
+_NO_LINKS: dict = {}  # the links of every Properties view without any (shared: never modified)
+
+
+class _Watcher(weakref.ref):
+    """A view's kazoo watcher: a weak reference to the view, called with kazoo's event.
+
+    One small object per view serves as the watcher kazoo keeps (an armed watch
+    does not keep a dropped view alive) and as the view's entry in its
+    :class:`ViewSet` (its callback takes the entry out when the view is collected).
+    """
+
+    __slots__ = ()
+
+    def view(self) -> "_View | None":
+        """The view, or None once it was collected."""
+        return weakref.ref.__call__(self)  # type: ignore[return-value]
+
+    def __call__(self, event: Any) -> None:  # type: ignore[override]
+        view = weakref.ref.__call__(self)
+        if view is not None and not view.closed:
+            view._on_event(event)
+
 
 class _View:
-    """What Children and Properties share: lifecycle, watcher, callbacks."""
+    """What Children and Properties share: lifecycle, watcher, callbacks.
+
+    Kept small (thousands of views per process): one :class:`_Watcher` per view,
+    one lock for all views (held only for a few assignments, never across a call
+    out), callbacks in a tuple replaced on change, no set of watched paths until
+    a view watches more than its own node.
+    """
 
     _kind = "view"
     _state: Any
+    _lock = threading.RLock()
+    _callbacks: tuple[Callback, ...] = ()
+    _watched_paths: "frozenset[str] | set[str]" = frozenset()  # other nodes watched (links)
+    _prefetched: Any = None  # a read sent by the watcher, for the worker to finish
 
     def __init__(
         self,
@@ -83,31 +168,33 @@ class _View:
         self.deleted = False
         self.watching = watch
         self.closed = False
-        self._callbacks: list[Callback] = []
-        self._lock = threading.RLock()
-        self._watched_paths: set[str] = set()
-        self._prefetched: Any = None  # a read sent by the watcher, for the worker to finish
-        ref = weakref.ref(self)
-
-        def watcher(event: Any, _ref: "weakref.ref[_View]" = ref) -> None:
-            # On kazoo's event thread: send the read at once (non-blocking, it
-            # only queues the request) and leave waiting for it to the worker.
-            view = _ref()
-            if view is None or view.closed:
-                return
-            if getattr(event, "type", None) != "NONE" and view.core.connected:
-                try:
-                    view._prefetched = view._start_fetch()
-                except Exception:
-                    view._prefetched = None
-            view.core.worker.request_refresh((view,))
-
-        self._watcher = watcher
+        self._watcher = _Watcher(self, viewset.forget if watch else None)
         if watch:
             viewset.add(self)
             core.worker.call(core.retry, self._load)
         else:
             core.retry(self._load)
+
+    def _on_event(self, event: Any) -> None:
+        """A watch fired (on kazoo's event thread): send the read at once (non-blocking,
+        it only queues the request) and leave waiting for it to the worker."""
+        if getattr(event, "type", None) != "NONE" and self.core.connected:
+            try:
+                self._prefetched = self._start_fetch()
+            except Exception:
+                self._prefetched = None
+        self.core.worker.request_refresh((self,))
+
+    def _note_watched(self, path: str) -> None:
+        """Remember another node this view set a watch on (forgotten on close)."""
+        paths = self._watched_paths
+        if path not in paths:
+            if not isinstance(paths, set):
+                paths = self._watched_paths = set(paths)
+            paths.add(path)
+
+    def _differs(self, old: Any, new: Any) -> bool:
+        return bool(old != new)
 
     # -- reading the node ---------------------------------------------
 
@@ -142,7 +229,7 @@ class _View:
             return self._node_missing()
         with self._lock:
             was_deleted = self.deleted
-            changed = was_deleted or state != self._state
+            changed = was_deleted or self._differs(self._state, state)
             old = self._state
             self._state = state
             self.deleted = False
@@ -166,7 +253,7 @@ class _View:
             except NoNodeError:
                 return None
             if watch is not None:
-                self._watched_paths.add(path)
+                self._note_watched(path)
             return decode(data)
 
         def exists(path: str) -> bool:
@@ -200,7 +287,7 @@ class _View:
         raise NotImplementedError
 
     def _fire(self, old: Any, new: Any, *, deleted: bool = False) -> None:
-        for callback in list(self._callbacks):
+        for callback in self._callbacks:  # a tuple: changes replace it
             if self.closed:  # closed by an earlier callback: call no more
                 return
             try:
@@ -215,7 +302,7 @@ class _View:
     def _remove(self, callback: Callback) -> None:
         with self._lock:
             if callback in self._callbacks:
-                self._callbacks.remove(callback)
+                self._callbacks = tuple(c for c in self._callbacks if c is not callback)
             if not self._callbacks:
                 self._viewset.release(self)
 
@@ -252,7 +339,7 @@ class _View:
             except CancelWatch:
                 return
             with self._lock:
-                self._callbacks.append(callback)
+                self._callbacks = (*self._callbacks, callback)
                 self._viewset.hold(self)
 
         self.core.worker.call(first)
@@ -269,7 +356,7 @@ class _View:
             return
         self.closed = True
         with self._lock:
-            self._callbacks.clear()
+            self._callbacks = ()
         self._viewset.discard(self)
         self.core.forget_watcher(self._watcher, self._watched_paths | {self.real_path})
 
@@ -298,20 +385,40 @@ class Children(_View):
 
     Callbacks get the view, and a :class:`ChildrenChange` when they take a
     second parameter; when the node is deleted they are called with no
-    arguments where their signature allows.
+    arguments where their signature allows.  Iteration is in name order.
     """
 
     _kind = "children"
-    _state: tuple[str, ...] = ()
+    # The names as the server sent them (a list), or sorted (a tuple): sorted
+    # when first iterated, so that a change costs one read and no sort.
+    _state: "list[str] | tuple[str, ...]" = ()
 
     def _start_fetch(self) -> Any:
         return self.core.client.get_children_async(self.real_path, watch=self._watch())
 
-    def _finish_fetch(self, result: Any) -> tuple[str, ...]:
-        return tuple(sorted(result.get()))
+    def _finish_fetch(self, result: Any) -> list[str]:
+        return result.get()
 
     def _empty(self) -> tuple[str, ...]:
         return ()
+
+    def _differs(self, old: Any, new: Any) -> bool:
+        if len(old) != len(new):
+            return True
+        if type(old) is type(new) and old == new:
+            return False
+        return set(old) != set(new)  # same length, another order (or a rename)
+
+    def _names(self) -> tuple[str, ...]:
+        """The names, sorted (sorting once per change, when first asked)."""
+        state = self._state
+        if isinstance(state, tuple):
+            return state
+        ordered = tuple(sorted(state))
+        with self._lock:
+            if self._state is state:
+                self._state = ordered
+        return ordered
 
     def _call_one(self, callback: Callback, old: Any, new: Any, deleted: bool) -> None:
         if deleted and callback.min_args == 0:
@@ -320,11 +427,10 @@ class Children(_View):
         if callback.max_args < 2:  # the change is computed only for callbacks that take it
             callback(self)
             return
-        before, after = frozenset(old), frozenset(new)
-        callback(self, ChildrenChange(after - before, before - after))
+        callback(self, ChildrenChange.between(old, new))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
+        return iter(self._names())
 
     def __len__(self) -> int:
         return len(self._state)
@@ -333,7 +439,7 @@ class Children(_View):
         return name in self._state
 
     def __repr__(self) -> str:
-        return f"<Children {self._status()} {list(self._state)!r}>"
+        return f"<Children {self._status()} {list(self._names())!r}>"
 
 
 class Properties(_View, Mapping[str, Any]):
@@ -344,8 +450,7 @@ class Properties(_View, Mapping[str, Any]):
     """
 
     _kind = "properties"
-    _state: tuple[dict, dict] = ({}, {})  # (own properties, {linked name: value or error})
-    _json: bool = True
+    _state: tuple[dict, dict] = ({}, _NO_LINKS)  # (own properties, {linked name: value or error})
 
     # -- reading -------------------------------------------------------
 
@@ -354,14 +459,13 @@ class Properties(_View, Mapping[str, Any]):
 
     def _finish_fetch(self, result: Any) -> tuple[dict, dict]:
         data, _stat = result.get()
-        self._json = is_json_object(data)
         own = decode(data)
         return own, self._follow_links(own)
 
     def _follow_links(self, own: dict) -> dict:
-        linked: dict[str, Any] = {}
         if not any(key.endswith(PROPERTY_LINK_SUFFIX) for key in own):
-            return linked
+            return _NO_LINKS
+        linked: dict[str, Any] = {}
         watch = self._watch()
         client = self.core.client
 
@@ -385,11 +489,11 @@ class Properties(_View, Mapping[str, Any]):
                 # again stayed bad in the view until something else changed.)
                 if watch is not None:
                     client.exists(path, watch=watch)
-                    self._watched_paths.add(path)
+                    self._note_watched(path)
                 raise
 
         def visit(path: str) -> None:
-            self._watched_paths.add(path)
+            self._note_watched(path)
 
         for key in own:
             if not key.endswith(PROPERTY_LINK_SUFFIX):
@@ -406,7 +510,7 @@ class Properties(_View, Mapping[str, Any]):
         return linked
 
     def _empty(self) -> tuple[dict, dict]:
-        return ({}, {})
+        return ({}, _NO_LINKS)
 
     def __getitem__(self, key: str) -> Any:
         own, linked = self._state
