@@ -92,12 +92,21 @@ class ViewSet:
         log.info("%d view(s) re-read after session loss", len(views))
 
     def refresh_batch(self, views: list[Any]) -> None:
-        """Refresh views (on the worker): pipelined reads, retried through connection trouble."""
+        """Refresh views (on the worker): pipelined reads, retried through connection trouble.
+
+        A view whose state is as of its last read and whose one watch kazoo forgot with
+        a lost connection is re-armed without a read: one SetWatches for many views, as
+        of the last zxid seen on that connection (the server fires at once the watches
+        of nodes changed since, and those views read again).
+        """
         views = [v for v in views if not v.closed]
         core = self.core
         while views and not core.closed:
             if not core.wait_ready(0.5):
                 continue
+            views = self._rewatch(views)
+            if not views:
+                return
             started = []
             for view in views:
                 try:
@@ -118,6 +127,36 @@ class ViewSet:
             if views:
                 log.debug("re-arming %d view(s) after connection trouble", len(views))
                 time.sleep(0.05)
+
+    def _rewatch(self, views: list[Any]) -> list[Any]:
+        """Re-arm the watches of the views that allow it; return the views to read."""
+        core = self.core
+        epoch = core.epoch
+        groups: dict[int, list[tuple[Any, int, tuple[bool, str]]]] = {}
+        rest = []
+        for view in views:
+            synced = view._synced
+            plan = view.rewatch_plan() if synced is not None and synced >= 0 else None
+            if plan is None:
+                rest.append(view)
+            elif synced == epoch:
+                continue  # armed on this very connection, nothing fired since: nothing to do
+            else:
+                zxid = core.loss_zxid(synced)
+                if zxid is None:
+                    rest.append(view)
+                else:
+                    groups.setdefault(zxid, []).append((view, synced, plan))
+        for zxid, members in groups.items():
+            data = [(path, view._watcher) for view, _, (is_data, path) in members if is_data]
+            child = [(path, view._watcher) for view, _, (is_data, path) in members if not is_data]
+            if core.rewatch(zxid, data, child):
+                for view, synced, _ in members:
+                    view.mark_synced(synced, epoch)
+                log.debug("re-armed %d view(s) with SetWatches as of zxid 0x%x", len(members), zxid)
+            else:
+                rest.extend(view for view, _, _ in members)
+        return rest
 
     def __repr__(self) -> str:
         return f"<ViewSet {len(self._refs)} view(s), {len(self._held)} with callbacks>"
