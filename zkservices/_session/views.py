@@ -61,7 +61,10 @@ class ChildrenChange:
 
     def _compute(self) -> None:
         before, after = frozenset(self._old), frozenset(self._new)
-        self._added, self._removed = after - before, before - after
+        added = after - before
+        # as many names before as kept now: none removed (a child added), no second difference
+        self._removed = before - after if len(before) != len(after) - len(added) else frozenset()
+        self._added = added
         self._old = self._new = ()
 
     @property
