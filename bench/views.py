@@ -67,8 +67,8 @@ def children_many(cs: str, quick: bool) -> None:
         stamp[0] = time.perf_counter()
         seen.set()
 
-    n = 30 if quick else 150
-    rounds = 3 if quick else 5
+    n = 40 if quick else 160
+    rounds = 4 if quick else 8
     results = []
     for size in (1_000, 10_000):
         paths = {k: f"/bench/many{size}-{k}" for k in ("ours", "change", "reading", "raw")}
@@ -91,11 +91,10 @@ def children_many(cs: str, quick: bool) -> None:
         with_change: list[float] = []
         reading: list[float] = []
         raw_l: list[float] = []
-        for _ in range(rounds):
-            ours += measure(n // rounds, add(paths["ours"]), seen)
-            raw_l += measure(n // rounds, add(paths["raw"]), seen)
-            with_change += measure(n // rounds, add(paths["change"]), seen)
-            reading += measure(n // rounds, add(paths["reading"]), seen)
+        contenders = [(ours, "ours"), (raw_l, "raw"), (with_change, "change"), (reading, "reading")]
+        for r in range(rounds):  # interleaved, each round in another order: drift hits all alike
+            for into, key in contenders[r % 4:] + contenders[:r % 4]:
+                into += measure(n // rounds, add(paths[key]), seen)
         results.append((size, ours, with_change, reading, raw_l))
     print("Children view over many children vs kazoo ChildrenWatch on as many: "
           "another session adds a child -> callback")
