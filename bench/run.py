@@ -26,7 +26,7 @@ from zkservices.testing import ZooKeeperServer  # noqa: E402
 
 import common  # noqa: E402
 
-MODULES = ("views", "recovery", "trees", "aio")  # in this order; each registers its sections
+MODULES = ("views", "memory", "recovery", "trees", "aio")  # in this order; each registers its sections
 for _module in MODULES:
     importlib.import_module(_module)
 

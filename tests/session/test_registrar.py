@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import pytest
 
 import zkservices
+from zkservices.testing import expire_session
 from zkservices._znode.paths import format_address
 from zkservices._os.addresses import local_addresses
 
@@ -197,3 +199,22 @@ def test_restored_registrations_come_back_all_at_once(zk, zk_connection_string):
         stop(other)
     for reg in regs:
         reg.unregister()
+
+
+def test_many_registrations_restored_and_still_tracked_after_expiry(zk, zk_client):
+    regs = [zk.register_server("/fleet", ("10.0.0.9", 2000 + i), i=i) for i in range(200)]
+    expire_session(zk)
+    session = zk.core.session_id
+    assert sorted(zk_client.get_children("/fleet")) == sorted(r.names[0] for r in regs)
+    assert all(zk_client.exists(r.paths[0]).ephemeralOwner == session for r in regs)
+    # an operator's change after the restore is followed: the next restore keeps it
+    path = regs[7].paths[0]
+    zk_client.set(path, b'{"host":"10.0.0.9","port":2007,"i":"changed"}')
+    deadline = time.monotonic() + 30
+    while zk.registrar.data_of(path) != b'{"host":"10.0.0.9","port":2007,"i":"changed"}':
+        assert time.monotonic() < deadline, "the registrar never saw the operator's change"
+        time.sleep(0.05)
+    expire_session(zk)
+    assert props(zk_client, path)["i"] == "changed"
+    assert props(zk_client, regs[8].paths[0])["i"] == 8
+    assert len(zk_client.get_children("/fleet")) == 200

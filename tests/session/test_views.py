@@ -14,6 +14,7 @@ from kazoo.exceptions import NoNodeError
 
 import zkservices
 from zkservices import BadPropertyLink, CancelWatch, ChildrenChange, LinkLoop, NodeDeleted
+from zkservices.testing import expire_session
 
 from _util import props, wait_for
 
@@ -678,3 +679,40 @@ def test_close_from_inside_a_callback(zk_connection_string, zk_client):
     assert seen == [1, "second", 2]
     assert not any(t.name.startswith("zkservices-worker") and t.is_alive() and str(id(zk)) in t.name
                    for t in threading.enumerate())
+
+
+# -- many children -------------------------------------------------------------
+
+
+def test_children_view_over_thousands_of_children_gets_every_add_and_remove(zk, zk_client):
+    n = 3000
+    zk_client.create("/many")
+    for start in range(0, n, 1000):
+        transaction = zk_client.transaction()
+        for i in range(start, start + 1000):
+            transaction.create(f"/many/c{i:04d}")
+        assert not any(isinstance(r, Exception) for r in transaction.commit())
+    view = zk.children("/many")
+    known: set[str] = set()
+    calls = []
+
+    def changed(v, change):
+        assert not (change.added & known) and change.removed <= known  # a true diff of what was seen
+        known.difference_update(change.removed)
+        known.update(change.added)
+        calls.append(len(v))
+
+    view(changed)
+    assert len(known) == n and list(view) == sorted(known)
+    for round_ in range(3):
+        for i in range(round_ * 20, round_ * 20 + 20):
+            zk_client.create(f"/many/new{i:03d}")
+            zk_client.delete(f"/many/c{i:04d}")
+        if round_ == 1:
+            expire_session(zk)
+        truth = set(zk_client.get_children("/many"))
+        wait_for(lambda: known == truth, what=f"round {round_}: the view's changes add up to the server's children")
+        assert list(view) == sorted(truth) and len(view) == n and "new000" in view
+    assert ChildrenChange(frozenset({"a"}), frozenset()) == ChildrenChange.between(["b"], ["b", "a"])
+    assert hash(ChildrenChange(added={"a"})) == hash(ChildrenChange.between((), ["a"]))
+    assert repr(ChildrenChange.between(["x"], [])) == "ChildrenChange(added=frozenset(), removed=frozenset({'x'}))"

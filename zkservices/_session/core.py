@@ -43,6 +43,7 @@ from .._znode.encoding import decode
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import format_address
 from .retry import RetryPolicy
+from .rewatch import rewatch
 from .tls import TLS_FAILURE_HINT, TLSOption, kazoo_tls_options
 from .worker import Worker
 
@@ -100,6 +101,9 @@ class SessionCore:
         self._lost = False
         self._suspended = False
         self._generation = 0
+        self._epoch = 0  # connections: one more at every loss of one (SUSPENDED or LOST)
+        self._epoch_live = False
+        self._loss_zxids: dict[int, int] = {}  # epoch -> the last zxid seen on it
         self._steps: list[_RecoveryStep] = []
         self._reconnect_steps: list[Callable[[], Any]] = []
         self._close_steps: list[Callable[[], Any]] = []
@@ -162,6 +166,7 @@ class SessionCore:
         if self.client.connected:
             self._connected.set()
             self._ready.set()
+            self._epoch_live = True
         self._started = True
         # Learn which thread runs kazoo's watch callbacks (first thing in its queue):
         # settle() must not wait for that queue from that very thread.
@@ -194,6 +199,18 @@ class SessionCore:
     def session_id(self) -> int | None:
         cid = self.client.client_id
         return cid[0] if cid else None
+
+    @property
+    def epoch(self) -> int:
+        """How many times a connection was lost (suspended or session lost): a watch set
+        while ``epoch`` was N was forgotten by kazoo when N ended."""
+        return self._epoch
+
+    def loss_zxid(self, epoch: int) -> int | None:
+        """The last zxid the client saw before connection ``epoch`` ended (None: unknown,
+        or not ended): every change after a read made then either was notified before
+        that zxid's reply or has a larger zxid."""
+        return self._loss_zxids.get(epoch)
 
     @property
     def generation(self) -> int:
@@ -265,9 +282,18 @@ class SessionCore:
 
     # -- state changes (on kazoo's thread: never call kazoo here) --------
 
+    def _note_loss(self) -> None:
+        # kazoo calls listeners before it forgets its watchers and (LOST) its last zxid
+        if self._epoch_live:
+            self._epoch_live = False
+            self._loss_zxids[self._epoch] = self.client.last_zxid or 0
+            self._loss_zxids.pop(self._epoch - 16, None)
+            self._epoch += 1
+
     def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             session = self.session_id or 0
+            self._epoch_live = True
             self._connected.set()
             if self._lost:
                 self._lost = False
@@ -284,11 +310,13 @@ class SessionCore:
                 for step in self._reconnect_steps:
                     self._spawn("zkservices-reconnect", step)
         elif state == KazooState.SUSPENDED:
+            self._note_loss()
             self._connected.clear()
             self._ready.clear()
             self._suspended = True
             log.warning("connection to ZooKeeper suspended; reconnecting")
         elif state == KazooState.LOST:
+            self._note_loss()
             self._connected.clear()
             if not self._closed:
                 self._ready.clear()
@@ -366,6 +394,18 @@ class SessionCore:
                     watchers = table.get(key)
                     if watchers:
                         watchers.discard(watcher)
+
+    def rewatch(self, relative_zxid: int, data: Sequence[tuple[str, Callable[..., Any]]],
+                children: Sequence[tuple[str, Callable[..., Any]]]) -> bool:
+        """Re-arm data and child watches ``(path, watcher)`` in a few SetWatches requests
+        (see :mod:`zkservices._session.rewatch`), as of ``relative_zxid``: the server fires
+        at once the watches of nodes changed after it.  True when the server confirmed
+        them all on this connection; False (read the nodes instead) otherwise."""
+        epoch = self._epoch
+        if not self._epoch_live or not (data or children):
+            return not (data or children)
+        done = rewatch(self.client, relative_zxid, data, children)
+        return done and epoch == self._epoch and self._epoch_live
 
     # -- settling ----------------------------------------------------------
 

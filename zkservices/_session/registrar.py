@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
@@ -36,6 +35,8 @@ from .._znode.paths import Address, check_path, format_address, join, parse_addr
 from .._os.addresses import local_addresses
 from .core import SessionCore
 from .members import create_member
+from .registration import Node as _Node
+from .registration import Registration
 from .retry import RETRYABLE, authorized
 from .writes import resolve_or_create
 
@@ -45,71 +46,6 @@ log = logging.getLogger("zkservices.registration")
 
 _TRANSACTION_OPS = 1000  # operations per restore transaction at most
 _TRANSACTION_BYTES = 512 * 1024  # estimated request size per restore transaction at most
-
-
-@dataclass(eq=False)
-class _Node:
-    path: str | None  # None: a sequential node not created yet
-    address: str  # host:port
-    data: bytes
-    acl: Sequence[Any] | None
-    registration: "Registration" = field(repr=False)
-    ephemeral: bool = True
-    prefix: str | None = None  # a sequential node's path before the server's counter
-    key: str = ""  # its key in the registrar's table: the path once it has one
-    watcher: Any = field(default=None, repr=False)
-    lock: Any = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.path.rpartition("/")[2] if self.path else ""
-
-
-class Registration:
-    """Handle for a registered server: :meth:`unregister`, context manager.
-
-    ``path`` is the path given, ``real_path`` the node it resolved to (links
-    followed), ``format`` the format's name, ``names`` the child names (``host:port``,
-    Curator instance IDs, ServerSet ``member_`` names) and ``paths`` their full paths;
-    a ServerSet member restored after a session loss has a new name, and these follow.
-    ``active`` is false once unregistered (or once the session was closed).
-    """
-
-    def __init__(self, registrar: "Registrar", path: str, real_path: str, format: str = "zkservices") -> None:
-        self._registrar = registrar
-        self.path = path
-        self.real_path = real_path
-        self.format = format
-        self._nodes: list[_Node] = []
-        self.active = True
-
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(n.path for n in self._nodes if n.path is not None)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(n.name for n in self._nodes if n.path is not None)
-
-    def unregister(self) -> None:
-        """Delete the nodes; they never come back, also after session loss (idempotent).
-
-        Waits through connection trouble; a node whose session is already gone is gone.
-        """
-        if not self.active:
-            return
-        self.active = False
-        self._registrar.unregister_nodes(self._nodes)
-
-    def __enter__(self) -> "Registration":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.unregister()
-
-    def __repr__(self) -> str:
-        state = "active" if self.active else "unregistered"
-        return f"<Registration {', '.join(self.paths)} {state}>"
 
 
 class Registrar:
@@ -344,14 +280,7 @@ class Registrar:
         """
         core = self.core
         client = core.client
-        watcher = node.watcher
-        if watcher is None:
-
-            def watcher(event: Any) -> None:
-                if event.type != "NONE":  # NONE: connection trouble, handled by the steps
-                    self._track(node)
-
-            node.watcher = watcher
+        watcher = self._watcher_of(node)
         path = node.path
         if not node.registration.active or core.closed or path is None:
             return
@@ -371,6 +300,32 @@ class Registrar:
                 node.data = data
 
         result.rawlink(done)
+
+    def _watcher_of(self, node: _Node) -> Any:
+        watcher = node.watcher
+        if watcher is None:
+
+            def watcher(event: Any) -> None:
+                if event.type != "NONE":  # NONE: connection trouble, handled by the steps
+                    self._track(node)
+
+            node.watcher = watcher
+        return watcher
+
+    def _track_created(self, nodes: list[_Node]) -> None:
+        """Track nodes just created in one transaction without reading each: their data is
+        what we wrote; one SetWatches as of the transaction's zxid (a node's ``czxid``)
+        arms a watch on each, fired at once for a node changed since."""
+        core = self.core
+        first = nodes[0]
+        try:
+            stat = core.client.exists(str(first.path))
+        except Exception:
+            stat = None
+        if (stat is None or stat.ephemeralOwner != core.session_id
+                or not core.rewatch(stat.czxid, [(str(n.path), self._watcher_of(n)) for n in nodes], [])):
+            for node in nodes:
+                self._track(node)
 
     def _active_nodes(self) -> list[_Node]:
         with self._lock:
@@ -407,18 +362,46 @@ class Registrar:
         log.info("%d registration(s) restored", len(nodes))
 
     def _restore_once(self, nodes: list[_Node], generation: int) -> None:
-        """Re-create ``nodes`` in one transaction per service path (pipelined); what a
-        transaction cannot do (a parent deleted meanwhile, a race) goes one by one."""
+        """Re-create ``nodes`` in one transaction per service path (pipelined), assuming
+        they went with the old session; a transaction that finds one there (another
+        session's, or ours from an attempt whose reply was lost) is done again with a
+        look first (:meth:`_restore_checked`)."""
+        created, failed = self._commit([(node, None) for node in nodes], "looking first")
+        if failed:
+            self._restore_checked(failed, generation)
+        for group in created:
+            self._track_created(group)
+
+    def _restore_checked(self, nodes: list[_Node], generation: int) -> None:
+        """Re-create ``nodes`` after looking at what is there: a node that is ours already
+        is kept, one of another session replaced (one transaction per service path); what
+        a transaction cannot do (a parent deleted meanwhile, a race) goes one by one."""
         core = self.core
-        client = core.client
         session = core.session_id
-        pending = [(node, client.exists_async(node.path)) for node in nodes]
-        by_parent: dict[str, list[tuple[_Node, Any]]] = {}
+        pending = [(node, core.client.exists_async(node.path)) for node in nodes]
+        items = []
         for node, result in pending:
             stat = result.get()  # transient errors: the whole restore is retried
-            if stat is not None and stat.ephemeralOwner == session:
-                continue  # ours already (a racing register); tracking fixes the data
-            by_parent.setdefault(str(node.path).rpartition("/")[0] or "/", []).append((node, stat))
+            if stat is None or stat.ephemeralOwner != session:  # else ours already (a racing register)
+                items.append((node, stat))
+        _, slow = self._commit(items, "one by one")
+        for node in slow:
+            if core.generation != generation or not node.registration.active:
+                continue
+            self._put(node, core.retry_connected)
+            log.info("re-registered %s at %s (new session 0x%x)", node.address, node.path, session or 0)
+        for node in nodes:
+            self._track(node)
+
+    def _commit(self, items: list[tuple[_Node, Any]], fallback: str) -> tuple[list[list[_Node]], list[_Node]]:
+        """Create the nodes of ``(node, stat)`` items in transactions per service path, sent
+        pipelined (a node with a stat, another session's, is deleted first); return the
+        groups created and the nodes of the transactions that failed."""
+        client = self.core.client
+        session = self.core.session_id
+        by_parent: dict[str, list[tuple[_Node, Any]]] = {}
+        for item in items:
+            by_parent.setdefault(str(item[0].path).rpartition("/")[0] or "/", []).append(item)
         commits = []
         for group in by_parent.values():
             for chunk in _chunks(group):
@@ -429,26 +412,22 @@ class Registrar:
                                     node.path, stat.ephemeralOwner)
                         transaction.delete(node.path, version=stat.version)
                     transaction.create(node.path, node.data, acl=node.acl, ephemeral=True)
-                commits.append((chunk, transaction.commit_async()))
-        slow: list[_Node] = []
-        for chunk, result in commits:
+                commits.append(([node for node, _ in chunk], transaction.commit_async()))
+        created: list[list[_Node]] = []
+        failed: list[_Node] = []
+        for nodes, result in commits:
             results = result.get()
             if any(isinstance(r, RETRYABLE) for r in results):
                 raise next(r for r in results if isinstance(r, RETRYABLE))
             if any(isinstance(r, Exception) for r in results):
-                log.debug("restore transaction for %s failed (%s); one by one", str(chunk[0][0].path).rpartition("/")[0],
-                          next(r for r in results if isinstance(r, Exception)))
-                slow.extend(node for node, _ in chunk)
+                log.debug("restore transaction for %s failed (%s); %s", str(nodes[0].path).rpartition("/")[0],
+                          next(r for r in results if isinstance(r, Exception)), fallback)
+                failed.extend(nodes)
                 continue
-            for node, _ in chunk:
+            for node in nodes:
                 log.info("re-registered %s at %s (new session 0x%x)", node.address, node.path, session or 0)
-        for node in slow:
-            if core.generation != generation or not node.registration.active:
-                continue
-            self._put(node, core.retry_connected)
-            log.info("re-registered %s at %s (new session 0x%x)", node.address, node.path, session or 0)
-        for node in nodes:
-            self._track(node)
+            created.append(nodes)
+        return created, failed
 
     def _close(self) -> None:
         with self._lock:

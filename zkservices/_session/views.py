@@ -8,42 +8,93 @@ worker reads the node (re-arming the watch) and calls the callbacks, in order.
 Watches are one-shot in ZooKeeper and kazoo forgets them when the connection
 drops or the session expires (it then calls each watcher with an event of type
 NONE); every event, NONE included, leads to a refresh that retries until the
-client is connected again.  Callbacks are called only when what they see
-changed.
+client is connected again -- or, for a view that watches one node and whose
+state is as of its last read, that is re-armed with many others by one SetWatches
+(see :class:`~zkservices._session.viewset.ViewSet`).  Callbacks are called only
+when what they see changed.  What views share is in :mod:`.viewbase`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kazoo.exceptions import NoNodeError
 
-from ..errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
-from .._znode.encoding import decode, is_json_object
-from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property, resolve
-from .._znode.paths import check_path
+from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
+from .._znode.encoding import decode
+from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property
 from .callbacks import Callback
-from .core import SessionCore
-from .viewset import ViewSet
+from .viewbase import View as _View
 from .writes import compare_and_set
 
 __all__ = ["Children", "Properties", "ChildrenChange"]
 
 log = logging.getLogger("zkservices.views")
 
-V = TypeVar("V", bound="_View")
-
-
-@dataclass(frozen=True)
 class ChildrenChange:
-    """What changed between two calls of a :class:`Children` callback."""
+    """What changed between two calls of a :class:`Children` callback: the names
+    ``added`` and ``removed`` (frozensets).
 
-    added: frozenset[str]
-    removed: frozenset[str]
+    A change handed to a callback is computed when first asked for: a view over
+    many children compares the old and new names only for callbacks that look.
+    Compared and hashed by value; immutable.
+    """
+
+    __slots__ = ("_added", "_removed", "_old", "_new")
+    __match_args__ = ("added", "removed")
+
+    def __init__(self, added: Iterable[str] = frozenset(), removed: Iterable[str] = frozenset()) -> None:
+        self._added: frozenset[str] | None = frozenset(added)
+        self._removed: frozenset[str] | None = frozenset(removed)
+        self._old: Sequence[str] = ()
+        self._new: Sequence[str] = ()
+
+    @classmethod
+    def between(cls, old: Sequence[str], new: Sequence[str]) -> "ChildrenChange":
+        """The change from the names ``old`` to the names ``new`` (computed lazily)."""
+        change = cls.__new__(cls)
+        change._added = change._removed = None
+        change._old, change._new = old, new
+        return change
+
+    def _compute(self) -> None:
+        before, after = frozenset(self._old), frozenset(self._new)
+        added = after - before
+        # as many names before as kept now: none removed (a child added), no second difference
+        self._removed = before - after if len(before) != len(after) - len(added) else frozenset()
+        self._added = added
+        self._old = self._new = ()
+
+    @property
+    def added(self) -> frozenset[str]:
+        """Names that are children now and were not before."""
+        added = self._added
+        if added is None:
+            self._compute()
+            added = self._added
+        return added  # type: ignore[return-value]
+
+    @property
+    def removed(self) -> frozenset[str]:
+        """Names that were children before and are not now."""
+        removed = self._removed
+        if removed is None:
+            self._compute()
+            removed = self._removed
+        return removed  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ChildrenChange):
+            return NotImplemented
+        return self.added == other.added and self.removed == other.removed
+
+    def __hash__(self) -> int:
+        return hash((self.added, self.removed))
+
+    def __repr__(self) -> str:
+        return f"ChildrenChange(added={self.added!r}, removed={self.removed!r})"
 
 
 @dataclass(frozen=True)
@@ -59,238 +110,7 @@ class _LinkError:
     args: tuple
 
 
-
-class _View:
-    """What Children and Properties share: lifecycle, watcher, callbacks."""
-
-    _kind = "view"
-    _state: Any
-
-    def __init__(
-        self,
-        core: SessionCore,
-        viewset: ViewSet,
-        path: str,
-        *,
-        watch: bool = True,
-        written: Callable[[str, bytes], None] | None = None,
-    ) -> None:
-        self.core = core
-        self._viewset = viewset
-        self._written = written
-        self.path = check_path(path)
-        self.real_path = core.resolve(path)
-        self.deleted = False
-        self.watching = watch
-        self.closed = False
-        self._callbacks: list[Callback] = []
-        self._lock = threading.RLock()
-        self._watched_paths: set[str] = set()
-        self._prefetched: Any = None  # a read sent by the watcher, for the worker to finish
-        ref = weakref.ref(self)
-
-        def watcher(event: Any, _ref: "weakref.ref[_View]" = ref) -> None:
-            # On kazoo's event thread: send the read at once (non-blocking, it
-            # only queues the request) and leave waiting for it to the worker.
-            view = _ref()
-            if view is None or view.closed:
-                return
-            if getattr(event, "type", None) != "NONE" and view.core.connected:
-                try:
-                    view._prefetched = view._start_fetch()
-                except Exception:
-                    view._prefetched = None
-            view.core.worker.request_refresh((view,))
-
-        self._watcher = watcher
-        if watch:
-            viewset.add(self)
-            core.worker.call(core.retry, self._load)
-        else:
-            core.retry(self._load)
-
-    # -- reading the node ---------------------------------------------
-
-    def _start_fetch(self) -> Any:  # an IAsyncResult
-        raise NotImplementedError
-
-    def _finish_fetch(self, result: Any) -> Any:
-        raise NotImplementedError
-
-    def _empty(self) -> Any:
-        raise NotImplementedError
-
-    def _watch(self) -> Any:
-        return self._watcher if self.watching else None
-
-    def take_fetch(self) -> Any:
-        """The watcher's prefetched read if there is one, else a new read (for the worker)."""
-        result, self._prefetched = self._prefetched, None
-        return result if result is not None else self._start_fetch()
-
-    def _load(self) -> bool:
-        """Read the node now (re-arming watches); return True when the state changed."""
-        return self.complete(self._start_fetch())
-
-    def complete(self, result: Any) -> bool:
-        """Finish a fetch started by :meth:`take_fetch`; apply it; call callbacks on change."""
-        if self.closed:
-            return False
-        try:
-            state = self._finish_fetch(result)
-        except NoNodeError:
-            return self._node_missing()
-        with self._lock:
-            was_deleted = self.deleted
-            changed = was_deleted or state != self._state
-            old = self._state
-            self._state = state
-            self.deleted = False
-        if was_deleted:
-            log.info("%s %s exists again; watching it", self._kind, self.real_path)
-        if changed and self._callbacks:
-            self._fire(old, state)
-        return changed
-
-    def _node_missing(self) -> bool:
-        # The node was deleted: re-resolve through links first.  Watch the
-        # nodes that hold the links consulted (the parents on the way): a
-        # link re-targeted (or added) after the deletion must wake a deleted
-        # view, which otherwise waited for its old target to come back.
-        watch = self._watch()
-        client = self.core.client
-
-        def read(path: str) -> dict | None:
-            try:
-                data, _ = client.get(path, watch=watch)
-            except NoNodeError:
-                return None
-            if watch is not None:
-                self._watched_paths.add(path)
-            return decode(data)
-
-        def exists(path: str) -> bool:
-            return client.exists(path) is not None
-
-        try:
-            now = resolve(self.path, read, exists)
-        except (NoNodeError, LinkLoop):
-            now = self.real_path
-        if now != self.real_path and client.exists(now) is not None:
-            log.info("%s %s: %s now names %s", self._kind, self.path, self.real_path, now)
-            self.real_path = now
-            return self._load()
-        # Watch for its creation; if it appeared meanwhile, read it.
-        if client.exists(self.real_path, watch=self._watch()) is not None:
-            return self._load()
-        with self._lock:
-            if self.deleted:
-                return False
-            old = self._state
-            self._state = self._empty()
-            self.deleted = True
-        log.warning("%s %s: node %s was deleted", self._kind, self.path, self.real_path)
-        if self._callbacks:
-            self._fire(old, self._state, deleted=True)
-        return True
-
-    # -- callbacks -----------------------------------------------------
-
-    def _call_one(self, callback: Callback, old: Any, new: Any, deleted: bool) -> None:
-        raise NotImplementedError
-
-    def _fire(self, old: Any, new: Any, *, deleted: bool = False) -> None:
-        for callback in list(self._callbacks):
-            if self.closed:  # closed by an earlier callback: call no more
-                return
-            try:
-                self._call_one(callback, old, new, deleted)
-            except CancelWatch:
-                self._remove(callback)
-                log.debug("%s %s: %r cancelled itself", self._kind, self.path, callback)
-            except Exception:
-                self._remove(callback)
-                log.exception("%s %s: callback %r raised; it is removed, the others go on", self._kind, self.path, callback)
-
-    def _remove(self, callback: Callback) -> None:
-        with self._lock:
-            if callback in self._callbacks:
-                self._callbacks.remove(callback)
-            if not self._callbacks:
-                self._viewset.release(self)
-
-    def remove(self, fn: Callable[..., Any]) -> bool:
-        """Stop calling ``fn`` (added with ``view(fn)``); False when it was not there."""
-        with self._lock:
-            found = next((c for c in self._callbacks if c.fn is fn), None)
-        if found is None:
-            return False
-        self._remove(found)
-        return True
-
-    def __call__(self: V, fn: Callable[..., Any]) -> V:
-        """Register ``fn``: called at once, then on every change (usable as a decorator).
-
-        Returns the view itself (as zc.zk's API does), so ``@zk.children(path)``
-        binds the view, typed as the view.  If the first call raises, the error
-        propagates and ``fn`` is not kept; raising :class:`CancelWatch` drops it
-        quietly.  Raises TypeError for a view made with ``watch=False`` or a function
-        that needs more than two arguments, ValueError for a closed view.
-        """
-        if not self.watching:
-            raise TypeError(f"{self!r} was made with watch=False and cannot take callbacks")
-        if self.closed:
-            raise ValueError(f"{self!r} is closed")
-        callback = Callback(fn)
-
-        def first() -> None:
-            with self._lock:
-                state = self._state
-                deleted = self.deleted
-            try:
-                self._call_one(callback, self._empty(), state, deleted)
-            except CancelWatch:
-                return
-            with self._lock:
-                self._callbacks.append(callback)
-                self._viewset.hold(self)
-
-        self.core.worker.call(first)
-        return self
-
-    @property
-    def callbacks(self) -> tuple[Callable[..., Any], ...]:
-        """The functions this view calls on change, in order."""
-        return tuple(c.fn for c in self._callbacks)
-
-    def close(self) -> None:
-        """Stop watching; drop the callbacks and the kazoo watchers."""
-        if self.closed:
-            return
-        self.closed = True
-        with self._lock:
-            self._callbacks.clear()
-        self._viewset.discard(self)
-        self.core.forget_watcher(self._watcher, self._watched_paths | {self.real_path})
-
-    def __enter__(self: V) -> V:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _status(self) -> str:
-        flags = []
-        if self.deleted:
-            flags.append("deleted")
-        if self.closed:
-            flags.append("closed")
-        if not self.watching:
-            flags.append("unwatched")
-        if self._callbacks:
-            flags.append(f"{len(self._callbacks)} callback(s)")
-        path = self.path if self.path == self.real_path else f"{self.path} -> {self.real_path}"
-        return " ".join([path, *flags])
+_NO_LINKS: dict = {}  # the links of every Properties view without any (shared: never modified)
 
 
 class Children(_View):
@@ -298,20 +118,45 @@ class Children(_View):
 
     Callbacks get the view, and a :class:`ChildrenChange` when they take a
     second parameter; when the node is deleted they are called with no
-    arguments where their signature allows.
+    arguments where their signature allows.  Iteration is in name order.
     """
 
     _kind = "children"
-    _state: tuple[str, ...] = ()
+    # The names as the server sent them (a list), or sorted (a tuple): sorted
+    # when first iterated, so that a change costs one read and no sort.
+    _state: "list[str] | tuple[str, ...]" = ()
 
     def _start_fetch(self) -> Any:
         return self.core.client.get_children_async(self.real_path, watch=self._watch())
 
-    def _finish_fetch(self, result: Any) -> tuple[str, ...]:
-        return tuple(sorted(result.get()))
+    def _finish_fetch(self, result: Any) -> list[str]:
+        return result.get()
 
     def _empty(self) -> tuple[str, ...]:
         return ()
+
+    def _differs(self, old: Any, new: Any) -> bool:
+        if len(old) != len(new):
+            return True
+        if type(old) is type(new) and old == new:
+            return False
+        return set(old) != set(new)  # same length, another order (or a rename)
+
+    def rewatch_plan(self) -> tuple[bool, str] | None:
+        if self.deleted or self._watched_paths or self._prefetched is not None or not self.watching:
+            return None
+        return (False, self.real_path)
+
+    def _names(self) -> tuple[str, ...]:
+        """The names, sorted (sorting once per change, when first asked)."""
+        state = self._state
+        if isinstance(state, tuple):
+            return state
+        ordered = tuple(sorted(state))
+        with self._lock:
+            if self._state is state:
+                self._state = ordered
+        return ordered
 
     def _call_one(self, callback: Callback, old: Any, new: Any, deleted: bool) -> None:
         if deleted and callback.min_args == 0:
@@ -320,11 +165,10 @@ class Children(_View):
         if callback.max_args < 2:  # the change is computed only for callbacks that take it
             callback(self)
             return
-        before, after = frozenset(old), frozenset(new)
-        callback(self, ChildrenChange(after - before, before - after))
+        callback(self, ChildrenChange.between(old, new))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
+        return iter(self._names())
 
     def __len__(self) -> int:
         return len(self._state)
@@ -333,7 +177,7 @@ class Children(_View):
         return name in self._state
 
     def __repr__(self) -> str:
-        return f"<Children {self._status()} {list(self._state)!r}>"
+        return f"<Children {self._status()} {list(self._names())!r}>"
 
 
 class Properties(_View, Mapping[str, Any]):
@@ -344,8 +188,7 @@ class Properties(_View, Mapping[str, Any]):
     """
 
     _kind = "properties"
-    _state: tuple[dict, dict] = ({}, {})  # (own properties, {linked name: value or error})
-    _json: bool = True
+    _state: tuple[dict, dict] = ({}, _NO_LINKS)  # (own properties, {linked name: value or error})
 
     # -- reading -------------------------------------------------------
 
@@ -354,14 +197,13 @@ class Properties(_View, Mapping[str, Any]):
 
     def _finish_fetch(self, result: Any) -> tuple[dict, dict]:
         data, _stat = result.get()
-        self._json = is_json_object(data)
         own = decode(data)
         return own, self._follow_links(own)
 
     def _follow_links(self, own: dict) -> dict:
-        linked: dict[str, Any] = {}
         if not any(key.endswith(PROPERTY_LINK_SUFFIX) for key in own):
-            return linked
+            return _NO_LINKS
+        linked: dict[str, Any] = {}
         watch = self._watch()
         client = self.core.client
 
@@ -385,11 +227,11 @@ class Properties(_View, Mapping[str, Any]):
                 # again stayed bad in the view until something else changed.)
                 if watch is not None:
                     client.exists(path, watch=watch)
-                    self._watched_paths.add(path)
+                    self._note_watched(path)
                 raise
 
         def visit(path: str) -> None:
-            self._watched_paths.add(path)
+            self._note_watched(path)
 
         for key in own:
             if not key.endswith(PROPERTY_LINK_SUFFIX):
@@ -406,7 +248,13 @@ class Properties(_View, Mapping[str, Any]):
         return linked
 
     def _empty(self) -> tuple[dict, dict]:
-        return ({}, {})
+        return ({}, _NO_LINKS)
+
+    def rewatch_plan(self) -> tuple[bool, str] | None:
+        if (self.deleted or self._watched_paths or self._state[1] or self._prefetched is not None
+                or not self.watching):
+            return None
+        return (True, self.real_path)
 
     def __getitem__(self, key: str) -> Any:
         own, linked = self._state

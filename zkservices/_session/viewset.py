@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from typing import Any
 
 from kazoo.exceptions import ConnectionClosedError
@@ -25,11 +24,24 @@ class ViewSet:
     callbacks still run must not disappear because the caller dropped it.  The set
     becomes the worker's refresh function and registers a recovery step that re-reads
     every view once a new session exists.
+
+    The weak references are the views' own watchers (weak references to their view
+    whose callback is :attr:`forget`): no second weak reference per view.
     """
 
     def __init__(self, core: SessionCore) -> None:
         self.core = core
-        self._views: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._refs: set[Any] = set()  # the views' watchers (weak references)
+        refs = self._refs
+
+        def forget(ref: Any) -> None:
+            """The callback of a view's weak reference: takes it out once the view is collected."""
+            try:
+                refs.discard(ref)
+            except TypeError:  # never added (so never hashed while its view lived)
+                pass
+
+        self.forget = forget
         self._held: set[Any] = set()
         core.worker.refresh_batch = self.refresh_batch
         core.settle_needed = self.__bool__
@@ -38,12 +50,17 @@ class ViewSet:
 
     def add(self, view: Any) -> None:
         """Track a watching view (refreshed after a session loss)."""
-        self._views.add(view)
+        self._refs.add(view._watcher)
 
     def discard(self, view: Any) -> None:
         """Stop tracking ``view`` (it was closed)."""
-        self._views.discard(view)
+        self._refs.discard(view._watcher)
         self._held.discard(view)
+
+    def views(self) -> list[Any]:
+        """The live views tracked."""
+        # set.copy() runs no Python code: a collection meanwhile cannot change the set under it
+        return [view for view in (ref.view() for ref in self._refs.copy()) if view is not None]
 
     def hold(self, view: Any) -> None:
         """Keep ``view`` alive while it has callbacks."""
@@ -54,19 +71,19 @@ class ViewSet:
         self._held.discard(view)
 
     def __bool__(self) -> bool:
-        return bool(self._views)
+        return bool(self._refs)
 
     def __len__(self) -> int:
-        return len(self._views)
+        return len(self._refs)
 
     def close_all(self) -> None:
         """Close every view (the session is closing)."""
-        for view in list(self._views):
+        for view in self.views():
             view.close()
         self._held.clear()
 
     def _reread(self, generation: int) -> None:
-        views = list(self._views)
+        views = self.views()
         self.core.worker.request_refresh(views)
         try:
             self.core.worker.barrier(None)
@@ -75,12 +92,21 @@ class ViewSet:
         log.info("%d view(s) re-read after session loss", len(views))
 
     def refresh_batch(self, views: list[Any]) -> None:
-        """Refresh views (on the worker): pipelined reads, retried through connection trouble."""
+        """Refresh views (on the worker): pipelined reads, retried through connection trouble.
+
+        A view whose state is as of its last read and whose one watch kazoo forgot with
+        a lost connection is re-armed without a read: one SetWatches for many views, as
+        of the last zxid seen on that connection (the server fires at once the watches
+        of nodes changed since, and those views read again).
+        """
         views = [v for v in views if not v.closed]
         core = self.core
         while views and not core.closed:
             if not core.wait_ready(0.5):
                 continue
+            views = self._rewatch(views)
+            if not views:
+                return
             started = []
             for view in views:
                 try:
@@ -102,5 +128,35 @@ class ViewSet:
                 log.debug("re-arming %d view(s) after connection trouble", len(views))
                 time.sleep(0.05)
 
+    def _rewatch(self, views: list[Any]) -> list[Any]:
+        """Re-arm the watches of the views that allow it; return the views to read."""
+        core = self.core
+        epoch = core.epoch
+        groups: dict[int, list[tuple[Any, int, tuple[bool, str]]]] = {}
+        rest = []
+        for view in views:
+            synced = view._synced
+            plan = view.rewatch_plan() if synced is not None and synced >= 0 else None
+            if plan is None:
+                rest.append(view)
+            elif synced == epoch:
+                continue  # armed on this very connection, nothing fired since: nothing to do
+            else:
+                zxid = core.loss_zxid(synced)
+                if zxid is None:
+                    rest.append(view)
+                else:
+                    groups.setdefault(zxid, []).append((view, synced, plan))
+        for zxid, members in groups.items():
+            data = [(path, view._watcher) for view, _, (is_data, path) in members if is_data]
+            child = [(path, view._watcher) for view, _, (is_data, path) in members if not is_data]
+            if core.rewatch(zxid, data, child):
+                for view, synced, _ in members:
+                    view.mark_synced(synced, epoch)
+                log.debug("re-armed %d view(s) with SetWatches as of zxid 0x%x", len(members), zxid)
+            else:
+                rest.extend(view for view, _, _ in members)
+        return rest
+
     def __repr__(self) -> str:
-        return f"<ViewSet {len(self._views)} view(s), {len(self._held)} with callbacks>"
+        return f"<ViewSet {len(self._refs)} view(s), {len(self._held)} with callbacks>"
