@@ -73,3 +73,40 @@ def test_a_wiped_tls_server_is_probed_over_tls_and_rejoined(caplog):
             assert zk.properties("/svc") == {}  # the rebuilt server has none of the old data
             errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zkservices.session"]
             assert errors and "rebuilt" in errors[0].getMessage()
+
+
+def test_a_server_restored_from_an_older_snapshot_is_read_again_not_trusted(caplog):
+    # The views saw data newer than the restored server has: re-arming their watches
+    # "as of the last zxid seen" would keep that data; they must read the node again.
+    import shutil
+
+    caplog.set_level(logging.INFO, logger="zkservices")
+    with ZooKeeperServer() as server:
+        server.start()
+        setup = kazoo_client(server.connection_string)
+        try:
+            setup.create("/svc", b'{"v": "old"}')
+        finally:
+            stop(setup)
+        server.stop()
+        backup = server.data_dir + ".backup"
+        shutil.copytree(server.data_dir, backup)
+        server.start()
+        with zkservices.ZooKeeper(server.connection_string, session_timeout=20.0) as zk:
+            view = zk.properties("/svc")
+            zk.children("/svc")
+            view.update(v="new")
+            for i in range(30):  # this client has now seen transactions the restored server will not have
+                view.update(n=i)
+            assert view["v"] == "new"
+            old_session = zk.client.client_id[0]
+
+            server.stop()
+            shutil.rmtree(server.data_dir)
+            shutil.copytree(backup, server.data_dir)
+            server.start()
+
+            wait_for(lambda: zk.client.client_id[0] != old_session and zk.wait_recovered(0), timeout=40,
+                     what="a fresh session on the restored server")
+            wait_for(lambda: view.get("v") == "old", timeout=10, what="the view to read the restored data")
+            assert zk.get_properties("/svc") == {"v": "old"}

@@ -123,3 +123,18 @@ def test_two_losses_in_a_row_lose_no_change(zk, zk_client):
     wait_for(lambda: prop_calls[3][-1] == 4, what="a change between two expiries")
     assert prop_calls[3] == [0, 4] and prop_calls[4] == [0]
     _change_all_after(zk_client, props, kids, prop_calls, kid_calls, 5)
+
+
+def test_a_kazoo_without_the_internals_recovers_by_reading(zk, zk_client, monkeypatch, caplog):
+    # rewatch uses kazoo internals; where they are missing (another kazoo) views read instead
+    from zkservices._session import rewatch as rewatch_module
+
+    monkeypatch.setattr(rewatch_module, "supported", lambda client: False)
+    caplog.set_level(logging.DEBUG, logger="zkservices.views")
+    props, kids, prop_calls, kid_calls = _setup(zk, zk_client)
+    expire_session(zk)
+    zk_client.set("/p/n5", b'{"v":6}')
+    wait_for(lambda: prop_calls[5][-1] == 6, what="a change after the expiry")
+    assert _rearmed_in_bulk(caplog) == 0  # nothing went the SetWatches way
+    assert prop_calls[5] == [0, 6] and prop_calls[6] == [0]
+    _change_all_after(zk_client, props, kids, prop_calls, kid_calls, 7)

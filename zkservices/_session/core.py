@@ -206,6 +206,12 @@ class SessionCore:
         while ``epoch`` was N was forgotten by kazoo when N ended."""
         return self._epoch
 
+    def forget_loss_zxids(self) -> None:
+        """Forget the zxids seen before earlier losses: the servers' history no longer
+        continues them (a rebuilt or restored ensemble), so views read instead of
+        re-arming as of them."""
+        self._loss_zxids.clear()
+
     def loss_zxid(self, epoch: int) -> int | None:
         """The last zxid the client saw before connection ``epoch`` ended (None: unknown,
         or not ended): every change after a read made then either was notified before

@@ -112,6 +112,7 @@ class RebuildWatch:
                 # kazoo's next attempt then carries no transaction id: the server answers
                 # that the session has expired, and kazoo starts a new one.
                 self.core.client.last_zxid = 0
+                self.core.forget_loss_zxids()  # what the views saw is no history of these servers
                 behind_in_a_row = 0
 
     def __repr__(self) -> str:

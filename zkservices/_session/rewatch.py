@@ -102,4 +102,12 @@ def rewatch(client: Any, relative_zxid: int, data: Sequence[Watch], child: Seque
         except Exception as exc:  # connection trouble, or the server refused
             log.debug("SetWatches failed: %r", exc)
             ok = False
+    # kazoo keeps the zxid of the last reply: the server's.  A server behind what the
+    # client saw (a follower catching up, an ensemble restored from an older snapshot)
+    # may hold older data than the views: they must read, not trust "unchanged".
+    server_zxid = getattr(client, "last_zxid", 0) or 0
+    if ok and server_zxid < relative_zxid:
+        log.info("server at zxid 0x%x is behind the 0x%x this client saw: reading the watched nodes again",
+                 server_zxid, relative_zxid)
+        return False
     return ok
