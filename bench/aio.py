@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable
 
 import zkservices
 import zkservices.aio
-from common import _interleave, client, measure, observed, pct, section
+from common import _interleave, client, goal, measure, observed, pct, section
 
 
 async def _ticked(work: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
@@ -106,6 +106,10 @@ def aio_reads(cs: str, quick: bool) -> None:
     print(f"  floor: {n} empty coroutines   {min(stall_tasks) * 1000:8.1f} ms best round, "
           f"{max(stall_tasks) * 1000:.1f} ms worst (asyncio starting them in one turn)")
     print(f"  stall above the higher floor   {(min(stall_ours) - floor) * 1000:8.1f} ms (best rounds)")
+    goal(f"aio: {n} concurrent reads, speed vs raw get_async", f"{best_raw / best_ours:.2f}", ">= 0.80",
+         best_raw / best_ours >= 0.80)
+    goal("aio: longest loop stall meanwhile (best round)", f"{min(stall_ours) * 1000:.1f} ms", "<= 50 ms",
+         min(stall_ours) <= 0.050)
     zk.close()
     raw.stop()
 
@@ -168,6 +172,7 @@ def aio_latency(cs: str, quick: bool) -> None:
     print(f"  zkservices.aio async for  p50 {a50 * 1000:7.2f} ms   p99 {a99 * 1000:7.2f} ms   (n={len(ours)})")
     print(f"  sync view callback        p50 {s50 * 1000:7.2f} ms   p99 {s99 * 1000:7.2f} ms   (n={len(sync)})")
     print(f"  ratio                     p50 {a50 / s50:7.2f}x     p99 {a99 / s99:7.2f}x   (goal p50 <= 1.10x)")
+    goal("aio: view change -> async for vs sync callback, p50", f"{a50 / s50:.2f}x", "<= 1.10x", a50 / s50 <= 1.10)
     for task in asyncio.all_tasks(loop):
         loop.call_soon_threadsafe(task.cancel)
     thread.join(5)

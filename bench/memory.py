@@ -9,7 +9,7 @@ from typing import Any, Callable
 from kazoo.client import KazooClient
 
 import zkservices
-from common import client, section
+from common import client, goal, section
 
 GOAL_KIB = 2.0  # per Properties view (issue 12)
 
@@ -95,4 +95,6 @@ def memory(cs: str, quick: bool) -> None:
     verdict = "met" if max(prop, prop_cb) <= GOAL_KIB * 1024 else "NOT met"
     print(f"  goal        Properties view <= {GOAL_KIB:.1f} KiB: {verdict} "
           f"({prop / 1024:.2f} KiB, {prop_cb / 1024:.2f} KiB with a callback); Children view {kid / 1024:.2f} KiB")
+    goal(f"memory: heap per Properties view ({n:,} views, with a callback)", f"{prop_cb / 1024:.2f} KiB",
+         f"<= {GOAL_KIB:.1f} KiB", max(prop, prop_cb) <= GOAL_KIB * 1024)
     setup.stop()

@@ -9,7 +9,7 @@ import time
 from kazoo.client import KazooClient
 
 import zkservices
-from common import client, section
+from common import client, goal, section
 from zkservices.testing import expire_session
 
 GOAL_S = 2.0  # expiry -> fully recovered, 1,000 registrations + 10,000 Properties views (issue 12)
@@ -117,5 +117,7 @@ def recovery(cs: str, quick: bool) -> None:
     verdict = "met" if best < GOAL_S else "NOT met"
     scale = "" if not quick else " (goal is for 1,000 + 10,000; this is --quick)"
     print(f"  goal        expiry -> fully recovered < {GOAL_S:.1f} s: {verdict}{scale}")
+    goal(f"recovery: {n_regs:,} registrations + {n_views:,} views, expiry -> recovered{scale and ' (quick)'}",
+         f"{best:.2f} s", f"< {GOAL_S:.1f} s", best < GOAL_S)
     zk.close()
     setup.stop()

@@ -10,7 +10,7 @@ from kazoo.client import KazooClient
 
 import zkservices
 import common
-from common import _compare_latency, client, measure, pct, section
+from common import _compare_latency, client, goal, measure, pct, section
 
 @section
 def children_latency(cs: str, quick: bool) -> None:
@@ -108,6 +108,8 @@ def children_many(cs: str, quick: bool) -> None:
         print(f"  {'':6}            ratio p50 {pct(ours, 50) / r50:5.2f}x, {pct(with_change, 50) / r50:5.2f}x, "
               f"{pct(reading, 50) / r50:5.2f}x   p99 (f(view)) {pct(ours, 99) / pct(raw_l, 99):5.2f}x   "
               f"goal p50 <= 1.10x")
+        goal(f"Children view over {size:,} children vs ChildrenWatch, p50", f"{pct(ours, 50) / r50:.2f}x",
+             "<= 1.10x", pct(ours, 50) / r50 <= 1.10)
     zk.close()
     raw.stop()
     writer.stop()
