@@ -19,7 +19,7 @@ from .._znode.links import MAX_LINK_DEPTH, follow_property
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import check_path
 from ..errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
-from .formats import parse_tree
+from .formats import parse_tree_encoded
 from .model import Node
 from .rules import (
     LINK_SUFFIX,
@@ -37,6 +37,7 @@ __all__ = [
     "Item",
     "TreeCheck",
     "as_tree",
+    "as_tree_encoded",
     "prepare_tree",
     "check_links",
     "check_tree",
@@ -65,14 +66,33 @@ def as_tree(text: TreeInput, filename: str | None = None) -> Node:
     :raises TreeError: naming the line, for a tree that does not parse.
     :raises TypeError: for anything that is not text, bytes or a Node.
     """
+    return as_tree_encoded(text, filename, encoded=False)[0]
+
+
+def as_tree_encoded(
+    text: TreeInput, filename: str | None = None, *, encoded: bool = True
+) -> tuple[Node, list[bytes | None] | None]:
+    """:func:`as_tree`, and the node data the text parser worked out (see ``parse_tree_encoded``).
+
+    :raises TreeError: naming the line, for a tree that does not parse.
+    :raises TypeError: for anything that is not text, bytes or a Node.
+    """
     if isinstance(text, Node):
-        return text
+        return text, None
     if isinstance(text, (str, bytes, bytearray, memoryview)):
-        return parse_tree(bytes(text) if not isinstance(text, str) else text, filename=filename)
+        source = bytes(text) if not isinstance(text, str) else text
+        return parse_tree_encoded(source, filename=filename, encoded=encoded)
     raise TypeError(f"a tree is text, bytes or a parsed Node, not {type(text).__name__}")
 
 
-def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted: bool = False) -> list[Item]:
+def prepare_tree(
+    root: Node,
+    base: str,
+    filename: str | None = None,
+    *,
+    trusted: bool = False,
+    encoded: list[bytes | None] | None = None,
+) -> list[Item]:
     """Check every node of ``root`` (imported at ``base``); return its items, pre-order.
 
     :param root: the tree (its root node has no properties).
@@ -80,6 +100,8 @@ def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted:
     :param filename: named in errors.
     :param trusted: ``root`` comes straight from :func:`parse_tree`, which
         checked names, keys and values already; only the size is left to check.
+    :param encoded: the data of the nodes in pre-order as the parser worked
+        it out (``parse_tree_encoded``; None entries are encoded here).
     :returns: ``(path, node, data)`` for every node below the root, ``data``
         the compact UTF-8 JSON that would be written.
     :raises TreeError: naming the node's line, for what the parser catches in
@@ -100,7 +122,9 @@ def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted:
         if not is_root:
             if not trusted:
                 _check_properties(path, node, filename, key_problems)
-            data = dumps(node.properties).encode("utf-8")
+            data = encoded[len(items)] if encoded is not None else None
+            if data is None:
+                data = dumps(node.properties).encode("utf-8")
             if len(data) > MAX_DATA_SIZE:
                 try:
                     check_size(path, data)

@@ -23,10 +23,10 @@ import re
 from .emit import emit_text, emit_yaml
 from .model import Node
 from .rules import decode_source
-from .text import COLON_END, parse_text
+from .text import COLON_END, parse_text, parse_text_encoded
 from .yaml import parse_yaml
 
-__all__ = ["FORMATS", "detect_format", "parse_tree", "emit_tree"]
+__all__ = ["FORMATS", "detect_format", "parse_tree", "parse_tree_encoded", "emit_tree"]
 
 logger = logging.getLogger("zkservices.tree")
 
@@ -73,12 +73,27 @@ def parse_tree(text: str | bytes, *, filename: str | None = None) -> Node:
     :raises TreeError: naming the line (a ``ValueError``), for anything either form refuses.
     :raises TypeError: ``text`` is neither str nor bytes.
     """
+    return parse_tree_encoded(text, filename=filename, encoded=False)[0]
+
+
+def parse_tree_encoded(
+    text: str | bytes, *, filename: str | None = None, encoded: bool = True
+) -> tuple[Node, list[bytes | None] | None]:
+    """Parse like :func:`parse_tree`; for the text form, also each node's data as an import writes it.
+
+    :returns: the root, and (text form, ``encoded``) the data of every node
+        below it in pre-order, None where the parser left it to the caller
+        (see :func:`~.text.parse_text_encoded`); None instead of the list for YAML.
+    :raises TreeError: as :func:`parse_tree`.
+    """
     text = decode_source(text, filename)
     form = "yaml" if filename and filename.lower().endswith((".yaml", ".yml")) else detect_format(text)
     logger.debug("parsing %s as %s", filename or "<string>", form)
     if form == "yaml":
-        return parse_yaml(text, filename=filename)
-    return parse_text(text, filename=filename)
+        return parse_yaml(text, filename=filename), None
+    if encoded:
+        return parse_text_encoded(text, filename=filename)
+    return parse_text(text, filename=filename), None
 
 
 def emit_tree(root: Node, *, format: str = "text") -> str:

@@ -79,12 +79,31 @@ def _acl_text(acl: Sequence[ACL] | None) -> str:
     return ",".join(parts) or "(none)"
 
 
-@dataclass
 class Op:
-    """A planned change plus what applying it needs (the expected version; -1: any)."""
+    """A planned change plus what applying it needs (the expected version; -1: any).
 
-    change: Change
-    version: int = -1
+    Light (a plan holds one per node); its :class:`Change` is made when it is
+    reported (``op.change``).
+    """
+
+    __slots__ = ("action", "path", "data", "acl", "version")
+
+    def __init__(
+        self, action: str, path: str, data: bytes | None = None, acl: tuple[ACL, ...] | None = None, version: int = -1
+    ) -> None:
+        self.action = action
+        self.path = path
+        self.data = data
+        self.acl = acl
+        self.version = version
+
+    @property
+    def change(self) -> Change:
+        """The change this op makes."""
+        return Change(self.action, self.path, self.data, self.acl)
+
+    def __repr__(self) -> str:
+        return f"Op({self.change}, version={self.version})"
 
 
 def log_changes(changes: Iterable[Change], *, dry_run: bool = False) -> None:
@@ -153,7 +172,6 @@ def plan_import(
     ``attempt`` counts the plan-and-apply rounds (warnings only on the first).
     """
     tree = {p: node for p, node, _ in items}
-    top = [p for p, node, _ in items if split(p)[0] == real]
     wanted = _expand_acl(core, acl) if acl is not None else None
 
     def want_children(p: str, node: Znode) -> bool:
@@ -171,26 +189,27 @@ def plan_import(
     if missing:
         existing: dict[str, Znode] = {}
     else:
+        prefix = real.rstrip("/") + "/"
         existing = read_nodes(
             core,
-            top,
+            [p for p, _node, _data in items if "/" not in p[len(prefix):]],
             want_children=want_children,
             select=select,
             want_acl=lambda p: wanted is not None and p in tree,
             progress=progress,
         )
 
-    plan: list[Op] = [Op(Change("create", p, b"", acl)) for p in missing]
+    plan: list[Op] = [Op("create", p, b"", acl) for p in missing]
     for p, node, data in items:
         current = existing.get(p)
         if current is None:
-            plan.append(Op(Change("create", p, data, acl)))
+            plan.append(Op("create", p, data, acl))
             continue
         # (compared as export shows it: re-importing an export leaves data it could not show alone)
-        if not same_json(exported(p, current.data), node.properties):
-            plan.append(Op(Change("set", p, data), current.stat.version))
+        if current.data != data and not same_json(exported(p, current.data), node.properties):
+            plan.append(Op("set", p, data, None, current.stat.version))
         if wanted is not None and current.acl is not None and not _same_acl(current.acl, wanted):
-            plan.append(Op(Change("acl", p, None, acl), current.acl_version))
+            plan.append(Op("acl", p, None, acl, current.acl_version))
 
     # nodes that are there but not in the tree
     removals: list[Op] = []
@@ -215,8 +234,8 @@ def plan_import(
     plan.extend(removals)
 
     # property links must resolve in the tree as it will be
-    deleted = {op.change.path for op in removals}
-    created = {op.change.path for op in plan if op.change.action == "create"}
+    deleted = {op.path for op in removals}
+    created = {op.path for op in plan if op.action == "create"}
 
     def exists(p: str) -> bool:
         if p == "/" or p in tree or p in created:
@@ -299,5 +318,5 @@ def deletions(
             keep.add(path)
             log.log(ancestor_level, "%snot deleting %s: it has ephemeral nodes below it", prefix, path)
         else:
-            plan.append(Op(Change("delete", path)))
+            plan.append(Op("delete", path))
     return plan
