@@ -171,17 +171,23 @@ def plan_import(
     against the tree as it will be (TreeError naming the line if one is bad).
     ``attempt`` counts the plan-and-apply rounds (warnings only on the first).
     """
-    tree = {p: node for p, node, _ in items}
+    tree: dict[str, Any] = {}  # path -> node of the tree, made when first needed
+
+    def in_tree() -> dict[str, Any]:
+        if not tree and items:
+            tree.update((p, node) for p, node, _ in items)
+        return tree
+
     wanted = _expand_acl(core, acl) if acl is not None else None
 
     def want_children(p: str, node: Znode) -> bool:
-        imported = tree.get(p)
+        imported = in_tree().get(p)
         if imported is None:
             return trim is True
         return bool(imported.children) or trim is not False
 
     def select(p: str, names: list[str]) -> Iterable[str]:
-        imported = tree.get(p)
+        imported = in_tree().get(p)
         if imported is None or trim is not False:
             return names
         return [n for n in names if n in imported.children]
@@ -195,12 +201,14 @@ def plan_import(
             [p for p, _node, _data in items if "/" not in p[len(prefix):]],
             want_children=want_children,
             select=select,
-            want_acl=lambda p: wanted is not None and p in tree,
+            want_acl=lambda p: wanted is not None and p in in_tree(),
             progress=progress,
         )
 
     plan: list[Op] = [Op("create", p, b"", acl) for p in missing]
-    for p, node, data in items:
+    if not existing:
+        plan.extend([Op("create", p, data, acl) for p, _node, data in items])
+    for p, node, data in items if existing else ():
         current = existing.get(p)
         if current is None:
             plan.append(Op("create", p, data, acl))
@@ -213,7 +221,7 @@ def plan_import(
 
     # nodes that are there but not in the tree
     removals: list[Op] = []
-    for p, node, _data in items:
+    for p, node, _data in items if existing else ():
         current = existing.get(p)
         if current is None or current.children is None or trim is False:
             continue
@@ -235,9 +243,14 @@ def plan_import(
 
     # property links must resolve in the tree as it will be
     deleted = {op.path for op in removals}
-    created = {op.path for op in plan if op.action == "create"}
+    created: set[str] = set()  # made when first needed
+    made: list[bool] = []
 
     def exists(p: str) -> bool:
+        if not made:
+            created.update(op.path for op in plan if op.action == "create")
+            made.append(True)
+        tree = in_tree()
         if p == "/" or p in tree or p in created:
             return True
         if p in deleted:
@@ -253,6 +266,7 @@ def plan_import(
         return core.retry(core.client.exists, p) is not None
 
     def read(p: str) -> dict | None:
+        tree = in_tree()
         if p in tree:
             return tree[p].properties
         if not exists(p):

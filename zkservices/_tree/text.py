@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any, Callable
 
 from ..errors import TreeError
@@ -80,7 +81,7 @@ from .rules import (
 )
 from .values import fragment, parse_value
 
-__all__ = ["parse_text", "parse_text_encoded", "parse_value", "split_entry", "text_node_name_problem", "COLON_END"]
+__all__ = ["parse_text", "parse_text_encoded", "line_pattern", "parse_value", "split_entry", "text_node_name_problem", "COLON_END"]
 
 _TYPE_SEPARATOR = re.compile(r"\s+:(?:\s|$)")
 _OPERATOR = re.compile(r"\s(=>|->|=)(?:\s|$)")
@@ -120,18 +121,27 @@ def text_node_name_problem(name: str) -> str | None:
 # one right after it), values that are plain integers, floats, strings without
 # escapes, true/false/null (JSON literals whose value json.loads would give), or
 # any other value (parsed by parse_value, as always).
-_NAME = r"[!-.0-~]*[!-.0-9;-~]"  # printable ASCII but ' ' and '/', not ending in ':'
+_NAME = r"[!-.0-~]+"  # printable ASCII but ' ' and '/' (one ending in ':' takes the long way)
 _KEY = r"[!$-.0-\[\]-~][!#-\[\]-~]*"  # printable ASCII but ' ', '"' and '\', not starting with '#' or '/'
 _REST = r"\S[^\x00-\x08\x0a-\x1f]*"  # the rest of a line: no control character but tab
 _INT = r"0|-?[1-9][0-9]{0,17}"  # (the JSON text of its value, too)
 _FLOAT = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
 _STRING = r'"[^"\\\x00-\x1f]*"'  # no escapes: its JSON text is itself
-_LINE = re.compile(
-    rf"^( *)(?:/({_NAME})(?: +: +({_REST}))?|({_KEY}) = (?:({_INT})|({_STRING})|(true|false|null)|({_FLOAT})|({_REST})))"
-    r" *$|^(.*)$",
-    re.MULTILINE,
-)
-_CHUNK = 1 << 16  # characters of text matched at once (a bounded list of lines at a time)
+
+
+def line_pattern(possessive: bool) -> re.Pattern[str]:
+    """The pattern of the fast path; ``possessive`` (Python 3.11+) backtracks less, matching the same."""
+    more = "+" if possessive else ""  # (every run it applies to is followed by what it cannot hold)
+    name, key, rest = _NAME + more, _KEY + more, _REST + more
+    return re.compile(
+        rf"^( *{more})(?:/({name})(?: +: +({rest}))?|({key}) = (?:({_INT}|{_FLOAT}|{_STRING}|true|false|null)|({rest})))"
+        r" *$|^(.*)$",
+        re.MULTILINE,
+    )
+
+
+_LINE = line_pattern(sys.version_info >= (3, 11))
+_CHUNK = 1 << 13  # characters of text matched at once (a bounded list of lines at a time)
 _CONSTANTS = {"true": True, "false": False, "null": None}
 _DOTS = frozenset((".", ".."))
 def _line_at(text: str, lineno: int) -> str:
@@ -142,19 +152,16 @@ def _line_at(text: str, lineno: int) -> str:
     return text[start:] if end < 0 else text[start:end]
 
 
-class _Frame:
-    """A node whose body is still open while parsing."""
+# A node whose body is still open while parsing: a list, quick to make and to read --
+# [indent of its line, the Node, indent of its body (None until a line is there),
+#  property key -> line it was set on (the latest line last), its data's JSON members
+#  so far (None: not tracked), where its data goes in the list of encoded data].
+_INDENT, _NODE, _CHILD, _LINES, _PARTS, _INDEX = range(6)
+Frame = list
 
-    __slots__ = ("indent", "node", "child_indent", "lines", "last", "parts", "index")
 
-    def __init__(self, indent: int, node: Node) -> None:
-        self.indent = indent
-        self.node = node
-        self.child_indent: int | None = None
-        self.lines: dict[str, int] = {}  # property key -> line it was set on
-        self.last = ""  # key of the last property line, for errors
-        self.parts: list[str] | None = None  # its data's JSON members so far (None: not tracked)
-        self.index = -1  # where its data goes in the list of encoded data
+def _frame(indent: int, node: Node) -> Frame:
+    return [indent, node, None, {}, None, -1]
 
 
 class _Parser:
@@ -165,40 +172,38 @@ class _Parser:
         self.filename = filename
         self.datas = datas
         self.root = Node()
-        self.stack = [_Frame(-1, self.root)]
+        self.stack: list[Frame] = [_frame(-1, self.root)]
 
     def error(self, reason: str, lineno: int) -> TreeError:
         return TreeError(reason, filename=self.filename, lineno=lineno)
 
-    def open(self, frame: _Frame, type_: str | None) -> None:
+    def open(self, frame: Frame, type_: str | None) -> None:
         """Start tracking the data of ``frame``'s new node (whose only property may be its type)."""
         datas = self.datas
         assert datas is not None
-        frame.index = len(datas)
+        frame[_INDEX] = len(datas)
         datas.append(None)
         if type_ is None:
-            frame.parts = []
+            frame[_PARTS] = []
         elif '"' in type_ or "\\" in type_ or "\t" in type_:
             part = fragment("type", type_)
-            frame.parts = None if part is None else [part]
+            frame[_PARTS] = None if part is None else [part]
         else:
-            frame.parts = ['"type":"' + type_ + '"']
+            frame[_PARTS] = ['"type":"' + type_ + '"']
 
-    def close(self, frame: _Frame) -> None:
+    def close(self, frame: Frame) -> None:
         """The body of ``frame`` is complete: its data, if every member was tracked."""
-        parts = frame.parts
+        parts = frame[_PARTS]
         if parts is not None and self.datas is not None:
             try:
-                self.datas[frame.index] = ("{" + ",".join(parts) + "}").encode("utf-8")
+                self.datas[frame[_INDEX]] = ("{" + ",".join(parts) + "}").encode("utf-8")
             except UnicodeEncodeError:  # (lone surrogates: prepare_tree says so)
                 pass
 
     def finish(self) -> Node:
         stack = self.stack
         while len(stack) > 1:
-            frame = stack.pop()
-            if self.datas is not None:
-                self.close(frame)
+            self.close(stack.pop())
         return self.root
 
     def line(self, lineno: int, line: str | None) -> None:
@@ -223,23 +228,23 @@ class _Parser:
                     raise self.error(f"{char_name(char)} in the indentation; indent with spaces only", lineno)
 
         stack = self.stack
-        while stack[-1].indent >= indent:
-            frame = stack.pop()
-            if self.datas is not None:
-                self.close(frame)
+        while stack[-1][_INDENT] >= indent:
+            self.close(stack.pop())
         frame = stack[-1]
-        if frame.child_indent is None:
-            frame.child_indent = indent
-        elif indent > frame.child_indent:
-            last = f"{describe(*split_key(frame.last))} on line {frame.lines[frame.last]}"
+        lines = frame[_LINES]
+        if frame[_CHILD] is None:
+            frame[_CHILD] = indent
+        elif indent > frame[_CHILD]:
+            latest = max(lines, key=lines.__getitem__)  # (a property: a node would hold the line)
+            last = f"{describe(*split_key(latest))} on line {lines[latest]}"
             raise self.error(f"indented under the {last}; only nodes can have indented lines under them", lineno)
-        elif indent < frame.child_indent:
+        elif indent < frame[_CHILD]:
             raise self.error("dedent to an indentation level that was never used", lineno)
 
         root = self.root
         if stripped.startswith("/"):
             name, type_ = _parse_node_line(stripped, lambda reason: self.error(reason, lineno))
-            parent = frame.node
+            parent = frame[_NODE]
             if parent is root and name == RESERVED_TOP_LEVEL:
                 raise self.error(
                     f"'/{RESERVED_TOP_LEVEL}' is reserved by ZooKeeper and cannot be a top-level node", lineno
@@ -249,10 +254,10 @@ class _Parser:
                 raise self.error(f"duplicate node '/{name}' (first defined on line {first})", lineno)
             node = Node(name, lineno=lineno)
             parent.children[name] = node
-            child = _Frame(indent, node)
+            child = _frame(indent, node)
             if type_ is not None:
                 node.properties["type"] = type_
-                child.lines["type"] = lineno
+                child[_LINES]["type"] = lineno
             if self.datas is not None:
                 self.open(child, type_)
             stack.append(child)
@@ -270,7 +275,7 @@ class _Parser:
             )
         name, op, rest = parts
         what = describe(op, name)
-        if frame.node is root:
+        if frame[_NODE] is root:
             where = "above the first node" if not root.children else "at the top level"
             raise self.error(f"{what} {where}; properties and links must be indented under a node", lineno)
         key = name if op == "=" else f"{name} {op}"
@@ -289,17 +294,16 @@ class _Parser:
             if problem:
                 raise self.error(f"{what}: {problem}", lineno)
             value = rest
-        if key in frame.lines:
-            raise self.error(f"duplicate {what} (first defined on line {frame.lines[key]})", lineno)
-        frame.node.properties[key] = value
-        frame.lines[key] = lineno
-        frame.last = key
-        if frame.parts is not None:
+        if key in lines:
+            raise self.error(f"duplicate {what} (first defined on line {lines[key]})", lineno)
+        frame[_NODE].properties[key] = value
+        lines[key] = lineno
+        if frame[_PARTS] is not None:
             part = fragment(key, value)
             if part is None:
-                frame.parts = None
+                frame[_PARTS] = None
             else:
-                frame.parts.append(part)
+                frame[_PARTS].append(part)
 
 
 def parse_text(text: str | bytes, filename: str | None = None) -> Node:
@@ -331,8 +335,18 @@ def _parse(text: str | bytes, filename: str | None, datas: list[bytes | None] | 
     parser = _Parser(text, filename, datas)
     root, stack, general = parser.root, parser.stack, parser.line
     encoding = datas is not None
-    close, open_ = parser.close, parser.open
+    open_ = parser.open
     findall = _LINE.findall
+    new = object.__new__
+    # The open frame and what of it every line uses, kept in locals (frames are
+    # lists: [indent, node, child indent, lines, parts, index]); ``child_indent`` is
+    # -1 while its body has no line yet and -2 for the root (whose lines all take
+    # the long way).
+    frame = stack[-1]
+    child_indent = -2
+    properties: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    parts: list[str] | None = None
     lineno = 0
     pos = 0
     size = len(text)
@@ -340,91 +354,97 @@ def _parse(text: str | bytes, filename: str | None, datas: list[bytes | None] | 
         end = text.find("\n", pos + _CHUNK)  # (a chunk ends at a line break)
         if end < 0:
             end = size
-        for spaces, name, type_, key, int_, str_, constant, float_, rest, other in findall(text, pos, end):
+        for spaces, name, type_, key, plain, rest, other in findall(text, pos, end):
             lineno += 1
-            if name:  # /name [: type]
-                indent = len(spaces)
-                frame = stack[-1]
-                while frame.indent >= indent:
-                    stack.pop()
-                    if encoding and frame.parts is not None:
-                        close(frame)
+            if not (name or key):
+                if other:
+                    general(lineno, other)
                     frame = stack[-1]
-                if frame.child_indent != indent:
-                    if frame.child_indent is not None:
-                        general(lineno, None)  # (an indentation error)
-                        continue
-                    frame.child_indent = indent
-                parent = frame.node
-                children = parent.children
-                if name in children or name in _DOTS or (parent is root and name == RESERVED_TOP_LEVEL):
+                    child_indent = -2 if frame[1] is root else -1 if frame[2] is None else frame[2]
+                    properties, lines, parts = frame[1].properties, frame[3], frame[4]
+                continue
+            indent = len(spaces)
+            if indent != child_indent:  # another body than the last line's (or an error)
+                while frame[0] >= indent:
+                    stack.pop()
+                    if encoding and frame[4] is not None:
+                        try:  # (close(frame), inline)
+                            datas[frame[5]] = ("{" + ",".join(frame[4]) + "}").encode("utf-8")  # type: ignore[index]
+                        except UnicodeEncodeError:
+                            pass
+                    frame = stack[-1]
+                if frame[2] is None:
+                    frame[2] = indent
+                if frame[2] != indent or (key and frame[1] is root):
                     general(lineno, None)  # (an error)
                     continue
-                node = Node(name, lineno=lineno)
+                child_indent = -2 if frame[1] is root else indent
+                properties, lines, parts = frame[1].properties, frame[3], frame[4]
+            if name:  # /name [: type]
+                children = frame[1].children
+                if name in children or name in _DOTS or name[-1] == ":" or (
+                    frame[1] is root and name == RESERVED_TOP_LEVEL
+                ):
+                    general(lineno, None)  # (an error)
+                    continue
+                node = new(Node)  # (Node(name, lineno=lineno), made quicker)
+                node.name = name
+                node.properties = properties = {}
+                node.children = {}
+                node.lineno = lineno
                 children[name] = node
-                child = _Frame(indent, node)
+                frame = [indent, node, None, {}, None, -1]
+                lines = frame[3]
                 if type_:
                     type_ = type_.rstrip()
-                    node.properties["type"] = type_
-                    child.lines["type"] = lineno
+                    properties["type"] = type_
+                    lines["type"] = lineno
                     if encoding:
-                        open_(child, type_)
+                        open_(frame, type_)
                 elif encoding:
-                    child.index = len(datas)
-                    datas.append(None)
-                    child.parts = []
-                stack.append(child)
-            elif key:  # name = value
-                indent = len(spaces)
-                frame = stack[-1]
-                while frame.indent >= indent:
-                    stack.pop()
-                    if encoding and frame.parts is not None:
-                        close(frame)
-                    frame = stack[-1]
-                if frame.child_indent != indent:
-                    if frame.child_indent is not None:
-                        general(lineno, None)  # (an indentation error)
-                        continue
-                    frame.child_indent = indent
-                node = frame.node
-                properties = node.properties
-                if node is root or key in properties:
-                    general(lineno, None)  # (an error)
-                    continue
-                if int_:
-                    value: Any = int(int_)
-                    source = int_
-                elif str_:
-                    value = str_[1:-1]
-                    source = str_
-                elif constant:
-                    value = _CONSTANTS[constant]
-                    source = constant
+                    frame[5] = len(datas)  # type: ignore[arg-type]
+                    datas.append(None)  # type: ignore[union-attr]
+                    frame[4] = []
+                parts = frame[4]
+                child_indent = -1
+                stack.append(frame)
+                continue
+            # name = value
+            if key in properties:
+                general(lineno, None)  # (an error)
+                continue
+            if plain:
+                first = plain[0]
+                if first == '"':
+                    value: Any = plain[1:-1]
+                elif first in "tfn":
+                    value = _CONSTANTS[plain]
                 else:
                     try:
-                        value = float(float_) if float_ else parse_value(rest.rstrip())
-                    except ValueError:
-                        general(lineno, None)  # (an error)
-                        continue
-                    if float_ and not math.isfinite(value):
-                        general(lineno, None)  # (an error: not JSON)
-                        continue
-                    source = ""
-                properties[key] = value
-                frame.lines[key] = lineno
-                frame.last = key
-                if encoding and frame.parts is not None:
-                    if source:
-                        frame.parts.append('"' + key + '":' + source)
+                        value = int(plain)
+                    except ValueError:  # (a float: its JSON text may differ)
+                        value = float(plain)
+                        if not math.isfinite(value):
+                            general(lineno, None)  # (an error: not JSON)
+                            continue
+                        plain = ""
+            else:
+                try:
+                    value = parse_value(rest.rstrip())
+                except ValueError:
+                    general(lineno, None)  # (an error)
+                    continue
+            properties[key] = value
+            lines[key] = lineno
+            if parts is not None:
+                if plain:
+                    parts.append(f'"{key}":{plain}')
+                else:
+                    part = fragment(key, value)
+                    if part is None:
+                        frame[4] = parts = None
                     else:
-                        part = fragment(key, value)
-                        if part is None:
-                            frame.parts = None
-                        else:
-                            frame.parts.append(part)
-            elif other:
-                general(lineno, other)
+                        parts.append(part)
         pos = end + 1
     return parser.finish()
 
