@@ -198,19 +198,30 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _YamlDumper.add_representer(str, _represent_str)
 
 
+_CACHED = (str, int, bool, type(None))
+
+
 class _Events:
     """Feeds a dumper the events its serializer would make for our data, without recursing over nodes."""
 
     def __init__(self, dumper: _YamlDumper) -> None:
         self.dumper = dumper
+        # the same keys and values recur across nodes: how each is written, by type and value
+        self.seen: dict[tuple[type, Any], tuple[str, tuple[bool, bool], str, str | None]] = {}
 
     def scalar(self, data: Any) -> None:
         dumper = self.dumper
-        node = dumper.represent_data(data)
-        detected = dumper.resolve(ScalarNode, node.value, (True, False))
-        default = dumper.resolve(ScalarNode, node.value, (False, True))
-        implicit = (node.tag == detected, node.tag == default)
-        dumper.emit(ScalarEvent(None, node.tag, implicit, node.value, style=node.style))
+        key = (data.__class__, data)
+        known = self.seen.get(key)
+        if known is None:
+            node = dumper.represent_data(data)
+            detected = dumper.resolve(ScalarNode, node.value, (True, False))
+            default = dumper.resolve(ScalarNode, node.value, (False, True))
+            known = (node.tag, (node.tag == detected, node.tag == default), node.value, node.style)
+            if len(self.seen) < 4096 and data.__class__ in _CACHED:  # (not floats: -0.0 == 0.0)
+                self.seen[key] = known
+        tag, implicit, value, style = known
+        dumper.emit(ScalarEvent(None, tag, implicit, value, style=style))
 
     def start_mapping(self) -> None:
         self.dumper.emit(MappingStartEvent(None, _MAP_TAG, True, flow_style=False))
