@@ -26,7 +26,7 @@ from .rules import decode_source
 from .text import COLON_END, parse_text, parse_text_encoded
 from .yaml import parse_yaml
 
-__all__ = ["FORMATS", "detect_format", "parse_tree", "parse_tree_encoded", "emit_tree"]
+__all__ = ["FORMATS", "detect_format", "parse_tree", "parse_tree_encoded", "emit_tree", "emit_checked"]
 
 logger = logging.getLogger("zkservices.tree")
 
@@ -108,10 +108,15 @@ def emit_tree(root: Node, *, format: str = "text") -> str:
     ``parse_tree(emit_tree(root, format=f)) == root`` for every tree this
     accepts, at any depth.
     """
+    return emit_checked(root, format=format, checked=False)
+
+
+def emit_checked(root: Node, *, format: str = "text", checked: bool = True) -> str:
+    """:func:`emit_tree` for a tree whose properties were checked for writing already (an export's)."""
     if format == "text":
-        return emit_text(root)
+        return emit_text(root, checked=checked)
     if format == "yaml":
-        text = emit_yaml(root)
+        text = emit_yaml(root, checked=checked)
         if text and detect_format(text) != "yaml":  # pragma: no cover - defensive, keeps detection right
             text = "---\n" + text
         return text

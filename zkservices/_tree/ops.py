@@ -60,7 +60,7 @@ from .._znode.paths import check_path, join, split
 from . import apply
 from .checks import TreeInput, as_tree_encoded, prepare_tree
 from .core import SessionCore
-from .formats import FORMATS, emit_tree
+from .formats import FORMATS, emit_checked
 from .model import Node
 from .plan import Change, deletions, import_base, log_changes, plan_import
 from .read import Progress, Znode, everything, exported, read_nodes
@@ -138,7 +138,7 @@ def export_tree(
         # a missing chroot resolves to '/' and reads as nothing: an error,
         # not an empty export (an empty backup)
         raise _missing(path, real)
-    return emit_tree(_tree_of(nodes, real, path, name), format=format)
+    return emit_checked(_tree_of(nodes, real, path, name), format=format)  # (exported() checked them)
 
 
 def _tree_of(nodes: dict[str, Znode], real: str, path: str, name: str | None) -> Node:
