@@ -42,7 +42,7 @@ def tree_import_export(cs: str, quick: bool) -> None:
     path, known beforehand, all pipelined; zkservices walks the tree (and
     lists children) and writes the text or YAML.
     """
-    from zkservices._tree import iter_nodes, parse_tree
+    from zkservices._tree import emit_tree, iter_nodes, parse_tree
     from zkservices._znode.encoding import encode
 
     n = 2_000 if quick else 10_000
@@ -107,6 +107,8 @@ def tree_import_export(cs: str, quick: bool) -> None:
         exported = timed("ours_export", zk.export_tree, base + "text")
         assert isinstance(exported, str) and exported.count("\n") >= count
         timed("ours_export_yaml", zk.export_tree, base + "text", format="yaml")
+        timed("emit_text", emit_tree, root)
+        timed("emit_yaml", emit_tree, root, format="yaml")
         assert timed("ours_reimport", zk.import_tree, text, base + "text") == []
         for kind in ("ceiling", "text", "node"):  # (keeps the server small)
             setup.delete(base + kind, recursive=True)
@@ -140,6 +142,9 @@ def tree_import_export(cs: str, quick: bool) -> None:
     row("kazoo get + get_children one at a time, once", "one_export")
     ratio("text export speed vs raw kazoo's best", "ceiling_export", "ours_export", "goal >= 0.90")
     ratio("YAML export speed vs raw kazoo's best", "ceiling_export", "ours_export_yaml", "goal >= 0.90")
+    print("  context: writing the parsed tree alone (no server)")
+    row("emit_tree(tree), text", "emit_text")
+    row("emit_tree(tree), YAML (PyYAML's emitter)", "emit_yaml")
     print("  re-import of the unchanged tree (reads every node, writes nothing)")
     row("zkservices import_tree(text), unchanged", "ours_reimport")
     ratio("re-import speed vs text export", "ours_export", "ours_reimport", "goal >= 1.00")
