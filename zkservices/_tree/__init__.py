@@ -4,7 +4,8 @@ The package, one concept per module:
 
 - :mod:`.model` -- :class:`Node` and walking a tree;
 - :mod:`.rules` -- what a tree may hold (node names, property keys, link values, JSON values);
-- :mod:`.text` and :mod:`.yaml` -- the two forms' grammars and parsers;
+- :mod:`.text` and :mod:`.yaml` -- the two forms' grammars and parsers (:mod:`.values`: the
+  text form's property values, and a property as the JSON member of node data);
 - :mod:`.emit` -- writing either form; :mod:`.formats` -- detecting, parsing and writing either;
 - :mod:`.checks` -- checking a tree before it goes anywhere (``validate_tree``);
 - :mod:`.read`, :mod:`.plan`, :mod:`.apply` -- pipelined reads, change plans, transactions;

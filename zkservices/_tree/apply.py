@@ -1,20 +1,30 @@
-"""Applying a plan: multi-op transactions sent back to back, then ACL changes.
+"""Applying a plan: multi-op transactions, a few in flight at once, then ACL changes.
 
 The plan is cut into transactions of at most :data:`BATCH_OPS` operations
 and about :data:`BATCH_BYTES` bytes (well under ZooKeeper's 1 MB request
-limit), all committed with ``commit_async`` back to back: ZooKeeper applies
-one session's requests in order, so a batch's parents exist when its
-children are created.  Each batch is atomic; the whole plan is not.  ACL
-changes cannot be part of a ZooKeeper transaction; they are sent after the
-transactions, pipelined, each atomic by itself.
+limit), committed with ``commit_async``: while the server works on the
+batches in flight (at most :data:`BATCHES_IN_FLIGHT`), the next one is
+built, and the answers of those done are taken in.  ZooKeeper applies one
+session's requests in order, so a batch's parents exist when its children
+are created.  Each batch is atomic; the whole plan is not.  Once a batch
+failed no further batch is sent (those already in flight may still apply).
+ACL changes cannot be part of a ZooKeeper transaction; they are sent after
+the transactions, pipelined, each atomic by itself.
+
+Creates go into a transaction as kazoo's own ``Create`` requests, made here
+(what ``TransactionRequest.create`` checks -- paths, data, ACLs -- was
+checked when the plan was made); sets and deletes through its methods.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any, Iterator
 
 from kazoo.exceptions import ConnectionClosedError, NoAuthError, RolledBackError, RuntimeInconsistency
+from kazoo.protocol.serialization import Create
+from kazoo.security import ACL, OPEN_ACL_UNSAFE
 
 from .._session.retry import RETRYABLE
 from ..errors import NotAuthorized
@@ -22,61 +32,63 @@ from .core import SessionCore
 from .plan import Change, Op, log_changes
 from .read import Progress
 
-__all__ = ["apply_plan", "BATCH_OPS", "BATCH_BYTES"]
+__all__ = ["apply_plan", "BATCH_OPS", "BATCH_BYTES", "BATCHES_IN_FLIGHT"]
 
 log = logging.getLogger("zkservices.tree")
 
 BATCH_OPS = 1000  # operations per transaction at most
 BATCH_BYTES = 512 * 1024  # estimated request size per transaction at most
+BATCHES_IN_FLIGHT = 4  # transactions sent and not yet answered, at most
 
 
 def apply_plan(
     core: SessionCore, plan: list[Op], progress: Progress | None = None
 ) -> tuple[list[Change], BaseException | None]:
-    """Apply ``plan`` on the session's client: transactions sent back to back, then ACL changes.
+    """Apply ``plan`` on the session's client: transactions, a few in flight, then ACL changes.
 
     :returns: the changes applied, and the first error (None if all went
-        well).  A failed batch is rolled back as a whole; later batches may
-        still have been applied.  ACL changes are sent only when every batch
-        was applied.
+        well).  A failed batch is rolled back as a whole; no batch is sent
+        after it, but those in flight may still have been applied.  ACL
+        changes are sent only when every batch was applied.
     """
     client = core.client
     default_acl = core.default_acl()  # with auth: world-read, all for the identity
-    writes = [op for op in plan if op.change.action != "acl"]
-    acls = [op for op in plan if op.change.action == "acl"]
-    sent = []
-    for batch in _batches(writes):
-        transaction = client.transaction()
-        for op in batch:
-            change = op.change
-            if change.action == "create":
-                transaction.create(change.path, change.data or b"", acl=list(change.acl) if change.acl else default_acl)
-            elif change.action == "set":
-                transaction.set_data(change.path, change.data or b"", version=op.version)
-            else:
-                transaction.delete(change.path, version=op.version)
-        sent.append((batch, transaction.commit_async()))
+    writes = [op for op in plan if op.action != "acl"]
+    acls = [op for op in plan if op.action == "acl"]
     applied: list[Change] = []
     error: BaseException | None = None
     total = len(writes)
-    for batch, pending in sent:
+    in_flight: deque[tuple[list[Op], Any]] = deque()
+
+    def take_oldest() -> None:
+        nonlocal error
+        batch, pending = in_flight.popleft()
         try:
             results = pending.get()
         except (ConnectionClosedError,) + RETRYABLE as exc:
             error = error or exc
-            continue
+            return
         failure = _batch_failure(batch, results)
         if failure is not None:
             log.info("a batch of %d change(s) was rolled back: %s", len(batch), failure)
             error = error or failure
-            continue
+            return
         changes = [op.change for op in batch]
         log_changes(changes)
         applied.extend(changes)
         if progress is not None:
             progress("writing", len(applied), total)
+
+    for batch in _batches(writes):
+        while len(in_flight) >= BATCHES_IN_FLIGHT:
+            take_oldest()
+        if error is not None:
+            break
+        in_flight.append((batch, _transaction(client, batch, default_acl).commit_async()))
+    while in_flight:
+        take_oldest()
     if error is None and acls:
-        started = [(op, client.set_acls_async(op.change.path, list(op.change.acl or ()), op.version)) for op in acls]
+        started = [(op, client.set_acls_async(op.path, list(op.acl or ()), op.version)) for op in acls]
         for op, pending in started:
             try:
                 pending.get()
@@ -88,13 +100,40 @@ def apply_plan(
     return applied, error
 
 
+def _transaction(client: Any, batch: list[Op], default_acl: list[ACL] | None) -> Any:
+    """A kazoo transaction holding ``batch`` (not committed yet)."""
+    transaction = client.transaction()
+    operations = transaction.operations
+    chroot = client.chroot or ""
+    prefix = "" if chroot == "/" else chroot  # (kazoo keeps it normalized: no trailing '/')
+    # (as TransactionRequest.create does: ours, else the client's default, else open)
+    fallback = default_acl if default_acl is not None else (client.default_acl or OPEN_ACL_UNSAFE)
+    acl_given: tuple[ACL, ...] | None = None
+    acl = fallback
+    for op in batch:
+        action = op.action
+        if action == "create":
+            if op.acl is not acl_given:
+                acl_given = op.acl
+                acl = list(acl_given) if acl_given else fallback
+            operations.append(Create(prefix + op.path, op.data or b"", acl, 0))
+        elif action == "set":
+            transaction.set_data(op.path, op.data or b"", version=op.version)
+        else:
+            transaction.delete(op.path, version=op.version)
+    return transaction
+
+
 def _batches(ops: list[Op]) -> Iterator[list[Op]]:
     batch: list[Op] = []
     size = 0
+    limit = BATCH_OPS
     for op in ops:
-        change = op.change
-        cost = 64 + len(change.path.encode("utf-8")) + len(change.data or b"") + 40 * len(change.acl or ())
-        if batch and (len(batch) >= BATCH_OPS or size + cost > BATCH_BYTES):
+        path = op.path
+        cost = 64 + (len(path) if path.isascii() else len(path.encode("utf-8"))) + len(op.data or b"")
+        if op.acl:
+            cost += 40 * len(op.acl)
+        if batch and (len(batch) >= limit or size + cost > BATCH_BYTES):
             yield batch
             batch, size = [], 0
         batch.append(op)

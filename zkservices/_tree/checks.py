@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 from .._znode.encoding import MAX_DATA_SIZE, check_size
 from .._znode.links import MAX_LINK_DEPTH, follow_property
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import check_path
 from ..errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
-from .formats import parse_tree
+from .formats import parse_tree_encoded
 from .model import Node
 from .rules import (
     LINK_SUFFIX,
@@ -37,6 +37,7 @@ __all__ = [
     "Item",
     "TreeCheck",
     "as_tree",
+    "as_tree_encoded",
     "prepare_tree",
     "check_links",
     "check_tree",
@@ -52,6 +53,8 @@ TreeInput = Union[str, bytes, Node]
 Item = tuple[str, Node, bytes]
 
 _PLAIN = (str, int, bool, type(None))  # values that need no further check
+#: In a node's data, the JSON text of any property link's key ends so.
+_LINK_MARK = (PROPERTY_LINK_SUFFIX + '"').encode("utf-8")
 
 
 def tree_error(reason: str, node: Node | None, filename: str | None) -> TreeError:
@@ -65,14 +68,33 @@ def as_tree(text: TreeInput, filename: str | None = None) -> Node:
     :raises TreeError: naming the line, for a tree that does not parse.
     :raises TypeError: for anything that is not text, bytes or a Node.
     """
+    return as_tree_encoded(text, filename, encoded=False)[0]
+
+
+def as_tree_encoded(
+    text: TreeInput, filename: str | None = None, *, encoded: bool = True
+) -> tuple[Node, list[bytes | None] | None]:
+    """:func:`as_tree`, and the node data the text parser worked out (see ``parse_tree_encoded``).
+
+    :raises TreeError: naming the line, for a tree that does not parse.
+    :raises TypeError: for anything that is not text, bytes or a Node.
+    """
     if isinstance(text, Node):
-        return text
+        return text, None
     if isinstance(text, (str, bytes, bytearray, memoryview)):
-        return parse_tree(bytes(text) if not isinstance(text, str) else text, filename=filename)
+        source = bytes(text) if not isinstance(text, str) else text
+        return parse_tree_encoded(source, filename=filename, encoded=encoded)
     raise TypeError(f"a tree is text, bytes or a parsed Node, not {type(text).__name__}")
 
 
-def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted: bool = False) -> list[Item]:
+def prepare_tree(
+    root: Node,
+    base: str,
+    filename: str | None = None,
+    *,
+    trusted: bool = False,
+    encoded: list[bytes | None] | None = None,
+) -> list[Item]:
     """Check every node of ``root`` (imported at ``base``); return its items, pre-order.
 
     :param root: the tree (its root node has no properties).
@@ -80,6 +102,8 @@ def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted:
     :param filename: named in errors.
     :param trusted: ``root`` comes straight from :func:`parse_tree`, which
         checked names, keys and values already; only the size is left to check.
+    :param encoded: the data of the nodes in pre-order as the parser worked
+        it out (``parse_tree_encoded``; None entries are encoded here).
     :returns: ``(path, node, data)`` for every node below the root, ``data``
         the compact UTF-8 JSON that would be written.
     :raises TreeError: naming the node's line, for what the parser catches in
@@ -91,8 +115,10 @@ def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted:
         raise TypeError(f"expected a tree Node, not {type(root).__name__}")
     if root.properties:
         raise tree_error("the root of a tree cannot have properties; give them to a node", root, filename)
-    items: list[Item] = []
     dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    if trusted:
+        return _prepare_trusted(root, base, filename, encoded, dumps)
+    items: list[Item] = []
     key_problems: dict[str, str | None] = {}
     pending: list[tuple[str, Node, bool]] = [(base, root, True)]
     while pending:
@@ -100,7 +126,9 @@ def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted:
         if not is_root:
             if not trusted:
                 _check_properties(path, node, filename, key_problems)
-            data = dumps(node.properties).encode("utf-8")
+            data = encoded[len(items)] if encoded is not None else None
+            if data is None:
+                data = dumps(node.properties).encode("utf-8")
             if len(data) > MAX_DATA_SIZE:
                 try:
                     check_size(path, data)
@@ -114,6 +142,35 @@ def prepare_tree(root: Node, base: str, filename: str | None = None, *, trusted:
                 _check_child(path, name, child, node, filename)
             children.append((f"{prefix}/{name}", child, False))
         pending.extend(reversed(children))
+    return items
+
+
+def _prepare_trusted(
+    root: Node, base: str, filename: str | None, encoded: list[bytes | None] | None, dumps: Callable[[Any], str]
+) -> list[Item]:
+    """:func:`prepare_tree` for a tree a parser checked: paths, data and the size check only."""
+    items: list[Item] = []
+    append = items.append
+    datas = iter(encoded) if encoded is not None else None
+    stack = [("" if base == "/" else base, iter(root.children.items()))]
+    while stack:
+        prefix, children = stack[-1]
+        for name, node in children:
+            path = f"{prefix}/{name}"
+            data = next(datas, None) if datas is not None else None
+            if data is None:
+                data = dumps(node.properties).encode("utf-8")
+            if len(data) > MAX_DATA_SIZE:
+                try:
+                    check_size(path, data)
+                except ValueTooLarge as exc:
+                    raise tree_error(str(exc), node, filename) from None
+            append((path, node, data))
+            if node.children:
+                stack.append((path, iter(node.children.items())))
+                break
+        else:
+            stack.pop()
     return items
 
 
@@ -161,15 +218,6 @@ class Unknown(Exception):
     """A property-link check needed a node outside the world it was given."""
 
 
-def _property_links(properties: dict[str, Any]) -> Iterator[str]:
-    """Names of the property links in ``properties`` that are in effect."""
-    for key in properties:
-        if key.endswith(PROPERTY_LINK_SUFFIX):
-            name = key[: -len(PROPERTY_LINK_SUFFIX)]
-            if name not in properties:
-                yield name
-
-
 def check_links(
     items: Sequence[Item],
     read: Callable[[str], dict | None],
@@ -200,8 +248,16 @@ def check_links(
             raise _TooLong()
         return read(path)
 
-    for path, node, _data in items:
-        for name in _property_links(node.properties):
+    for path, node, data in items:
+        if _LINK_MARK not in data:  # (its data names no property link: quick to tell)
+            continue
+        properties = node.properties
+        for key in properties:
+            if not key.endswith(PROPERTY_LINK_SUFFIX):
+                continue
+            name = key[: -len(PROPERTY_LINK_SUFFIX)]
+            if name in properties:
+                continue  # (a property of that name wins over the link)
             hops = 0
             try:
                 follow_property(path, node.properties, name, read=read_hop, resolve_path=resolve_path)

@@ -128,9 +128,13 @@ def _inline_type(value: Any) -> bool:
     )
 
 
+# (json.dumps with these options, made once: dumps makes an encoder per call)
+_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, allow_nan=False).encode
+
+
 def _json_text(value: Any) -> str:
     """One-line JSON; U+0085, U+2028, U+2029 escaped so no tool sees a line break."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    text = _dumps(value)
     return UNICODE_BREAKS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -148,8 +152,12 @@ def _text_name_problem(base: str) -> str | None:
     return None
 
 
-def emit_text(root: Node) -> str:
-    """The tree below ``root`` in the text form; ValueError for what it cannot hold."""
+def emit_text(root: Node, *, checked: bool = False) -> str:
+    """The tree below ``root`` in the text form; ValueError for what it cannot hold.
+
+    ``checked``: every property passed :func:`checked_property` already (an
+    export's nodes, see ``exported``), so it is not checked again.
+    """
     lines = []
     for depth, path, name, node in _walk_sorted(root):
         indent = "  " * depth
@@ -162,7 +170,11 @@ def emit_text(root: Node) -> str:
             head += f" : {properties.pop('type')}"
         lines.append(head)
         for key in sorted(properties, key=_sort_key):
-            op, base, value = checked_property(path, key, properties[key])
+            if checked:
+                op, base = split_key(key)
+                value = properties[key]
+            else:
+                op, base, value = checked_property(path, key, properties[key])
             problem = _text_name_problem(base)
             if op == "=":
                 rendered = _json_text(value)
@@ -198,19 +210,30 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _YamlDumper.add_representer(str, _represent_str)
 
 
+_CACHED = (str, int, bool, type(None))
+
+
 class _Events:
     """Feeds a dumper the events its serializer would make for our data, without recursing over nodes."""
 
     def __init__(self, dumper: _YamlDumper) -> None:
         self.dumper = dumper
+        # the same keys and values recur across nodes: how each is written, by type and value
+        self.seen: dict[tuple[type, Any], tuple[str, tuple[bool, bool], str, str | None]] = {}
 
     def scalar(self, data: Any) -> None:
         dumper = self.dumper
-        node = dumper.represent_data(data)
-        detected = dumper.resolve(ScalarNode, node.value, (True, False))
-        default = dumper.resolve(ScalarNode, node.value, (False, True))
-        implicit = (node.tag == detected, node.tag == default)
-        dumper.emit(ScalarEvent(None, node.tag, implicit, node.value, style=node.style))
+        key = (data.__class__, data)
+        known = self.seen.get(key)
+        if known is None:
+            node = dumper.represent_data(data)
+            detected = dumper.resolve(ScalarNode, node.value, (True, False))
+            default = dumper.resolve(ScalarNode, node.value, (False, True))
+            known = (node.tag, (node.tag == detected, node.tag == default), node.value, node.style)
+            if len(self.seen) < 4096 and data.__class__ in _CACHED:  # (not floats: -0.0 == 0.0)
+                self.seen[key] = known
+        tag, implicit, value, style = known
+        dumper.emit(ScalarEvent(None, tag, implicit, value, style=style))
 
     def start_mapping(self) -> None:
         self.dumper.emit(MappingStartEvent(None, _MAP_TAG, True, flow_style=False))
@@ -235,8 +258,11 @@ class _Events:
             self.scalar(value)
 
 
-def emit_yaml(root: Node) -> str:
-    """The tree below ``root`` in the YAML form; ValueError for what no form can hold."""
+def emit_yaml(root: Node, *, checked: bool = False) -> str:
+    """The tree below ``root`` in the YAML form; ValueError for what no form can hold.
+
+    ``checked``: as for :func:`emit_text`.
+    """
     if not root.children:
         if root.properties:
             raise ValueError("cannot write properties of the root node; they have no place in a tree")
@@ -257,14 +283,15 @@ def emit_yaml(root: Node) -> str:
             while open_bodies > depth:
                 events.end_mapping()
                 open_bodies -= 1
-            checked = [
-                (key, checked_property(path, key, node.properties[key])[2])
-                for key in sorted(node.properties, key=_sort_key)
+            properties = node.properties
+            members = [
+                (key, properties[key] if checked else checked_property(path, key, properties[key])[2])
+                for key in sorted(properties, key=_sort_key)
             ]
             events.scalar("/" + name)
             events.start_mapping()
             open_bodies += 1
-            for key, value in checked:
+            for key, value in members:
                 events.scalar(key)
                 events.value(value)
         while open_bodies:

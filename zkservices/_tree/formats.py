@@ -23,10 +23,10 @@ import re
 from .emit import emit_text, emit_yaml
 from .model import Node
 from .rules import decode_source
-from .text import COLON_END, parse_text
+from .text import COLON_END, parse_text, parse_text_encoded
 from .yaml import parse_yaml
 
-__all__ = ["FORMATS", "detect_format", "parse_tree", "emit_tree"]
+__all__ = ["FORMATS", "detect_format", "parse_tree", "parse_tree_encoded", "emit_tree", "emit_checked"]
 
 logger = logging.getLogger("zkservices.tree")
 
@@ -73,12 +73,27 @@ def parse_tree(text: str | bytes, *, filename: str | None = None) -> Node:
     :raises TreeError: naming the line (a ``ValueError``), for anything either form refuses.
     :raises TypeError: ``text`` is neither str nor bytes.
     """
+    return parse_tree_encoded(text, filename=filename, encoded=False)[0]
+
+
+def parse_tree_encoded(
+    text: str | bytes, *, filename: str | None = None, encoded: bool = True
+) -> tuple[Node, list[bytes | None] | None]:
+    """Parse like :func:`parse_tree`; for the text form, also each node's data as an import writes it.
+
+    :returns: the root, and (text form, ``encoded``) the data of every node
+        below it in pre-order, None where the parser left it to the caller
+        (see :func:`~.text.parse_text_encoded`); None instead of the list for YAML.
+    :raises TreeError: as :func:`parse_tree`.
+    """
     text = decode_source(text, filename)
     form = "yaml" if filename and filename.lower().endswith((".yaml", ".yml")) else detect_format(text)
     logger.debug("parsing %s as %s", filename or "<string>", form)
     if form == "yaml":
-        return parse_yaml(text, filename=filename)
-    return parse_text(text, filename=filename)
+        return parse_yaml(text, filename=filename), None
+    if encoded:
+        return parse_text_encoded(text, filename=filename)
+    return parse_text(text, filename=filename), None
 
 
 def emit_tree(root: Node, *, format: str = "text") -> str:
@@ -93,10 +108,15 @@ def emit_tree(root: Node, *, format: str = "text") -> str:
     ``parse_tree(emit_tree(root, format=f)) == root`` for every tree this
     accepts, at any depth.
     """
+    return emit_checked(root, format=format, checked=False)
+
+
+def emit_checked(root: Node, *, format: str = "text", checked: bool = True) -> str:
+    """:func:`emit_tree` for a tree whose properties were checked for writing already (an export's)."""
     if format == "text":
-        return emit_text(root)
+        return emit_text(root, checked=checked)
     if format == "yaml":
-        text = emit_yaml(root)
+        text = emit_yaml(root, checked=checked)
         if text and detect_format(text) != "yaml":  # pragma: no cover - defensive, keeps detection right
             text = "---\n" + text
         return text

@@ -58,9 +58,9 @@ from kazoo.security import ACL
 from .._session.retry import RETRYABLE
 from .._znode.paths import check_path, join, split
 from . import apply
-from .checks import TreeInput, as_tree, prepare_tree
+from .checks import TreeInput, as_tree_encoded, prepare_tree
 from .core import SessionCore
-from .formats import FORMATS, emit_tree
+from .formats import FORMATS, emit_checked
 from .model import Node
 from .plan import Change, deletions, import_base, log_changes, plan_import
 from .read import Progress, Znode, everything, exported, read_nodes
@@ -138,7 +138,7 @@ def export_tree(
         # a missing chroot resolves to '/' and reads as nothing: an error,
         # not an empty export (an empty backup)
         raise _missing(path, real)
-    return emit_tree(_tree_of(nodes, real, path, name), format=format)
+    return emit_checked(_tree_of(nodes, real, path, name), format=format)  # (exported() checked them)
 
 
 def _tree_of(nodes: dict[str, Znode], real: str, path: str, name: str | None) -> Node:
@@ -323,13 +323,13 @@ def import_tree(
     check_path(path)
     if trim not in (True, False, None):
         raise TypeError(f"trim must be True, False or None, not {trim!r}")
-    root = as_tree(text, filename)
+    root, encoded = as_tree_encoded(text, filename)
     trusted = not isinstance(text, Node)  # parsed just now: names, keys and values are checked
     wanted_acl = tuple(acl) if acl is not None else None
     done: list[Change] = []
     for attempt in range(1, ATTEMPTS + 1):
         real, missing = import_base(core, path)
-        items = prepare_tree(root, real, filename, trusted=trusted)
+        items = prepare_tree(root, real, filename, trusted=trusted, encoded=encoded)
         plan = plan_import(core, items, real, missing, trim, wanted_acl, filename, dry_run, progress, attempt)
         if dry_run:
             log_changes([op.change for op in plan], dry_run=True)

@@ -79,12 +79,31 @@ def _acl_text(acl: Sequence[ACL] | None) -> str:
     return ",".join(parts) or "(none)"
 
 
-@dataclass
 class Op:
-    """A planned change plus what applying it needs (the expected version; -1: any)."""
+    """A planned change plus what applying it needs (the expected version; -1: any).
 
-    change: Change
-    version: int = -1
+    Light (a plan holds one per node); its :class:`Change` is made when it is
+    reported (``op.change``).
+    """
+
+    __slots__ = ("action", "path", "data", "acl", "version")
+
+    def __init__(
+        self, action: str, path: str, data: bytes | None = None, acl: tuple[ACL, ...] | None = None, version: int = -1
+    ) -> None:
+        self.action = action
+        self.path = path
+        self.data = data
+        self.acl = acl
+        self.version = version
+
+    @property
+    def change(self) -> Change:
+        """The change this op makes."""
+        return Change(self.action, self.path, self.data, self.acl)
+
+    def __repr__(self) -> str:
+        return f"Op({self.change}, version={self.version})"
 
 
 def log_changes(changes: Iterable[Change], *, dry_run: bool = False) -> None:
@@ -152,18 +171,23 @@ def plan_import(
     against the tree as it will be (TreeError naming the line if one is bad).
     ``attempt`` counts the plan-and-apply rounds (warnings only on the first).
     """
-    tree = {p: node for p, node, _ in items}
-    top = [p for p, node, _ in items if split(p)[0] == real]
+    tree: dict[str, Any] = {}  # path -> node of the tree, made when first needed
+
+    def in_tree() -> dict[str, Any]:
+        if not tree and items:
+            tree.update((p, node) for p, node, _ in items)
+        return tree
+
     wanted = _expand_acl(core, acl) if acl is not None else None
 
     def want_children(p: str, node: Znode) -> bool:
-        imported = tree.get(p)
+        imported = in_tree().get(p)
         if imported is None:
             return trim is True
         return bool(imported.children) or trim is not False
 
     def select(p: str, names: list[str]) -> Iterable[str]:
-        imported = tree.get(p)
+        imported = in_tree().get(p)
         if imported is None or trim is not False:
             return names
         return [n for n in names if n in imported.children]
@@ -171,30 +195,33 @@ def plan_import(
     if missing:
         existing: dict[str, Znode] = {}
     else:
+        prefix = real.rstrip("/") + "/"
         existing = read_nodes(
             core,
-            top,
+            [p for p, _node, _data in items if "/" not in p[len(prefix):]],
             want_children=want_children,
             select=select,
-            want_acl=lambda p: wanted is not None and p in tree,
+            want_acl=lambda p: wanted is not None and p in in_tree(),
             progress=progress,
         )
 
-    plan: list[Op] = [Op(Change("create", p, b"", acl)) for p in missing]
-    for p, node, data in items:
+    plan: list[Op] = [Op("create", p, b"", acl) for p in missing]
+    if not existing:
+        plan.extend([Op("create", p, data, acl) for p, _node, data in items])
+    for p, node, data in items if existing else ():
         current = existing.get(p)
         if current is None:
-            plan.append(Op(Change("create", p, data, acl)))
+            plan.append(Op("create", p, data, acl))
             continue
         # (compared as export shows it: re-importing an export leaves data it could not show alone)
-        if not same_json(exported(p, current.data), node.properties):
-            plan.append(Op(Change("set", p, data), current.stat.version))
+        if current.data != data and not same_json(exported(p, current.data), node.properties):
+            plan.append(Op("set", p, data, None, current.stat.version))
         if wanted is not None and current.acl is not None and not _same_acl(current.acl, wanted):
-            plan.append(Op(Change("acl", p, None, acl), current.acl_version))
+            plan.append(Op("acl", p, None, acl, current.acl_version))
 
     # nodes that are there but not in the tree
     removals: list[Op] = []
-    for p, node, _data in items:
+    for p, node, _data in items if existing else ():
         current = existing.get(p)
         if current is None or current.children is None or trim is False:
             continue
@@ -215,10 +242,15 @@ def plan_import(
     plan.extend(removals)
 
     # property links must resolve in the tree as it will be
-    deleted = {op.change.path for op in removals}
-    created = {op.change.path for op in plan if op.change.action == "create"}
+    deleted = {op.path for op in removals}
+    created: set[str] = set()  # made when first needed
+    made: list[bool] = []
 
     def exists(p: str) -> bool:
+        if not made:
+            created.update(op.path for op in plan if op.action == "create")
+            made.append(True)
+        tree = in_tree()
         if p == "/" or p in tree or p in created:
             return True
         if p in deleted:
@@ -234,6 +266,7 @@ def plan_import(
         return core.retry(core.client.exists, p) is not None
 
     def read(p: str) -> dict | None:
+        tree = in_tree()
         if p in tree:
             return tree[p].properties
         if not exists(p):
@@ -299,5 +332,5 @@ def deletions(
             keep.add(path)
             log.log(ancestor_level, "%snot deleting %s: it has ephemeral nodes below it", prefix, path)
         else:
-            plan.append(Op(Change("delete", path)))
+            plan.append(Op("delete", path))
     return plan

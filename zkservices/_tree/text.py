@@ -61,16 +61,15 @@
 
 from __future__ import annotations
 
-import ast
-import json
+import math
 import re
+import sys
 from typing import Any, Callable
 
 from ..errors import TreeError
 from .model import Node
 from .rules import (
     CONTROL,
-    MAX_VALUE_DEPTH,
     RESERVED_TOP_LEVEL,
     char_name,
     decode_source,
@@ -78,10 +77,11 @@ from .rules import (
     key_problem,
     link_value_problem,
     node_name_problem,
-    to_json,
+    split_key,
 )
+from .values import fragment, parse_value
 
-__all__ = ["parse_text", "parse_value", "split_entry", "text_node_name_problem", "COLON_END"]
+__all__ = ["parse_text", "parse_text_encoded", "line_pattern", "parse_value", "split_entry", "text_node_name_problem", "COLON_END"]
 
 _TYPE_SEPARATOR = re.compile(r"\s+:(?:\s|$)")
 _OPERATOR = re.compile(r"\s(=>|->|=)(?:\s|$)")
@@ -113,67 +113,197 @@ def text_node_name_problem(name: str) -> str | None:
     return None
 
 
-_FAILED = object()
-_TOO_DEEP = object()
+# The fast path: one pattern splits the lines of the common shapes into their parts, a
+# chunk of lines at a time (C speed); the loop below handles those and hands every other
+# line to the general rules (_Parser.line), which decide exactly as they always did.
+# Each shape is one the general rules read the same way: a node name or property name
+# of printable ASCII without blanks (so the first operator or type separator is the
+# one right after it), values that are plain integers, floats, strings without
+# escapes, true/false/null (JSON literals whose value json.loads would give), or
+# any other value (parsed by parse_value, as always).
+_NAME = r"[!-.0-~]+"  # printable ASCII but ' ' and '/' (one ending in ':' takes the long way)
+_KEY = r"[!$-.0-\[\]-~][!#-\[\]-~]*"  # printable ASCII but ' ', '"' and '\', not starting with '#' or '/'
+_REST = r"\S[^\x00-\x08\x0a-\x1f]*"  # the rest of a line: no control character but tab
+_INT = r"0|-?[1-9][0-9]{0,17}"  # (the JSON text of its value, too)
+_FLOAT = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
+_STRING = r'"[^"\\\x00-\x1f]*"'  # no escapes: its JSON text is itself
 
 
-def _literal(text: str) -> Any:
-    """The value of ``text`` as JSON, else as a Python literal, else ``_FAILED`` or ``_TOO_DEEP``."""
-    too_deep = False
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        too_deep = True
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except RecursionError:
-        return _TOO_DEEP
-    except (ValueError, TypeError, SyntaxError, MemoryError):
-        return _TOO_DEEP if too_deep else _FAILED
+def line_pattern(possessive: bool) -> re.Pattern[str]:
+    """The pattern of the fast path; ``possessive`` (Python 3.11+) backtracks less, matching the same."""
+    more = "+" if possessive else ""  # (every run it applies to is followed by what it cannot hold)
+    name, key, rest = _NAME + more, _KEY + more, _REST + more
+    return re.compile(
+        rf"^( *{more})(?:/({name})(?: +: +({rest}))?|({key}) = (?:({_INT}|{_FLOAT}|{_STRING}|true|false|null)|({rest})))"
+        r" *$|^(.*)$",
+        re.MULTILINE,
+    )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+_LINE = line_pattern(sys.version_info >= (3, 11))
+_CHUNK = 1 << 13  # characters of text matched at once (a bounded list of lines at a time)
+_CONSTANTS = {"true": True, "false": False, "null": None}
+_DOTS = frozenset((".", ".."))
+def _line_at(text: str, lineno: int) -> str:
+    start = 0
+    for _ in range(lineno - 1):
+        start = text.index("\n", start) + 1
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
-def parse_value(text: str) -> Any:
-    """Parse a property value of the text form (rules in the module docstring).
-
-    Returns the value as JSON data; raises ValueError with the reason.
-    """
-    value = _literal(text)
-    if value is _FAILED or value is _TOO_DEEP:
-        for index, char in enumerate(text):
-            if char == "#":
-                prefix = text[:index].rstrip()
-                if prefix:
-                    candidate = _literal(prefix)
-                    if candidate is not _FAILED and candidate is not _TOO_DEEP:
-                        value = candidate
-                        break
-    if value is _TOO_DEEP:
-        raise ValueError(f"value nests lists or objects more than {MAX_VALUE_DEPTH} levels deep")
-    if value is _FAILED:
-        raise ValueError(f"value is not a JSON or Python literal: {text}")
-    try:
-        return to_json(value)
-    except ValueError as e:
-        raise ValueError(f"value {text} is not representable in JSON: {e}") from None
+# A node whose body is still open while parsing: a list, quick to make and to read --
+# [indent of its line, the Node, indent of its body (None until a line is there),
+#  property key -> line it was set on (the latest line last), its data's JSON members
+#  so far (None: not tracked), where its data goes in the list of encoded data].
+_INDENT, _NODE, _CHILD, _LINES, _PARTS, _INDEX = range(6)
+Frame = list
 
 
-class _Frame:
-    """A node whose body is still open while parsing."""
+def _frame(indent: int, node: Node) -> Frame:
+    return [indent, node, None, {}, None, -1]
 
-    __slots__ = ("indent", "node", "child_indent", "lines", "last")
 
-    def __init__(self, indent: int, node: Node) -> None:
-        self.indent = indent
-        self.node = node
-        self.child_indent: int | None = None
-        self.lines: dict[str, int] = {}  # property key -> line it was set on
-        self.last = ""  # description of the last property line, for errors
+class _Parser:
+    """The parse's state, and the general rules, line by line."""
+
+    def __init__(self, text: str, filename: str | None, datas: list[bytes | None] | None) -> None:
+        self.text = text
+        self.filename = filename
+        self.datas = datas
+        self.root = Node()
+        self.stack: list[Frame] = [_frame(-1, self.root)]
+
+    def error(self, reason: str, lineno: int) -> TreeError:
+        return TreeError(reason, filename=self.filename, lineno=lineno)
+
+    def open(self, frame: Frame, type_: str | None) -> None:
+        """Start tracking the data of ``frame``'s new node (whose only property may be its type)."""
+        datas = self.datas
+        assert datas is not None
+        frame[_INDEX] = len(datas)
+        datas.append(None)
+        if type_ is None:
+            frame[_PARTS] = []
+        elif '"' in type_ or "\\" in type_ or "\t" in type_:
+            part = fragment("type", type_)
+            frame[_PARTS] = None if part is None else [part]
+        else:
+            frame[_PARTS] = ['"type":"' + type_ + '"']
+
+    def close(self, frame: Frame) -> None:
+        """The body of ``frame`` is complete: its data, if every member was tracked."""
+        parts = frame[_PARTS]
+        if parts is not None and self.datas is not None:
+            try:
+                self.datas[frame[_INDEX]] = ("{" + ",".join(parts) + "}").encode("utf-8")
+            except UnicodeEncodeError:  # (lone surrogates: prepare_tree says so)
+                pass
+
+    def finish(self) -> Node:
+        stack = self.stack
+        while len(stack) > 1:
+            self.close(stack.pop())
+        return self.root
+
+    def line(self, lineno: int, line: str | None) -> None:
+        """Apply line ``lineno`` (read from the text if ``line`` is None) by the general rules."""
+        if line is None:
+            line = _line_at(self.text, lineno)
+        if line.endswith("\r"):
+            line = line[:-1]
+        control = CONTROL.search(line)
+        if control:
+            raise self.error(f"control character {char_name(control.group())} in the line (binary data?)", lineno)
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            return
+        indent = len(line) - len(stripped)
+        stripped = stripped.rstrip()
+        if indent and line.count(" ", 0, indent) != indent:
+            for char in line[:indent]:
+                if char == "\t":
+                    raise self.error("tab in the indentation; indent with spaces only", lineno)
+                if char != " ":
+                    raise self.error(f"{char_name(char)} in the indentation; indent with spaces only", lineno)
+
+        stack = self.stack
+        while stack[-1][_INDENT] >= indent:
+            self.close(stack.pop())
+        frame = stack[-1]
+        lines = frame[_LINES]
+        if frame[_CHILD] is None:
+            frame[_CHILD] = indent
+        elif indent > frame[_CHILD]:
+            latest = max(lines, key=lines.__getitem__)  # (a property: a node would hold the line)
+            last = f"{describe(*split_key(latest))} on line {lines[latest]}"
+            raise self.error(f"indented under the {last}; only nodes can have indented lines under them", lineno)
+        elif indent < frame[_CHILD]:
+            raise self.error("dedent to an indentation level that was never used", lineno)
+
+        root = self.root
+        if stripped.startswith("/"):
+            name, type_ = _parse_node_line(stripped, lambda reason: self.error(reason, lineno))
+            parent = frame[_NODE]
+            if parent is root and name == RESERVED_TOP_LEVEL:
+                raise self.error(
+                    f"'/{RESERVED_TOP_LEVEL}' is reserved by ZooKeeper and cannot be a top-level node", lineno
+                )
+            if name in parent.children:
+                first = parent.children[name].lineno
+                raise self.error(f"duplicate node '/{name}' (first defined on line {first})", lineno)
+            node = Node(name, lineno=lineno)
+            parent.children[name] = node
+            child = _frame(indent, node)
+            if type_ is not None:
+                node.properties["type"] = type_
+                child[_LINES]["type"] = lineno
+            if self.datas is not None:
+                self.open(child, type_)
+            stack.append(child)
+            return
+
+        parts = split_entry(stripped)
+        if parts is None:
+            hint = ""
+            if COLON_END.search(stripped):
+                hint = " (a YAML line? YAML trees must start with a '/name:' key)"
+            raise self.error(
+                "unrecognized line, expected '/name [: type]', 'name = value', "
+                f"'name -> target' or 'name => path [name]': {stripped!r}{hint}",
+                lineno,
+            )
+        name, op, rest = parts
+        what = describe(op, name)
+        if frame[_NODE] is root:
+            where = "above the first node" if not root.children else "at the top level"
+            raise self.error(f"{what} {where}; properties and links must be indented under a node", lineno)
+        key = name if op == "=" else f"{name} {op}"
+        problem = key_problem(key)
+        if problem:
+            raise self.error(problem, lineno)
+        if op == "=":
+            if not rest:
+                raise self.error(f"{what} has no value", lineno)
+            try:
+                value = parse_value(rest)
+            except ValueError as e:
+                raise self.error(f"{what}: {e}", lineno) from None
+        else:
+            problem = link_value_problem(op, rest)
+            if problem:
+                raise self.error(f"{what}: {problem}", lineno)
+            value = rest
+        if key in lines:
+            raise self.error(f"duplicate {what} (first defined on line {lines[key]})", lineno)
+        frame[_NODE].properties[key] = value
+        lines[key] = lineno
+        if frame[_PARTS] is not None:
+            part = fragment(key, value)
+            if part is None:
+                frame[_PARTS] = None
+            else:
+                frame[_PARTS].append(part)
 
 
 def parse_text(text: str | bytes, filename: str | None = None) -> Node:
@@ -184,94 +314,139 @@ def parse_text(text: str | bytes, filename: str | None = None) -> Node:
     :raises TreeError: naming the line, for anything the grammar refuses.
     :raises TypeError: ``text`` is neither str nor bytes.
     """
+    return _parse(text, filename, None)
+
+
+def parse_text_encoded(text: str | bytes, filename: str | None = None) -> tuple[Node, list[bytes | None]]:
+    """Parse like :func:`parse_text`; also return each node's data as an import writes it.
+
+    :returns: the root, and for every node below it in pre-order (file
+        order) its properties as compact UTF-8 JSON -- built from the
+        values' own text where that is their JSON text -- or None where
+        that was not worked out here.
+    :raises TreeError: as :func:`parse_text`.
+    """
+    datas: list[bytes | None] = []
+    return _parse(text, filename, datas), datas
+
+
+def _parse(text: str | bytes, filename: str | None, datas: list[bytes | None] | None) -> Node:
     text = decode_source(text, filename)
-    root = Node()
-    stack = [_Frame(-1, root)]
-    for lineno, line in enumerate(text.split("\n"), 1):
-
-        def error(reason: str, lineno: int = lineno) -> TreeError:
-            return TreeError(reason, filename=filename, lineno=lineno)
-
-        if line.endswith("\r"):
-            line = line[:-1]
-        control = CONTROL.search(line)
-        if control:
-            raise error(f"control character {char_name(control.group())} in the line (binary data?)")
-        stripped = line.lstrip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(stripped)
-        stripped = stripped.rstrip()
-        if indent and line.count(" ", 0, indent) != indent:
-            for char in line[:indent]:
-                if char == "\t":
-                    raise error("tab in the indentation; indent with spaces only")
-                if char != " ":
-                    raise error(f"{char_name(char)} in the indentation; indent with spaces only")
-
-        while stack[-1].indent >= indent:
-            stack.pop()
-        frame = stack[-1]
-        if frame.child_indent is None:
-            frame.child_indent = indent
-        elif indent > frame.child_indent:
-            raise error(f"indented under the {frame.last}; only nodes can have indented lines under them")
-        elif indent < frame.child_indent:
-            raise error("dedent to an indentation level that was never used")
-
-        if stripped.startswith("/"):
-            name, type_ = _parse_node_line(stripped, error)
-            parent = frame.node
-            if parent is root and name == RESERVED_TOP_LEVEL:
-                raise error(f"'/{RESERVED_TOP_LEVEL}' is reserved by ZooKeeper and cannot be a top-level node")
-            if name in parent.children:
-                first = parent.children[name].lineno
-                raise error(f"duplicate node '/{name}' (first defined on line {first})")
-            node = Node(name, lineno=lineno)
-            parent.children[name] = node
-            child = _Frame(indent, node)
-            if type_ is not None:
-                node.properties["type"] = type_
-                child.lines["type"] = lineno
-            stack.append(child)
-            continue
-
-        parts = split_entry(stripped)
-        if parts is None:
-            hint = ""
-            if COLON_END.search(stripped):
-                hint = " (a YAML line? YAML trees must start with a '/name:' key)"
-            raise error(
-                "unrecognized line, expected '/name [: type]', 'name = value', "
-                f"'name -> target' or 'name => path [name]': {stripped!r}{hint}"
-            )
-        name, op, rest = parts
-        what = describe(op, name)
-        if frame.node is root:
-            where = "above the first node" if not root.children else "at the top level"
-            raise error(f"{what} {where}; properties and links must be indented under a node")
-        key = name if op == "=" else f"{name} {op}"
-        problem = key_problem(key)
-        if problem:
-            raise error(problem)
-        if op == "=":
-            if not rest:
-                raise error(f"{what} has no value")
-            try:
-                value = parse_value(rest)
-            except ValueError as e:
-                raise error(f"{what}: {e}") from None
-        else:
-            problem = link_value_problem(op, rest)
-            if problem:
-                raise error(f"{what}: {problem}")
-            value = rest
-        if key in frame.lines:
-            raise error(f"duplicate {what} (first defined on line {frame.lines[key]})")
-        frame.node.properties[key] = value
-        frame.lines[key] = lineno
-        frame.last = f"{what} on line {lineno}"
-    return root
+    parser = _Parser(text, filename, datas)
+    root, stack, general = parser.root, parser.stack, parser.line
+    encoding = datas is not None
+    open_ = parser.open
+    findall = _LINE.findall
+    new = object.__new__
+    # The open frame and what of it every line uses, kept in locals (frames are
+    # lists: [indent, node, child indent, lines, parts, index]); ``child_indent`` is
+    # -1 while its body has no line yet and -2 for the root (whose lines all take
+    # the long way).
+    frame = stack[-1]
+    child_indent = -2
+    properties: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    parts: list[str] | None = None
+    lineno = 0
+    pos = 0
+    size = len(text)
+    while pos <= size:
+        end = text.find("\n", pos + _CHUNK)  # (a chunk ends at a line break)
+        if end < 0:
+            end = size
+        for spaces, name, type_, key, plain, rest, other in findall(text, pos, end):
+            lineno += 1
+            if not (name or key):
+                if other:
+                    general(lineno, other)
+                    frame = stack[-1]
+                    child_indent = -2 if frame[1] is root else -1 if frame[2] is None else frame[2]
+                    properties, lines, parts = frame[1].properties, frame[3], frame[4]
+                continue
+            indent = len(spaces)
+            if indent != child_indent:  # another body than the last line's (or an error)
+                while frame[0] >= indent:
+                    stack.pop()
+                    if encoding and frame[4] is not None:
+                        try:  # (close(frame), inline)
+                            datas[frame[5]] = ("{" + ",".join(frame[4]) + "}").encode("utf-8")  # type: ignore[index]
+                        except UnicodeEncodeError:
+                            pass
+                    frame = stack[-1]
+                if frame[2] is None:
+                    frame[2] = indent
+                if frame[2] != indent or (key and frame[1] is root):
+                    general(lineno, None)  # (an error)
+                    continue
+                child_indent = -2 if frame[1] is root else indent
+                properties, lines, parts = frame[1].properties, frame[3], frame[4]
+            if name:  # /name [: type]
+                children = frame[1].children
+                if name in children or name in _DOTS or name[-1] == ":" or (
+                    frame[1] is root and name == RESERVED_TOP_LEVEL
+                ):
+                    general(lineno, None)  # (an error)
+                    continue
+                node = new(Node)  # (Node(name, lineno=lineno), made quicker)
+                node.name = name
+                node.properties = properties = {}
+                node.children = {}
+                node.lineno = lineno
+                children[name] = node
+                frame = [indent, node, None, {}, None, -1]
+                lines = frame[3]
+                if type_:
+                    type_ = type_.rstrip()
+                    properties["type"] = type_
+                    lines["type"] = lineno
+                    if encoding:
+                        open_(frame, type_)
+                elif encoding:
+                    frame[5] = len(datas)  # type: ignore[arg-type]
+                    datas.append(None)  # type: ignore[union-attr]
+                    frame[4] = []
+                parts = frame[4]
+                child_indent = -1
+                stack.append(frame)
+                continue
+            # name = value
+            if key in properties:
+                general(lineno, None)  # (an error)
+                continue
+            if plain:
+                first = plain[0]
+                if first == '"':
+                    value: Any = plain[1:-1]
+                elif first in "tfn":
+                    value = _CONSTANTS[plain]
+                else:
+                    try:
+                        value = int(plain)
+                    except ValueError:  # (a float: its JSON text may differ)
+                        value = float(plain)
+                        if not math.isfinite(value):
+                            general(lineno, None)  # (an error: not JSON)
+                            continue
+                        plain = ""
+            else:
+                try:
+                    value = parse_value(rest.rstrip())
+                except ValueError:
+                    general(lineno, None)  # (an error)
+                    continue
+            properties[key] = value
+            lines[key] = lineno
+            if parts is not None:
+                if plain:
+                    parts.append(f'"{key}":{plain}')
+                else:
+                    part = fragment(key, value)
+                    if part is None:
+                        frame[4] = parts = None
+                    else:
+                        parts.append(part)
+        pos = end + 1
+    return parser.finish()
 
 
 def _parse_node_line(stripped: str, error: Callable[[str], TreeError]) -> tuple[str, str | None]:
