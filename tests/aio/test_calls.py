@@ -370,3 +370,23 @@ def test_a_slow_composite_call_does_not_lose_the_reads_behind_it(zk, zk_client):
         assert zk_client.exists(deep) is not None
 
     run_without_executor(main)
+
+
+def test_many_concurrent_reads_each_get_their_own_node(zk, zk_client):
+    # more than the sender's gathering threshold in flight: replies are collected in
+    # batches, and each must still reach the await that asked for it
+    n = 500
+    transaction = zk_client.transaction()
+    for i in range(n):
+        transaction.create(f"/n{i}", b'{"i": %d}' % i)
+    assert not any(isinstance(r, Exception) for r in transaction.commit())
+
+    async def main(helpers):
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        order = list(range(n))[::-1]
+        results = await asyncio.gather(*(azk.get_properties(f"/n{i}") for i in order),
+                                       azk.get_properties("/n0"))
+        return order, results
+
+    order, results = run_without_executor(main)
+    assert [r["i"] for r in results[:-1]] == order and results[-1] == {"i": 0}

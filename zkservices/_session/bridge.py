@@ -54,6 +54,14 @@ DELIVER_WAIT = 0.002
 #: Seconds an unfinished oldest request may hold back the results of later ones.
 SLOW_HEAD = 0.02
 
+#: Seconds the sender lets replies gather after its oldest request completed, while
+#: more than ``GATHER_ABOVE`` others are in flight: one wake-up of the sender (and of
+#: kazoo's completion thread) for many replies -- a few concurrent calls never wait.
+#: Measured with 2,000 concurrent reads on a quiet machine: 0.60-0.63 of raw kazoo's speed
+#: without, 0.60-0.86 (most runs 0.70-0.80) with.
+GATHER = 0.003
+GATHER_ABOVE = 32
+
 #: Seconds the sender thread waits for work before it ends (it starts again on demand).
 SENDER_IDLE = 2.0
 
@@ -186,7 +194,8 @@ class AsyncBridge:
                 linked = head
                 head.rawlink(lambda _: wake.set())
             if not head.ready():
-                wake.wait(SLOW_HEAD)
+                if wake.wait(SLOW_HEAD) and len(inflight) > GATHER_ABOVE:
+                    time.sleep(GATHER)  # let more replies land: one wake-up for many
                 if self.core.closed:  # what kazoo never answers now is answered here
                     self._abandon(inflight)
                 else:
