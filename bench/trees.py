@@ -9,7 +9,7 @@ import tracemalloc
 from typing import Callable
 
 import zkservices
-from common import client, section
+from common import client, goal, section
 
 
 def _bench_tree_text(n: int) -> str:
@@ -122,8 +122,11 @@ def tree_import_export(cs: str, quick: bool) -> None:
     def row(label: str, key: str) -> None:
         print(f"    {label:44s} {best[key] * 1000:8.1f} ms  [{med[key] * 1000:8.1f}]")
 
-    def ratio(label: str, fast: str, slow: str, goal: str) -> None:
-        print(f"    -> {label}: {best[fast] / best[slow]:.2f} ({goal})  [medians: {med[fast] / med[slow]:.2f}]")
+    def ratio(label: str, fast: str, slow: str, target: str) -> None:
+        value = best[fast] / best[slow]
+        print(f"    -> {label}: {value:.2f} ({target})  [medians: {med[fast] / med[slow]:.2f}]")
+        least = float(target.rsplit(">=", 1)[1])
+        goal(f"trees ({count:,} nodes): {label}", f"{value:.2f}", target.replace("goal ", ""), value >= least)
 
     print(f"Trees: import and export of {count:,} nodes; best of {rounds} interleaved [median]")
     print("  import from the text (zkservices parses, validates, plans and encodes; kazoo's data is ready)")
@@ -187,6 +190,8 @@ def tree_import_memory(cs: str, quick: bool) -> None:
     print(f"    parsed tree                                  {tree_size / 2**20:8.1f} MiB")
     print(f"    import_tree(text) peak above its start       {peak / 2**20:8.1f} MiB")
     print(f"    -> {peak / tree_size:.2f}x the parsed tree (goal <= 3x)")
+    goal(f"trees: import_tree(text) memory peak, {n:,} nodes, vs parsed tree", f"{peak / tree_size:.2f}x", "<= 3x",
+         peak / tree_size <= 3)
     del changes
     zk.delete_recursive("/bench/memory", force=True)
     zk.close()
