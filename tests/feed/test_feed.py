@@ -210,7 +210,9 @@ def test_outage_keeps_last_good_set_snapshot_start_and_convergence(zk_server, zk
         zk_server.stop()
         try:
             wait_for(lambda: feed1.stale, WAIT, "the running feed to report itself stale")
-            assert any("holding the last good set (2 provider(s))" in r.getMessage() for r in caplog.records)
+            # the warning follows the flag (same thread, just after): wait for it, do not race it
+            wait_for(lambda: any("holding the last good set (2 provider(s))" in r.getMessage()
+                                 for r in caplog.records), WAIT, "the warning that the last good set is held")
             # the registrar dies while the server is down (it cannot even say goodbye)
             stop(doomed)
             # a new feed starts during the outage: it renders the snapshot, marked stale
