@@ -59,3 +59,10 @@ def test_a_link_followed_twice_in_one_path_is_not_a_loop():
     # /x -> /p and /p/y -> /x/q: the link /x is used twice, but not in a cycle
     read, exists = tree({"/": {"x ->": "p"}, "/p": {"y ->": "/x/q"}, "/p/q": {}})
     assert resolve("/x/y", read, exists) == "/p/q"
+
+
+def test_linked_names_in_key_order_leave_out_links_a_property_shadows():
+    from zkservices._znode.links import linked_names
+
+    properties = {"b =>": "/x", "a": 1, "a =>": "/y", "c =>": "/z", "d ->": "/w"}
+    assert list(linked_names(properties)) == ["b", "c"]

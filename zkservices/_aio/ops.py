@@ -20,14 +20,14 @@ from kazoo.exceptions import BadVersionError, NoNodeError
 from kazoo.protocol.states import Callback as KazooCallback
 
 from ..errors import BadPropertyLink, LinkLoop, NodeDeleted, SessionClosed
-from .._znode.encoding import decode, encode, is_json_object
-from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
+from .._znode.encoding import decode
+from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, linked_names
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import check_path, join, split
 from .._session.bridge import AsyncBridge
 from .._session.core import SessionCore
 from .._session.retry import authorized
-from .._session.writes import check_property_links
+from .._session.writes import check_property_links, next_properties
 
 __all__ = ["AsyncOps", "Replay", "has_links"]
 
@@ -165,12 +165,7 @@ class AsyncOps:
 
         def follow_all() -> dict[str, Any]:
             linked: dict[str, Any] = {}
-            for key in own:
-                if not key.endswith(PROPERTY_LINK_SUFFIX):
-                    continue
-                name = key[: -len(PROPERTY_LINK_SUFFIX)]
-                if name in own:
-                    continue
+            for name in linked_names(own):
                 try:
                     linked[name] = follow_property(real, own, name, read=replay.read_properties,
                                                    resolve_path=replay.resolve)
@@ -219,14 +214,7 @@ class AsyncOps:
                 data, stat = await self.bridge.call(client.get_async, path)
             except NoNodeError:
                 raise NodeDeleted(f"{path} does not exist; not creating it") from None
-            if merging and not is_json_object(data):
-                raise ValueError(
-                    f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
-                    "refusing to merge into it: use set() to replace it"
-                )
-            old = decode(data)
-            new = make(dict(old))
-            encoded = encode(new, path=path)
+            old, new, encoded = next_properties(path, data, make, merging=merging)
             await self.check_property_links(path, new, old)
             try:
                 with authorized("write", path):

@@ -24,7 +24,7 @@ from kazoo.exceptions import NoNodeError
 
 from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
 from .._znode.encoding import decode
-from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property
+from .._znode.links import PROPERTY_LINK_SUFFIX, follow_property, linked_names
 from .callbacks import Callback
 from .viewbase import View as _View
 from .writes import compare_and_set
@@ -233,12 +233,7 @@ class Properties(_View, Mapping[str, Any]):
         def visit(path: str) -> None:
             self._note_watched(path)
 
-        for key in own:
-            if not key.endswith(PROPERTY_LINK_SUFFIX):
-                continue
-            name = key[: -len(PROPERTY_LINK_SUFFIX)]
-            if name in own:
-                continue
+        for name in linked_names(own):
             try:
                 linked[name] = follow_property(
                     self.real_path, own, name, read=read, resolve_path=resolve_path, visit=visit

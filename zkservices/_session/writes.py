@@ -15,12 +15,12 @@ from kazoo.exceptions import BadVersionError, NoNodeError
 
 from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
 from .._znode.encoding import decode, encode, is_json_object
-from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property
+from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, linked_names
 from .._znode.paths import check_path, join, split
 from .core import SessionCore
 from .retry import authorized
 
-__all__ = ["compare_and_set", "check_property_links", "resolve_or_create"]
+__all__ = ["compare_and_set", "next_properties", "check_property_links", "resolve_or_create"]
 
 log = logging.getLogger("zkservices.writes")
 
@@ -49,16 +49,7 @@ def compare_and_set(
             data, stat = core.retry(client.get, path)
         except NoNodeError:
             raise NodeDeleted(f"{path} does not exist; not creating it") from None
-        if merging and not is_json_object(data):
-            raise ValueError(
-                f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
-                "refusing to merge into it: use set() to replace it"
-            )
-        old = decode(data)
-        new = make(dict(old))
-        # Encode (which validates names and values) before checking property links,
-        # which assume str keys: a bad key must be a ValueError, not an AttributeError.
-        encoded = encode(new, path=path)
+        old, new, encoded = next_properties(path, data, make, merging=merging)
         check_property_links(core, path, new, old)
         try:
             with authorized("write", path):
@@ -71,6 +62,26 @@ def compare_and_set(
         if written is not None:
             written(path, encoded)
         return encoded
+
+
+def next_properties(path: str, data: bytes, make: Callable[[dict], dict], *,
+                    merging: bool) -> tuple[dict, dict, bytes]:
+    """One step of a compare-and-set, without the round trips: the node's properties
+    (from ``data``), the new ones ``make`` computes, and their encoding.
+
+    Raises ValueError when ``merging`` into data that is not a JSON object or when the
+    new properties cannot be stored.  The encoding (which validates names and values)
+    comes before any check of property links, which assume str keys: a bad key must
+    be a ValueError, not an AttributeError.
+    """
+    if merging and not is_json_object(data):
+        raise ValueError(
+            f"{path} holds data that is not a JSON object ({data[:40]!r}...); "
+            "refusing to merge into it: use set() to replace it"
+        )
+    old = decode(data)
+    new = make(dict(old))
+    return old, new, encode(new, path=path)
 
 
 def check_property_links(
@@ -90,12 +101,8 @@ def check_property_links(
 
         follow_property(path, dict(props), name, read=read, resolve_path=core.resolve)
 
-    for key in properties:
-        if not key.endswith(PROPERTY_LINK_SUFFIX):
-            continue
-        name = key[: -len(PROPERTY_LINK_SUFFIX)]
-        if name in properties:
-            continue
+    for name in linked_names(properties):
+        key = name + PROPERTY_LINK_SUFFIX
         try:
             check(properties, name)
         except (BadPropertyLink, LinkLoop):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
 from .._znode.encoding import MAX_DATA_SIZE, check_size
-from .._znode.links import MAX_LINK_DEPTH, follow_property
+from .._znode.links import MAX_LINK_DEPTH, follow_property, linked_names
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import check_path
 from ..errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
@@ -252,12 +252,7 @@ def check_links(
         if _LINK_MARK not in data:  # (its data names no property link: quick to tell)
             continue
         properties = node.properties
-        for key in properties:
-            if not key.endswith(PROPERTY_LINK_SUFFIX):
-                continue
-            name = key[: -len(PROPERTY_LINK_SUFFIX)]
-            if name in properties:
-                continue  # (a property of that name wins over the link)
+        for name in linked_names(properties):  # (a property of that name wins over the link)
             hops = 0
             try:
                 follow_property(path, node.properties, name, read=read_hop, resolve_path=resolve_path)

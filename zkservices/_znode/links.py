@@ -8,14 +8,14 @@ link ``t => ../cms threads`` on ``/fooservice`` reads property ``threads`` of
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Mapping
 
 from kazoo.exceptions import NoNodeError
 
 from ..errors import BadPropertyLink, LinkLoop, NoNode
 from .paths import check_path, join
 
-__all__ = ["resolve", "parse_property_link", "LINK_SUFFIX", "PROPERTY_LINK_SUFFIX", "MAX_LINK_DEPTH"]
+__all__ = ["resolve", "linked_names", "parse_property_link", "LINK_SUFFIX", "PROPERTY_LINK_SUFFIX", "MAX_LINK_DEPTH"]
 
 LINK_SUFFIX = " ->"
 PROPERTY_LINK_SUFFIX = " =>"
@@ -63,6 +63,16 @@ def _resolve(path: str, read: Reader, exists: Callable[[str], bool], seen: tuple
             raise LinkLoop(f"symbolic link loop: {chain}")
         path = _resolve(join(path, target.strip()), read, exists, seen + (candidate,))
     return path
+
+
+def linked_names(properties: Mapping[str, Any]) -> Iterator[str]:
+    """The names of the property links in ``properties`` (``'name =>'`` keys), in key
+    order, leaving out those a property of the same name shadows (it wins)."""
+    for key in properties:
+        if key.endswith(PROPERTY_LINK_SUFFIX):
+            name = key[: -len(PROPERTY_LINK_SUFFIX)]
+            if name not in properties:
+                yield name
 
 
 def parse_property_link(text: Any, *, where: str = "?") -> tuple[str, str | None]:
