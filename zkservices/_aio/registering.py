@@ -22,6 +22,7 @@ from .._formats.curator import CURATOR_FIELDS
 from .._os.addresses import local_addresses
 from .._session import stepwise
 from .._session.registrar import Registrar, Registration
+from .._session.registration import plan_registration
 from .._session.retry import authorized
 from .._znode.paths import Address, format_address, join, parse_address
 from .ops import AsyncOps
@@ -42,11 +43,11 @@ class AsyncRegistrar:
                        properties: Mapping[str, Any], format: str | Format | None) -> Registration:
         """``Registrar.register`` with every round trip awaited (same arguments, same errors)."""
         registrar = self.registrar
-        plan = stepwise.plan(path, address, properties=properties, format=format)
+        plan = plan_registration(path, address, properties=properties, format=format)
         real = await self.ops.resolve_or_create(path)
         if plan.format.name == "zkservices":
             await self._check_curator_directory(real, properties)
-        registration = stepwise.record(registrar, plan, real, acl=acl)
+        registration = registrar.record(plan, real, acl=acl)
         try:
             for node in stepwise.nodes_of(registration):
                 created = await (self._put_member(node) if node.prefix is not None else self._put(node))

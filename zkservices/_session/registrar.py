@@ -28,15 +28,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from .._formats import Format, resolve_format
+from .._formats import Format
 from .._formats.curator import CURATOR_FIELDS
 from .._formats import read_provider
-from .._znode.paths import Address, check_path, format_address, join, parse_address
+from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
 from .members import create_member
 from .registration import Node as _Node
-from .registration import Registration
+from .registration import Registration, RegistrationPlan, plan_registration
 from .retry import RETRYABLE, authorized
 from .writes import resolve_or_create
 
@@ -78,43 +78,43 @@ class Registrar:
         then), ValueTooLarge, InvalidPath.
         """
         core = self.core
-        check_path(path)
-        fmt = resolve_format(format)
-        host, port = parse_address(address)
-        hosts = [host] if host else local_addresses()
-        if len(hosts) > 1 and getattr(fmt, "instance_id", None) is not None:
-            raise ValueError(f"{path}: instance_id {fmt.instance_id!r} names one instance; give a host")  # type: ignore[union-attr]
-        for h in hosts:  # bad properties: refused before anything is written
-            fmt.node(path, h, port, properties)
+        plan = plan_registration(path, address, properties=properties, format=format)
         real = resolve_or_create(core, path)
-        if fmt.name == "zkservices":
+        if plan.format.name == "zkservices":
             self._check_curator_directory(real, properties)
-        acl = list(acl) if acl is not None else core.default_acl()
-        registration = Registration(self, path, real, fmt.name)
-        nodes: list[_Node] = []
-        for h in hosts:
-            spec = fmt.node(real, h, port, properties)
-            node_path = join(real, spec.name)
-            if spec.sequential:
-                node = _Node(None, format_address(h, port), spec.data, acl, registration, prefix=node_path,
-                             key=f"{node_path}\0{id(registration):x}-{len(nodes)}")
-            else:
-                node = _Node(node_path, format_address(h, port), spec.data, acl, registration,
-                             ephemeral=spec.ephemeral, key=node_path)
-            nodes.append(node)
-        registration._nodes = nodes
-        with self._lock:
-            for node in nodes:
-                self._nodes[node.key] = node
+        registration = self.record(plan, real, acl=acl)
         try:
-            for node in nodes:
+            for node in registration._nodes:
                 self._put(node, core.retry)
                 self._track(node)
-                log.info("registered %s at %s (%s)", node.address, node.path, fmt.name)
+                log.info("registered %s at %s (%s)", node.address, node.path, plan.format.name)
         except BaseException:
             registration.unregister()
             raise
         core.settle()
+        return registration
+
+    def record(self, plan: RegistrationPlan, real_path: str, *, acl: Sequence[Any] | None = None) -> Registration:
+        """A :class:`Registration` of ``plan`` below the resolved ``real_path``, its nodes
+        entered in the table at once -- restored after a session loss from now on --
+        and not written yet (``acl``: default the core's)."""
+        acl = list(acl) if acl is not None else self.core.default_acl()
+        registration = Registration(self, plan.path, real_path, plan.format.name)
+        nodes: list[_Node] = []
+        for h in plan.hosts:
+            spec = plan.format.node(real_path, h, plan.port, plan.properties)
+            node_path = join(real_path, spec.name)
+            address = format_address(h, plan.port)
+            if spec.sequential:
+                nodes.append(_Node(None, address, spec.data, acl, registration, prefix=node_path,
+                                   key=f"{node_path}\0{id(registration):x}-{len(nodes)}"))
+            else:
+                nodes.append(_Node(node_path, address, spec.data, acl, registration, ephemeral=spec.ephemeral,
+                                   key=node_path))
+        registration._nodes = nodes
+        with self._lock:
+            for node in nodes:
+                self._nodes[node.key] = node
         return registration
 
     def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:

@@ -5,9 +5,43 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-__all__ = ["Registration", "Node"]
+from .._formats import Format, resolve_format
+from .._os.addresses import local_addresses
+from .._znode.paths import Address, check_path, parse_address
+
+__all__ = ["Registration", "Node", "RegistrationPlan", "plan_registration"]
+
+
+@dataclass(frozen=True)
+class RegistrationPlan:
+    """A checked registration, not written yet (see :func:`plan_registration`)."""
+
+    path: str
+    format: Format
+    hosts: tuple[str, ...]
+    port: int
+    properties: dict[str, Any] = field(repr=False)
+
+
+def plan_registration(path: str, address: Address, *, properties: Mapping[str, Any],
+                      format: str | Format | None = None) -> RegistrationPlan:
+    """Check a registration, writing nothing: the path, the format, the address (with
+    no host: one node per local address) and the properties the format must store.
+
+    :raises ValueError: a bad address, format or properties.
+    :raises InvalidPath: ``path`` is not a valid path.
+    """
+    check_path(path)
+    fmt = resolve_format(format)
+    host, port = parse_address(address)
+    hosts = [host] if host else local_addresses()
+    if len(hosts) > 1 and getattr(fmt, "instance_id", None) is not None:
+        raise ValueError(f"{path}: instance_id {fmt.instance_id!r} names one instance; give a host")  # type: ignore[union-attr]
+    for h in hosts:  # bad properties: refused before anything is written
+        fmt.node(path, h, port, properties)
+    return RegistrationPlan(path, fmt, tuple(hosts), port, dict(properties))
 
 
 @dataclass(eq=False)

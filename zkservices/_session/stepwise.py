@@ -5,9 +5,10 @@ The steps use the :class:`~zkservices._session.registrar.Registrar`'s own table,
 registration made this way is restored after a session loss and removed by
 ``unregister`` like any other:
 
-1. :func:`plan` checks it, as ``Registrar.register`` does, writing nothing;
+1. :func:`~zkservices._session.registration.plan_registration` checks it, as
+   ``Registrar.register`` does, writing nothing;
 2. the caller resolves (or creates) the service path;
-3. :func:`record` enters its nodes in the table (restored from now on);
+3. ``Registrar.record`` enters its nodes in the table (restored from now on);
 4. the caller creates each of :func:`nodes_of` and reports it with :func:`created`.
 
 Unregistering: :func:`forget_known` / :func:`forget_paths` / :func:`forget_nodes` take
@@ -18,71 +19,16 @@ caller to delete.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable
 
-from .._formats import Format, resolve_format
 from .._os.addresses import local_addresses
-from .._znode.paths import Address, check_path, format_address, join, parse_address
+from .._znode.paths import Address, format_address, parse_address
 from .registrar import Registrar, Registration, _Node
 
-__all__ = ["RegistrationPlan", "plan", "record", "nodes_of", "owned_paths", "created", "forget_nodes",
+__all__ = ["nodes_of", "owned_paths", "created", "forget_nodes",
            "forget_known", "forget_paths"]
 
 log = logging.getLogger("zkservices.registration")
-
-
-@dataclass(frozen=True)
-class RegistrationPlan:
-    """A checked registration, not written yet (see :func:`plan`)."""
-
-    path: str
-    format: Format
-    hosts: tuple[str, ...]
-    port: int
-    properties: dict[str, Any] = field(repr=False)
-
-
-def plan(path: str, address: Address, *, properties: Mapping[str, Any],
-         format: str | Format | None = None) -> RegistrationPlan:
-    """Check a registration as ``Registrar.register`` does, writing nothing.
-
-    :raises ValueError: a bad address, format or properties.
-    :raises InvalidPath: ``path`` is not a valid path.
-    """
-    check_path(path)
-    fmt = resolve_format(format)
-    host, port = parse_address(address)
-    hosts = [host] if host else local_addresses()
-    if len(hosts) > 1 and getattr(fmt, "instance_id", None) is not None:
-        raise ValueError(f"{path}: instance_id {fmt.instance_id!r} names one instance; give a host")  # type: ignore[union-attr]
-    for h in hosts:  # bad properties: refused before anything is written
-        fmt.node(path, h, port, properties)
-    return RegistrationPlan(path, fmt, tuple(hosts), port, dict(properties))
-
-
-def record(registrar: Registrar, plan: RegistrationPlan, real_path: str, *,
-           acl: Sequence[Any] | None = None) -> Registration:
-    """A :class:`Registration` of ``plan`` below the resolved ``real_path``, its nodes
-    entered in ``registrar``'s table at once (``acl``: default the core's)."""
-    acl = list(acl) if acl is not None else registrar.core.default_acl()
-    registration = Registration(registrar, plan.path, real_path, plan.format.name)
-    nodes: list[_Node] = []
-    for h in plan.hosts:
-        spec = plan.format.node(real_path, h, plan.port, plan.properties)
-        node_path = join(real_path, spec.name)
-        address = format_address(h, plan.port)
-        if spec.sequential:
-            nodes.append(_Node(None, address, spec.data, acl, registration, prefix=node_path,
-                               key=f"{node_path}\0{id(registration):x}-{len(nodes)}"))
-        else:
-            nodes.append(_Node(node_path, address, spec.data, acl, registration, ephemeral=spec.ephemeral,
-                               key=node_path))
-    registration._nodes = nodes
-    with registrar._lock:
-        for node in nodes:
-            registrar._nodes[node.key] = node
-    return registration
 
 
 def nodes_of(registration: Registration) -> tuple[_Node, ...]:
