@@ -22,6 +22,7 @@ from .._formats.curator import CURATOR_FIELDS
 from .._os.addresses import local_addresses
 from .._session import stepwise
 from .._session.registrar import Registrar, Registration
+from .._session.members import candidates, choose_member, member_parent
 from .._session.registration import plan_registration
 from .._session.retry import authorized
 from .._znode.paths import Address, format_address, join, parse_address
@@ -156,31 +157,23 @@ class AsyncRegistrar:
     async def _find_own_member(self, node: Any) -> str | None:
         """``members.find_own_member``, awaited (raises transient errors to the attempt)."""
         ops, client = self.ops, self.ops.client
-        owned = stepwise.owned_paths(self.registrar)
-        parent, _, prefix = node.prefix.rpartition("/")
-        parent = parent or "/"
-        names = [n for n in await ops.bridge.send(client.get_children_async, parent)
-                 if n.startswith(prefix) and join(parent, n) not in owned]
-        paths = [join(parent, n) for n in sorted(names)]
+        names = await ops.bridge.send(client.get_children_async, member_parent(node))
+        paths = candidates(node, names, stepwise.owned_paths(self.registrar))
         results = await asyncio.gather(*(ops.bridge.send(client.get_async, p) for p in paths), return_exceptions=True)
-        found = None
+        reads = []
         for path, result in zip(paths, results):
             if isinstance(result, NoNodeError):
                 continue
             if isinstance(result, BaseException):
                 raise result
             data, stat = result
-            if stat.ephemeralOwner != ops.core.session_id or data != node.data:
-                continue
-            if found is None:
-                found = path
-                log.info("adopted %s (created by an earlier attempt whose reply was lost)", path)
-            else:
-                log.warning("deleting %s: a duplicate member of this session", path)
-                try:
-                    await ops.bridge.send(client.delete_async, path)
-                except NoNodeError:
-                    pass
+            reads.append((path, data, stat))
+        found, extra = choose_member(node, ops.core.session_id, reads)
+        for path in extra:
+            try:
+                await ops.bridge.send(client.delete_async, path)
+            except NoNodeError:
+                pass
         return found
 
     async def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:

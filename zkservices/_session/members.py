@@ -10,7 +10,7 @@ registration owns) before trying again, adopts it and deletes any extra one.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from kazoo.exceptions import NoNodeError
 
@@ -18,7 +18,7 @@ from .._znode.paths import join
 from .core import SessionCore
 from .retry import authorized
 
-__all__ = ["create_member", "find_own_member"]
+__all__ = ["create_member", "find_own_member", "member_parent", "candidates", "choose_member"]
 
 log = logging.getLogger("zkservices.registration")
 
@@ -66,25 +66,50 @@ def find_own_member(core: SessionCore, node: Any, owned: set[str]) -> str | None
     """A member of this session with ``node``'s data whose path is not in ``owned``;
     extra ones are deleted.  None when there is none."""
     client = core.client
-    parent, _, prefix = node.prefix.rpartition("/")
-    parent = parent or "/"
-    names = [n for n in client.get_children(parent) if n.startswith(prefix) and join(parent, n) not in owned]
-    pending = [(join(parent, n), client.get_async(join(parent, n))) for n in sorted(names)]
-    found = None
+    parent = member_parent(node)
+    pending = [(path, client.get_async(path)) for path in candidates(node, client.get_children(parent), owned)]
+    reads = []
     for path, result in pending:
         try:
             data, stat = result.get()
         except NoNodeError:
             continue
-        if stat.ephemeralOwner != core.session_id or data != node.data:
+        reads.append((path, data, stat))
+    found, extra = choose_member(node, core.session_id, reads)
+    for path in extra:
+        try:
+            client.delete(path)
+        except NoNodeError:
+            pass
+    return found
+
+
+def member_parent(node: Any) -> str:
+    """The directory a sequential ``node`` is created in."""
+    return node.prefix.rpartition("/")[0] or "/"
+
+
+def candidates(node: Any, names: Iterable[str], owned: set[str]) -> list[str]:
+    """The paths among ``names`` (children of :func:`member_parent`) that may be
+    ``node``'s create whose reply was lost: its prefix, owned by no registration; sorted."""
+    parent = member_parent(node)
+    prefix = node.prefix.rpartition("/")[2]
+    return [join(parent, n) for n in sorted(names) if n.startswith(prefix) and join(parent, n) not in owned]
+
+
+def choose_member(node: Any, session_id: int | None,
+                  reads: Iterable[tuple[str, bytes, Any]]) -> tuple[str | None, list[str]]:
+    """Of the candidates read, ``(path, data, stat)`` in order: the one to adopt (the
+    first of this session with ``node``'s data) and the duplicates to delete."""
+    found = None
+    extra = []
+    for path, data, stat in reads:
+        if stat.ephemeralOwner != session_id or data != node.data:
             continue
         if found is None:
             found = path
             log.info("adopted %s (created by an earlier attempt whose reply was lost)", path)
         else:
             log.warning("deleting %s: a duplicate member of this session", path)
-            try:
-                client.delete(path)
-            except NoNodeError:
-                pass
-    return found
+            extra.append(path)
+    return found, extra
