@@ -127,14 +127,7 @@ def prepare_tree(
             if not trusted:
                 _check_properties(path, node, filename, key_problems)
             data = encoded[len(items)] if encoded is not None else None
-            if data is None:
-                data = dumps(node.properties).encode("utf-8")
-            if len(data) > MAX_DATA_SIZE:
-                try:
-                    check_size(path, data)
-                except ValueTooLarge as exc:
-                    raise tree_error(str(exc), node, filename) from None
-            items.append((path, node, data))
+            items.append((path, node, _sized_data(path, node, data, filename, dumps)))
         prefix = path if path != "/" else ""
         children = []
         for name, child in node.children.items():
@@ -158,20 +151,27 @@ def _prepare_trusted(
         for name, node in children:
             path = f"{prefix}/{name}"
             data = next(datas, None) if datas is not None else None
-            if data is None:
-                data = dumps(node.properties).encode("utf-8")
-            if len(data) > MAX_DATA_SIZE:
-                try:
-                    check_size(path, data)
-                except ValueTooLarge as exc:
-                    raise tree_error(str(exc), node, filename) from None
-            append((path, node, data))
+            append((path, node, _sized_data(path, node, data, filename, dumps)))
             if node.children:
                 stack.append((path, iter(node.children.items())))
                 break
         else:
             stack.pop()
     return items
+
+
+def _sized_data(path: str, node: Node, data: bytes | None, filename: str | None,
+                dumps: Callable[[Any], str]) -> bytes:
+    """``node``'s data (``data``, or its properties encoded with ``dumps``), refused
+    with a TreeError naming the node's line when over the node size limit."""
+    if data is None:
+        data = dumps(node.properties).encode("utf-8")
+    if len(data) > MAX_DATA_SIZE:
+        try:
+            check_size(path, data)
+        except ValueTooLarge as exc:
+            raise tree_error(str(exc), node, filename) from None
+    return data
 
 
 def _check_properties(path: str, node: Node, filename: str | None, key_problems: dict[str, str | None]) -> None:
