@@ -101,16 +101,27 @@ class TLS:
 TLSOption = Union[TLS, bool, None]
 
 
-def probe_context(tls: TLSOption) -> ssl.SSLContext | None:
-    """An :class:`ssl.SSLContext` for side channels to the servers ``tls`` connects to
-    (the ``srvr`` probe of a suspended session): the same CA, client certificate and
-    verification as the session.  None for a plaintext session."""
+def as_tls(tls: TLSOption) -> TLS | None:
+    """The :class:`TLS` that ``tls=`` means (``True``: ``TLS()``), None for plaintext.
+
+    Raises TypeError when ``tls`` is neither a :class:`TLS` nor a bool/None.
+    """
     if tls is None or tls is False:
         return None
     if tls is True:
-        tls = TLS()
+        return TLS()
     if not isinstance(tls, TLS):
         raise TypeError(f"tls= takes a zkservices.TLS or True, not {tls!r}")
+    return tls
+
+
+def probe_context(option: TLSOption) -> ssl.SSLContext | None:
+    """An :class:`ssl.SSLContext` for side channels to the servers ``tls`` connects to
+    (the ``srvr`` probe of a suspended session): the same CA, client certificate and
+    verification as the session.  None for a plaintext session."""
+    tls = as_tls(option)
+    if tls is None:
+        return None
     if tls.verify:
         context = ssl.create_default_context(cafile=None if tls.ca is None else os.fspath(tls.ca))
     else:
@@ -126,17 +137,14 @@ def probe_context(tls: TLSOption) -> ssl.SSLContext | None:
     return context
 
 
-def kazoo_tls_options(tls: TLSOption) -> dict[str, Any]:
+def kazoo_tls_options(option: TLSOption) -> dict[str, Any]:
     """KazooClient keyword arguments for ``tls`` (``{}`` for None/False).
 
     Raises TypeError when ``tls`` is neither a :class:`TLS` nor a bool/None.
     """
-    if tls is None or tls is False:
+    tls = as_tls(option)
+    if tls is None:
         return {}
-    if tls is True:
-        tls = TLS()
-    if not isinstance(tls, TLS):
-        raise TypeError(f"tls= takes a zkservices.TLS or True, not {tls!r}")
     return {
         "use_ssl": True,
         "ca": None if tls.ca is None else os.fspath(tls.ca),
