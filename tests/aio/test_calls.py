@@ -356,8 +356,8 @@ def test_calls_after_close_raise_session_closed(zk_connection_string):
 
 
 def test_a_slow_composite_call_does_not_lose_the_reads_behind_it(zk, zk_client):
-    # ensure_path_async is several requests inside kazoo; reads sent after it complete
-    # (results are taken in order, a pending head is looked past)
+    # ensure_path_async is several requests inside kazoo (a plain call, not piped);
+    # reads sent after it in the same turn complete, each with its own result
     zk_client.create("/conf", b'{"n": 1}')
 
     async def main(helpers):
@@ -373,7 +373,7 @@ def test_a_slow_composite_call_does_not_lose_the_reads_behind_it(zk, zk_client):
 
 
 def test_many_concurrent_reads_each_get_their_own_node(zk, zk_client):
-    # more than the sender's gathering threshold in flight: replies are collected in
+    # more than a turn's hand-over (250) in flight: replies reach the loop in
     # batches, and each must still reach the await that asked for it
     n = 500
     transaction = zk_client.transaction()

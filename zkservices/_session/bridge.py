@@ -6,37 +6,40 @@ awaits pipeline like kazoo's own ``*_async`` calls.  A transient error is waited
 :class:`~zkservices._session.retry.RetryPolicy` does, without blocking the loop: the
 call is sent again once the session is ready.
 
-Where the time goes, and why requests leave from a sender thread: each kazoo
-``*_async`` call wakes kazoo's connection thread with a system call, which releases
-the GIL; while kazoo's threads are busy (serialising requests, reading replies) the
-caller then waits for the GIL again, up to a switch interval (5 ms) per call and often
-several.  Made on the loop's thread, a burst of a few hundred calls stalled the loop
-for 100-270 ms.  So the loop only appends requests to a queue (no system call, no GIL
-hand-over) and one sender thread per bridge -- started on demand, gone when idle --
-makes the kazoo calls.  The same thread takes the results, in order (ZooKeeper
-answers a session's requests in the order they were sent): linking a callback to each
-of kazoo's results instead cost kazoo's connection thread a queue hand-over per reply
-and its completion thread a wake-up per reply -- as much CPU again as the reads
-themselves.  Outcomes reach the loop in batches: the first of a batch wakes it, the
-batch gathers for up to ``DELIVER_WAIT`` while more requests are in flight, and the
-loop settles at most ``DELIVER_AT_ONCE`` futures per turn.
+Where the time goes: every thread that runs Python competes for the GIL with kazoo's
+connection thread, which sends one request per turn of its own loop and is the
+bottleneck of a burst.  So the bridge adds as few turns of other threads as it can.
+The requests a turn of the event loop makes are handed to kazoo together at the end
+of the turn through a :class:`~zkservices._session.pipe.Pipe` -- one wake-up of the
+connection thread for all of them, where a kazoo call each is a system call each, and
+the loop waiting for the GIL after each (a burst of a few hundred stalled the loop for
+100-270 ms that way).  Their results are completed by kazoo's connection thread
+itself (no hand-over to kazoo's completion thread, no thread of ours), and reach the
+loop in batches: the first of a batch wakes it, the batch gathers for up to
+``DELIVER_WAIT`` while more requests are in flight, and the loop settles at most
+``DELIVER_AT_ONCE`` futures per turn.  Calls the pipe does not take (creates,
+transactions, ``ensure_path_async``) are made on the loop as plain kazoo calls, in
+order with the others; their results come through kazoo's completion thread.
+
+Measured with 2,000 concurrent reads on this 2-core machine (bench/run.py -k aio):
+0.49-0.86 of raw kazoo's pipelined speed with a sender thread of our own making the
+calls and collecting the results (the previous design), about raw's speed this way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 import weakref
-from collections import deque
 from typing import Any, Awaitable, Callable, NamedTuple, TypeVar
 
 from kazoo.exceptions import ConnectionClosedError
 
 from ..errors import SessionClosed
 from .core import SessionCore
+from .pipe import Pipe
 from .retry import RETRYABLE
 
 __all__ = ["AsyncBridge", "DELIVER_AT_ONCE"]
@@ -48,29 +51,18 @@ T = TypeVar("T")
 #: Futures settled per turn of the loop at most (their continuations run in the next turn).
 DELIVER_AT_ONCE = 300
 
+#: Requests handed to kazoo per turn of the loop at most (the rest in the next turns):
+#: a burst of thousands does not stall the loop while their requests are built.
+HAND_OVER_AT_ONCE = 250
+
 #: Seconds a batch of completions may wait for more while requests are in flight.
 DELIVER_WAIT = 0.002
-
-#: Seconds an unfinished oldest request may hold back the results of later ones.
-SLOW_HEAD = 0.02
-
-#: Seconds the sender lets replies gather after its oldest request completed, while
-#: more than ``GATHER_ABOVE`` others are in flight: one wake-up of the sender (and of
-#: kazoo's completion thread) for many replies -- a few concurrent calls never wait.
-#: Measured with 2,000 concurrent reads on a quiet machine: 0.60-0.63 of raw kazoo's speed
-#: without, 0.60-0.86 (most runs 0.70-0.80) with.
-GATHER = 0.003
-GATHER_ABOVE = 32
-
-#: Seconds the sender thread waits for work before it ends (it starts again on demand).
-SENDER_IDLE = 2.0
 
 
 class _Request(NamedTuple):
     start: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    loop: asyncio.AbstractEventLoop
     future: "asyncio.Future[Any]"
 
 
@@ -95,6 +87,36 @@ class _LoopState:
         self.urgent = False  # the batch is to be delivered now (all in flight done, or it is full)
 
 
+class _Piped:
+    """A piped request's result: kazoo's connection thread completes it (once; a second
+    completion -- a reply after the request was failed -- is ignored)."""
+
+    __slots__ = ("bridge", "loop", "state", "future", "finished")
+
+    def __init__(self, bridge: "AsyncBridge", loop: asyncio.AbstractEventLoop, state: _LoopState,
+                 future: "asyncio.Future[Any]") -> None:
+        self.bridge = bridge
+        self.loop = loop
+        self.state = state
+        self.future = future
+        self.finished = False
+
+    def set(self, value: Any = None) -> None:
+        self._finish(None, value)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self._finish(exception, None)
+
+    def _finish(self, error: BaseException | None, value: Any) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        try:  # on kazoo's connection thread: nothing may escape
+            self.bridge._queue_outcome(self.loop, self.state, _Outcome(self.future, error, value))
+        except Exception:  # pragma: no cover - a bug of ours, not to take kazoo's connection down
+            log.exception("delivering a result to the event loop failed")
+
+
 class AsyncBridge:
     """Await kazoo ``*_async`` calls of ``core``'s client on the running loop.
 
@@ -111,11 +133,8 @@ class AsyncBridge:
         self.delay = delay
         self.max_delay = max_delay
         self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
-        self._requests: "queue.SimpleQueue[list[_Request]]" = queue.SimpleQueue()
-        self._sender: threading.Thread | None = None
-        self._sender_lock = threading.Lock()
-        self._wake = threading.Event()  # new requests, or the sender's oldest pending result done
-        self._slow_head: tuple[_Request, float] | None = None  # the sender's: an unfinished oldest request
+        self._pipe = Pipe(core.client)
+        self._piped = self._pipe.usable
         self._lock = threading.Lock()
 
     # -- sending -----------------------------------------------------------------
@@ -125,9 +144,9 @@ class AsyncBridge:
         result on the running loop (no retry).  Must be called from a coroutine (or a
         callback) running on that loop.
 
-        The requests a turn of the loop makes are handed to the sender thread together
-        at the end of the turn: the sender and kazoo's threads do not compete with the
-        loop for the GIL while it is still making them.
+        The requests a turn of the loop makes are handed to kazoo together at the end
+        of the turn: kazoo's threads do not compete with the loop for the GIL while it
+        is still making them.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -136,119 +155,59 @@ class AsyncBridge:
             state = self._loops[loop] = _LoopState()
         if state.pending is None:
             state.pending = []
-            loop.call_soon(self._hand_over, state)
-        state.pending.append(_Request(start, args, kwargs, loop, future))
+            loop.call_soon(self._hand_over, loop, state)
+        state.pending.append(_Request(start, args, kwargs, future))
         state.sent += 1
         return future
 
-    def _hand_over(self, state: _LoopState) -> None:
-        """At the end of a turn of the loop: give its requests to the sender thread."""
+    def _hand_over(self, loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
+        """At the end of a turn of the loop: give its requests to kazoo, in order --
+        the piped ones with one wake-up per run of them, the others as plain calls."""
         batch, state.pending = state.pending, None
         if not batch:
             return
-        with self._sender_lock:  # uncontended but for the sender's idle check
-            self._requests.put(batch)
-            self._wake.set()
-            if self._sender is None:
-                self._sender = threading.Thread(target=self._send_all, name=f"zkservices-aio-sender-{id(self):x}",
-                                                daemon=True)
-                self._sender.start()
-
-    def _send_all(self) -> None:
-        """The sender thread: make the kazoo calls queued by :meth:`send`, in order,
-        and collect their results in order (ZooKeeper answers a session's requests in
-        the order they were sent), without a callback per reply.  It sleeps until new
-        requests come or the oldest pending one completes (the one callback it links)."""
-        requests = self._requests
-        wake = self._wake
-        inflight: deque[tuple[_Request, Any]] = deque()
-        linked: Any = None  # the pending result whose completion wakes the sender
-        while True:
-            wake.clear()
+        if len(batch) > HAND_OVER_AT_ONCE:  # the rest (and what comes meanwhile) next turn
+            batch, state.pending = batch[:HAND_OVER_AT_ONCE], batch[HAND_OVER_AT_ONCE:]
+            loop.call_soon(self._hand_over, loop, state)
+        pipe = self._pipe
+        burst: list[tuple[Any, _Piped]] = []
+        for request in batch:
+            future = request.future
+            if future.cancelled():  # counted as done all the same
+                self._queue_outcome(loop, state, _Outcome(future, None, None))
+                continue
+            if self._piped and pipe.pipes(request.start):
+                result = _Piped(self, loop, state, future)
+                try:
+                    burst.append((pipe.build(request.start, request.args, request.kwargs, result), result))
+                except Exception as exc:  # bad arguments: handed to the awaiting caller
+                    result.set_exception(exc)
+                continue
+            pipe.flush(burst)  # the ones before it go first
+            burst = []
             try:
-                batch = requests.get_nowait() if inflight else requests.get(timeout=SENDER_IDLE)
-            except queue.Empty:
-                batch = None
-            if batch is not None:
-                for request in batch:
-                    if request.future.cancelled():  # counted as done all the same
-                        self._queue_outcome(request.loop, _Outcome(request.future, None, None))
-                        continue
-                    try:
-                        inflight.append((request, request.start(*request.args, **request.kwargs)))
-                    except BaseException as exc:  # handed to the awaiting caller
-                        self._queue_outcome(request.loop, _Outcome(request.future, exc, None))
-                self._collect(inflight)
+                started = request.start(*request.args, **request.kwargs)
+            except Exception as exc:  # handed to the awaiting caller
+                self._queue_outcome(loop, state, _Outcome(future, exc, None))
                 continue
-            if not inflight:
-                with self._sender_lock:
-                    if requests.empty():
-                        self._sender = None
-                        return
-                continue
-            self._collect(inflight)
-            if not inflight:
-                continue
-            head = inflight[0][1]
-            if head is not linked:
-                linked = head
-                head.rawlink(lambda _: wake.set())
-            if not head.ready():
-                if wake.wait(SLOW_HEAD) and len(inflight) > GATHER_ABOVE:
-                    time.sleep(GATHER)  # let more replies land: one wake-up for many
-                if self.core.closed:  # what kazoo never answers now is answered here
-                    self._abandon(inflight)
-                else:
-                    self._look_past(inflight)
+            started.rawlink(lambda result, future=future: self._queue_result(loop, state, future, result))
+        pipe.flush(burst)
 
-    def _collect(self, inflight: "deque[tuple[_Request, Any]]") -> None:
-        """Queue the outcomes of the finished requests at the head of ``inflight``."""
-        while inflight and inflight[0][1].ready():
-            self._queue_result(*inflight.popleft())
-
-    def _abandon(self, inflight: "deque[tuple[_Request, Any]]") -> None:
-        """The session is closed: finished requests get their results, the others SessionClosed."""
-        while inflight:
-            request, result = inflight.popleft()
-            if result.ready():
-                self._queue_result(request, result)
-            else:
-                self._queue_outcome(request.loop, _Outcome(request.future, SessionClosed("the session was closed"), None))
-
-    def _look_past(self, inflight: "deque[tuple[_Request, Any]]") -> None:
-        """An oldest request pending for ``SLOW_HEAD`` seconds (a call kazoo makes of
-        several requests, e.g. ``ensure_path_async``) does not hold back the others:
-        every ``SLOW_HEAD`` seconds the rest are searched for finished ones."""
-        if not inflight or inflight[0][1].ready():
-            return
-        now = time.monotonic()
-        head = inflight[0][0]
-        if self._slow_head is None or self._slow_head[0] is not head:
-            self._slow_head = (head, now)
-        elif now - self._slow_head[1] >= SLOW_HEAD:
-            self._slow_head = (head, now)
-            finished = [item for item in inflight if item[1].ready()]
-            for item in finished:
-                inflight.remove(item)
-                self._queue_result(*item)
-
-    def _queue_result(self, request: _Request, result: Any) -> None:
+    def _queue_result(self, loop: asyncio.AbstractEventLoop, state: _LoopState, future: "asyncio.Future[Any]", result: Any) -> None:
+        # on kazoo's completion thread: a plain call's result
         try:
-            outcome = _Outcome(request.future, None, result.get(block=False))
-        except BaseException as exc:
-            outcome = _Outcome(request.future, exc, None)
-        self._queue_outcome(request.loop, outcome)
+            outcome = _Outcome(future, None, result.get(block=False))
+        except Exception as exc:
+            outcome = _Outcome(future, exc, None)
+        self._queue_outcome(loop, state, outcome)
 
     # -- completing ----------------------------------------------------------------
 
-    def _queue_outcome(self, loop: asyncio.AbstractEventLoop, outcome: _Outcome) -> None:
-        # On kazoo's completion thread (or the sender's).  The first outcome of a batch
+    def _queue_outcome(self, loop: asyncio.AbstractEventLoop, state: _LoopState, outcome: _Outcome) -> None:
+        # On kazoo's connection or completion thread (or the loop's).  The first outcome of a batch
         # wakes the loop, which lets the batch gather for up to DELIVER_WAIT while more
         # requests are in flight; the outcome that completes everything in flight (or
         # fills the batch) wakes it to deliver at once.  A lone call waits for nothing.
-        state = self._loops.get(loop)
-        if state is None:  # the loop is gone
-            return
         with self._lock:
             state.done += 1
             if state.batch is None:
@@ -347,5 +306,5 @@ class AsyncBridge:
             await asyncio.sleep(0.05)
 
     def __repr__(self) -> str:
-        state = "sending" if self._sender is not None else "idle"
-        return f"<AsyncBridge {self.core!r} {state}>"
+        how = "piped" if self._piped else "plain calls"
+        return f"<AsyncBridge {self.core!r} {how}>"

@@ -1,0 +1,135 @@
+"""The pipe hands a turn's requests to kazoo with one wake-up (zkservices._session.pipe),
+as the asyncio bridge uses it: order kept with plain calls between piped ones, the
+chroot applied by kazoo's own code, bad arguments and a closed client answered, and
+plain calls only where kazoo's internals are missing -- against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionClosedError, NoNodeError
+
+import zkservices
+import zkservices.aio
+from zkservices._session import pipe as pipe_module
+from zkservices._session.bridge import AsyncBridge
+from zkservices._session.pipe import Pipe
+
+
+class _Result:
+    """A piped request's result for a thread that waits (what kazoo's connection thread sets)."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.outcome = None
+
+    def set(self, value=None):
+        self.outcome = ("value", value)
+        self.done.set()
+
+    def set_exception(self, exception):
+        self.outcome = ("error", exception)
+        self.done.set()
+
+
+def test_a_burst_is_answered_in_full_and_in_the_chroot(zk, zk_client):
+    # zk's client has a chroot of the test's own: the request is built by kazoo's code
+    zk_client.create("/a", b"in the chroot")
+    pipe = Pipe(zk.client)
+    assert pipe.usable and "usable" in repr(pipe)
+    calls = [(zk.client.get_async, ("/a",)), (zk.client.exists_async, ("/missing",)),
+             (zk.client.get_children_async, ("/",)), (zk.client.get_async, ("/missing",)),
+             (zk.client.set_async, ("/a", b"changed")), (zk.client.get_async, ("/a",))]
+    results = [_Result() for _ in calls]
+    pipe.flush((pipe.build(start, args, {}, result), result) for (start, args), result in zip(calls, results))
+    for result in results:
+        assert result.done.wait(10)
+    outcomes = [result.outcome for result in results]
+    assert outcomes[0][1][0] == b"in the chroot"
+    assert outcomes[1] == ("value", None)
+    assert outcomes[2] == ("value", ["a"])
+    assert outcomes[3][0] == "error" and isinstance(outcomes[3][1], NoNodeError)
+    assert outcomes[4][1].version == 1
+    assert outcomes[5][1][0] == b"changed"
+
+
+def test_which_calls_are_piped(zk):
+    pipe = Pipe(zk.client)
+    assert pipe.pipes(zk.client.get_async) and pipe.pipes(zk.client.delete_async)
+    assert not pipe.pipes(zk.client.create_async)  # kazoo chains its result: a plain call
+    assert not pipe.pipes(zk.client.ensure_path_async)
+    assert not pipe.pipes(KazooClient("127.0.0.1:1").get_async)  # another client's call
+
+
+def test_bad_arguments_fail_their_own_call_only(zk, zk_client):
+    zk_client.create("/a", b"1")
+    bridge = AsyncBridge(zk.core)
+
+    async def main():
+        return await asyncio.gather(bridge.send(zk.client.get_async, "/a"),
+                                    bridge.send(zk.client.get_async, 42),  # kazoo: TypeError
+                                    bridge.send(zk.client.set_async, "/a", "not bytes"),
+                                    bridge.send(zk.client.get_async, "/a"), return_exceptions=True)
+
+    first, bad, bad_set, last = asyncio.run(asyncio.wait_for(main(), 30))
+    assert first[0] == b"1" and last[0] == b"1"
+    assert isinstance(bad, TypeError) and isinstance(bad_set, TypeError)
+
+
+def test_plain_calls_between_piped_ones_keep_the_order(zk, zk_client):
+    # create_async is a plain call: the reads made before it in the same turn go first,
+    # those after it see its node
+    bridge = AsyncBridge(zk.core)
+
+    async def main():
+        return await asyncio.gather(bridge.send(zk.client.exists_async, "/n"),
+                                    bridge.send(zk.client.create_async, "/n", b"x"),
+                                    bridge.send(zk.client.get_async, "/n"),
+                                    bridge.send(zk.client.delete_async, "/n"),
+                                    bridge.send(zk.client.exists_async, "/n"))
+
+    before, created, (data, _), deleted, after = asyncio.run(asyncio.wait_for(main(), 30))
+    assert before is None and created == "/n" and data == b"x" and deleted is True and after is None
+
+
+def test_without_the_internals_every_call_is_plain(zk, zk_client, monkeypatch):
+    monkeypatch.setattr(pipe_module.Pipe, "usable", property(lambda self: False))
+    zk_client.create("/a", b'{"n": 1}')
+    azk = zkservices.aio.AsyncZooKeeper(zk)
+    assert "plain calls" in repr(azk._ops.bridge)
+
+    async def main():
+        return await asyncio.gather(*(azk.get_properties("/a") for _ in range(300)))
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == [{"n": 1}] * 300
+
+
+def test_a_burst_in_flight_when_the_session_closes_is_answered(zk_connection_string, zk_client):
+    # every await ends (its value, or SessionClosed): none is left waiting for kazoo
+    zk_client.create("/a", b'{"n": 1}')
+
+    async def main():
+        azk = await zkservices.aio.connect(zk_connection_string)
+        reads = [asyncio.ensure_future(azk.get_properties("/a")) for _ in range(3000)]
+        await asyncio.sleep(0)  # the first requests are handed over
+        await azk.close()
+        return await asyncio.gather(*reads, return_exceptions=True)
+
+    outcomes = asyncio.run(asyncio.wait_for(main(), 30))
+    assert len(outcomes) == 3000
+    assert all(o == {"n": 1} or isinstance(o, zkservices.SessionClosed) for o in outcomes), \
+        {type(o) for o in outcomes}
+
+
+def test_a_closed_client_fails_a_burst_at_once(zk_connection_string):
+    zk = zkservices.ZooKeeper(zk_connection_string)
+    client = zk.client
+    zk.close()
+    pipe = Pipe(client)
+    results = [_Result() for _ in range(3)]
+    pipe.flush((pipe.build(client.get_async, ("/",), {}, result), result) for result in results)
+    for result in results:
+        assert result.done.is_set()
+        assert result.outcome[0] == "error" and isinstance(result.outcome[1], ConnectionClosedError)

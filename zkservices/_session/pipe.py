@@ -1,0 +1,132 @@
+"""Many kazoo requests handed to kazoo's connection thread with one wake-up.
+
+Each kazoo ``*_async`` call appends its request to the client's queue and writes one
+byte to a socket pair to wake the connection thread, which sends one request per
+byte it reads.  That write is a system call that gives up the GIL: a burst of a
+thousand calls costs a thousand of them, and each time the caller waits for the GIL
+again while kazoo's threads hold it.  A :class:`Pipe` builds the requests of a burst
+with kazoo's own ``*_async`` code (paths, chroot, checks: nothing is re-implemented),
+appends them to the queue and writes all the wake-up bytes at once.
+
+Only calls whose result kazoo's connection thread sets directly are piped
+(:data:`PIPED`: reads, ``set_async``, ``delete_async``); their result object is the
+caller's own (anything with ``set(value)`` and ``set_exception(exc)``), which kazoo's
+connection thread completes -- so it must be quick and must not raise.  Everything
+else (creates, transactions, ``ensure_path_async``) is made as a plain call by the
+caller.  This leans on three of kazoo's internals (the request queue, the socket pair,
+the client's state); :meth:`Pipe.usable` says whether they are there, and without them
+every call is a plain one.  Requests a lost connection leaves unanswered are failed
+by kazoo as its own are (ConnectionLoss, SessionExpiredError, ConnectionClosedError).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Protocol
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionClosedError
+from kazoo.protocol.states import KeeperState
+
+__all__ = ["Completion", "PIPED", "Pipe"]
+
+log = logging.getLogger("zkservices.session")
+
+#: The kazoo methods whose request a pipe can queue: their result is set by kazoo's
+#: connection thread with the reply itself, nothing chained to it.
+PIPED = frozenset(getattr(KazooClient, name) for name in (
+    "get_async", "get_children_async", "exists_async", "set_async", "delete_async"))
+
+_REFUSED = (KeeperState.AUTH_FAILED, KeeperState.CLOSED, KeeperState.EXPIRED_SESSION)
+
+
+class Completion(Protocol):
+    """What a piped request's result is: kazoo's connection thread calls one of these."""
+
+    def set(self, value: Any = None) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+class _Builder:
+    """Stands in for the client while one of its ``*_async`` methods builds a request:
+    its handler hands out the caller's result object and its ``_call`` keeps the
+    request instead of queueing it; everything else is the client's."""
+
+    __slots__ = ("client", "handler", "result", "request")
+
+    def __init__(self, client: KazooClient) -> None:
+        self.client = client
+        self.handler = self  # kazoo asks its handler for a result object: ours
+        self.result: Any = None
+        self.request: Any = None
+
+    def async_result(self) -> Any:
+        return self.result
+
+    def _call(self, request: Any, async_object: Any) -> None:
+        self.request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+class Pipe:
+    """Queue requests of ``client`` in bursts: one wake-up of its connection thread each.
+
+    Not thread-safe by itself: one thread (an event loop's) builds and flushes a burst.
+    """
+
+    def __init__(self, client: KazooClient) -> None:
+        self.client = client
+        self._builder = _Builder(client)
+
+    @property
+    def usable(self) -> bool:
+        """Whether the kazoo internals a pipe needs are there (else every call is a plain one)."""
+        client = self.client
+        return (hasattr(client, "_queue") and hasattr(client, "_state")
+                and hasattr(getattr(client, "_connection", None), "_write_sock"))
+
+    def pipes(self, start: Callable[..., Any]) -> bool:
+        """Whether ``start`` (a bound kazoo method) is one of this client's piped calls."""
+        return getattr(start, "__self__", None) is self.client and getattr(start, "__func__", None) in PIPED
+
+    def build(self, start: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+              result: Completion) -> Any:
+        """The request ``start(*args, **kwargs)`` would queue, completing ``result``.
+        Raises what kazoo's method raises for bad arguments (TypeError, ValueError)."""
+        builder = self._builder
+        builder.result, builder.request = result, None
+        try:
+            start.__func__(builder, *args, **kwargs)  # type: ignore[attr-defined]
+            return builder.request
+        finally:
+            builder.result = builder.request = None
+
+    def flush(self, burst: Iterable[tuple[Any, Completion]]) -> None:
+        """Queue the ``(request, result)`` pairs of ``burst`` and wake kazoo once for all.
+        As kazoo's own call does: a client closed, expired or refused fails them at once."""
+        client = self.client
+        pairs = list(burst)
+        if not pairs:
+            return
+        if client._state in _REFUSED:
+            for request, result in pairs:  # kazoo's own call sets the error it would
+                client._call(request, result)
+            return
+        queue = client._queue
+        for pair in pairs:
+            queue.append(pair)
+        write_sock = client._connection._write_sock
+        try:
+            if write_sock is None:
+                raise ConnectionClosedError("Connection has been closed")
+            write_sock.sendall(b"\0" * len(pairs))
+        except Exception as exc:  # as kazoo's _call: the requests fail (a late reply is ignored)
+            log.debug("waking kazoo's connection thread failed: %r", exc)
+            for _, result in pairs:
+                result.set_exception(ConnectionClosedError("Connection has been closed"))
+
+    def __repr__(self) -> str:
+        return f"<Pipe {'usable' if self.usable else 'plain calls only'} for {self.client!r}>"
