@@ -22,13 +22,14 @@ by kazoo as its own are (ConnectionLoss, SessionExpiredError, ConnectionClosedEr
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Callable, Iterable, Protocol
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionClosedError
 from kazoo.protocol.states import KeeperState
 
-__all__ = ["Completion", "PIPED", "Pipe"]
+__all__ = ["Burst", "Completion", "PIPED", "Pipe", "Slot"]
 
 log = logging.getLogger("zkservices.session")
 
@@ -130,3 +131,84 @@ class Pipe:
 
     def __repr__(self) -> str:
         return f"<Pipe {'usable' if self.usable else 'plain calls only'} for {self.client!r}>"
+
+
+_SLOT_LOCK = threading.Lock()  # a slot's waiter and its completion meet under it (briefly)
+
+
+class Slot:
+    """A piped request's result for a thread that waits: ``get()`` and ``wait()`` as
+    kazoo's own result has them, without a condition of its own per request (an
+    event is made only for a slot somebody waits on before it is set)."""
+
+    __slots__ = ("value", "error", "ready", "_event")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.ready = False
+        self._event: threading.Event | None = None
+
+    def set(self, value: Any = None) -> None:
+        self._finish(None, value)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self._finish(exception, None)
+
+    def _finish(self, error: BaseException | None, value: Any) -> None:
+        with _SLOT_LOCK:
+            if self.ready:  # a reply after the request was failed: ignored
+                return
+            self.value, self.error, self.ready = value, error, True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the slot is set; whether it is."""
+        with _SLOT_LOCK:
+            if self.ready:
+                return True
+            event = self._event = self._event or threading.Event()
+        return event.wait(timeout)
+
+    def get(self) -> Any:
+        """The value, or the error raised; the slot must be set (see :meth:`wait`)."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def __repr__(self) -> str:
+        state = "pending" if not self.ready else ("failed" if self.error is not None else "set")
+        return f"<Slot {state}>"
+
+
+class Burst:
+    """Calls one thread makes together: the piped ones queued (in order with the
+    others) and sent with one wake-up by :meth:`flush`; the rest made at once.
+    Each call returns something with ``wait()`` and ``get()``: a :class:`Slot` or
+    kazoo's own result."""
+
+    __slots__ = ("pipe", "_pairs", "_piped")
+
+    def __init__(self, pipe: Pipe) -> None:
+        self.pipe = pipe
+        self._pairs: list[tuple[Any, Slot]] = []
+        self._piped = pipe.usable
+
+    def call(self, start: Callable[..., Any], *args: Any) -> Any:
+        """``start(*args)`` (a kazoo ``*_async`` method of the pipe's client), queued."""
+        if self._piped and self.pipe.pipes(start):
+            slot = Slot()
+            self._pairs.append((self.pipe.build(start, args, {}, slot), slot))
+            return slot
+        self.flush()  # the ones before it go first
+        return start(*args)
+
+    def flush(self) -> None:
+        """Hand the queued calls to kazoo: one wake-up of its connection thread."""
+        pairs, self._pairs = self._pairs, []
+        self.pipe.flush(pairs)
+
+    def __repr__(self) -> str:
+        return f"<Burst {len(self._pairs)} queued>"

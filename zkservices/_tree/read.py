@@ -22,6 +22,7 @@ from kazoo.exceptions import NoAuthError, NoNodeError
 from kazoo.security import ACL
 
 from .._znode.encoding import decode
+from .._session.pipe import Burst, Pipe
 from .core import SessionCore
 from .emit import checked_property
 from .rules import RESERVED_TOP_LEVEL
@@ -74,6 +75,8 @@ def pipelined_read(
     chunks: deque[list[tuple[str, str, Any]]] = deque()
     last_report = 0.0
     get, get_children, get_acls = client.get_async, client.get_children_async, client.get_acls_async
+    burst = Burst(Pipe(client))  # a chunk's reads leave with one wake-up of kazoo's connection thread
+    call = burst.call
     while todo or chunks:
         # Requests go out in chunks, two chunks in flight: while one chunk's
         # answers are handled, the next is on the wire.  Waiting once per
@@ -84,12 +87,13 @@ def pipelined_read(
             while todo and len(chunk) < CHUNK:
                 kind, path = todo.popleft()
                 if kind == "get":
-                    result = get(path)
+                    result = call(get, path)
                 elif kind == "children":
-                    result = get_children(path)
+                    result = call(get_children, path)
                 else:
-                    result = get_acls(path)
+                    result = call(get_acls, path)
                 chunk.append((kind, path, result))
+            burst.flush()
             chunks.append(chunk)
         chunk = chunks.popleft()
         chunk[-1][2].wait()
