@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zkservices import TreeError
+from zkservices._tree.yamlemit import emit_yaml, emit_yaml_events
 from zkservices._tree import Node, detect_format, emit_tree, iter_nodes, parse_text, parse_tree, parse_yaml
 
 from ._helpers import CONTRACT_EXAMPLE, node, tree
@@ -490,3 +491,87 @@ def test_values_nested_too_deeply_are_refused_naming_the_node(form):
     assert parse_tree(emit_tree(tree(a=node("a", {"x": shallow})), format=form)).children["a"].properties == {
         "x": shallow
     }
+
+
+# ---------------------------------------------------------------------------
+# The YAML form's own line writer against PyYAML's emitter, byte for byte
+
+# scalars at the edges of what PyYAML writes plain: indicators, ": ", " #",
+# leading and trailing spaces, words it reads as other types, long keys
+_EDGY_CHARS = "ab1:# -?.'\"_/[]{},&*!|>%@`=~\\<()\t\né\u2028"
+_EDGY_TEXT = (st.text(alphabet=_EDGY_CHARS, max_size=10)
+              | st.sampled_from(["yes", "No", "null", "~", "1:20", "0x1f", "1_000", "2001-12-14", "1e5", ".inf",
+                                 "-1", "+1", "---", "...", "<<", "=", "a" * 122, "a" * 123, "a" * 127, "a" * 128, "1.5", "10.0.0.1:80"]))
+_EDGY_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+                 | st.floats(allow_nan=False, allow_infinity=False) | _EDGY_TEXT)
+_EDGY_VALUES = st.recursive(_EDGY_SCALARS,
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_EDGY_TEXT, inner, max_size=3),
+                            max_leaves=8)
+
+
+@st.composite
+def edgy_trees(draw):
+    root = Node()
+    for name in draw(st.lists(st.text(alphabet="ab1:# -?.'_é", min_size=1, max_size=6).filter(valid_node_name),
+                              min_size=1, max_size=3, unique=True)):
+        if name == "zookeeper":
+            continue
+        child = root.children[name] = Node(name)
+        child.properties.update(draw(st.dictionaries(_EDGY_TEXT.filter(lambda k: k and not k.startswith("/")
+                                                                       and not_a_link_key(k)),
+                                                     _EDGY_VALUES, max_size=5)))
+        for inner in draw(st.lists(st.sampled_from(["x", "y", "z"]), max_size=2, unique=True)):
+            grandchild = child.children[inner] = Node(inner)
+            grandchild.properties.update(draw(st.dictionaries(st.sampled_from(["k", "k2"]), _EDGY_VALUES,
+                                                              max_size=2)))
+    return root
+
+
+def _writable(root):
+    try:
+        emit_yaml_events(root)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(trees(SAFE_KIT), trees(WILD_KIT), edgy_trees()))
+def test_property_yaml_lines_are_pyyaml_s_own_bytes(root):
+    if not _writable(root):
+        with pytest.raises(ValueError):
+            emit_yaml(root)
+        return
+    assert emit_yaml(root) == emit_yaml_events(root)
+    assert emit_yaml(root, checked=True) == emit_yaml_events(root, checked=True)
+
+
+def test_yaml_lines_for_scalars_pyyaml_quotes_and_nested_values():
+    root = Node()
+    node = root.children["svc"] = Node("svc")
+    node.properties.update({"a": "yes", "b": "x: y", "c": "a\nb", "d": [1, {"e": "p\nq"}], "f": {}, "g": 1e16,
+                            "h": "10.0.0.1:80", "k" * 130: 1, "i": -0.0, "j": "1:20", "l": "é"})
+    node.children["empty"] = Node("empty")
+    assert emit_yaml(root) == emit_yaml_events(root)
+    assert emit_yaml(root) == (
+        "/svc:\n"
+        "  a: 'yes'\n"
+        "  b: 'x: y'\n"
+        "  c: 'a\n"
+        "\n"
+        "    b'\n"
+        "  d:\n"
+        "  - 1\n"
+        "  - e: 'p\n"
+        "\n"
+        "      q'\n"
+        "  f: {}\n"
+        "  g: 1.0e+16\n"
+        "  h: 10.0.0.1:80\n"
+        "  i: -0.0\n"
+        "  j: '1:20'\n"
+        f"  ? {'k' * 130}\n"
+        "  : 1\n"
+        "  l: é\n"
+        "  /empty: {}\n"
+    )

@@ -7,11 +7,9 @@ sees a line break inside a value), links as ``name -> target`` and property
 links as ``name => target``.  In the text form ``type`` goes on the node line
 when it is a non-empty string without control characters or Unicode line
 breaks and without leading or trailing white space; otherwise it is written
-as a ``type = ...`` property line.  The YAML form is PyYAML's ``SafeDumper``
-output (block style, Unicode kept, no line wrapping, strings holding
-U+0085/U+2028/U+2029 double quoted to work around a PyYAML quoting bug),
-produced event by event so that no depth of nodes recurses.  The output ends
-with a newline; an empty root gives ``""``.
+as a ``type = ...`` property line.  The YAML form (``yamlemit.py``) is PyYAML's
+``SafeDumper`` output.  The output ends with a newline; an empty root gives
+``""``.
 
 What the text form cannot hold is refused with a ``ValueError`` naming the
 node path and the property rather than written lossily: property (and link)
@@ -30,22 +28,9 @@ empty or start with ``/``.
 from __future__ import annotations
 
 import functools
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
-
-import yaml
-from yaml.events import (
-    DocumentEndEvent,
-    DocumentStartEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-)
-from yaml.nodes import ScalarNode
 
 from .model import Node
 from .rules import (
@@ -61,13 +46,10 @@ from .rules import (
 )
 from .text import split_entry, text_node_name_problem
 
-__all__ = ["emit_text", "emit_yaml", "checked_property"]
-
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
+__all__ = ["emit_text", "checked_property", "walk_sorted", "sort_key"]
 
 
-def _walk_sorted(root: Node) -> Iterator[tuple[int, str, str, Node]]:
+def walk_sorted(root: Node) -> Iterator[tuple[int, str, str, Node]]:
     """Yield ``(depth, path, name, node)`` below ``root``, pre-order, sorted, checking names."""
     pending = [(0, "", root)]
     while pending:
@@ -109,7 +91,7 @@ def checked_property(path: str, key: object, value: Any) -> tuple[str, str, Any]
         raise ValueError(f"cannot write property {key!r} of node {path}: {e}") from None
 
 
-def _sort_key(key: object) -> tuple[str, str]:
+def sort_key(key: object) -> tuple[str, str]:
     # Keys are checked while writing; this only has to sort anything safely.
     return (type(key).__name__, str(key))
 
@@ -159,7 +141,7 @@ def emit_text(root: Node, *, checked: bool = False) -> str:
     export's nodes, see ``exported``), so it is not checked again.
     """
     lines = []
-    for depth, path, name, node in _walk_sorted(root):
+    for depth, path, name, node in walk_sorted(root):
         indent = "  " * depth
         problem = text_node_name_problem(name)
         if problem:
@@ -169,7 +151,7 @@ def emit_text(root: Node, *, checked: bool = False) -> str:
         if "type" in properties and _inline_type(properties["type"]):
             head += f" : {properties.pop('type')}"
         lines.append(head)
-        for key in sorted(properties, key=_sort_key):
+        for key in sorted(properties, key=sort_key):
             if checked:
                 op, base = split_key(key)
                 value = properties[key]
@@ -189,117 +171,3 @@ def emit_text(root: Node, *, checked: bool = False) -> str:
                 )
             lines.append(f"{indent}  {base} {op} {rendered}")
     return "".join(line + "\n" for line in lines)
-
-
-# ---------------------------------------------------------------------------
-# YAML
-
-# PyYAML writes U+0085, U+2028 and U+2029 raw into single-quoted scalars, where
-# a reader folds them into spaces; double quotes escape them.
-
-
-class _YamlDumper(yaml.SafeDumper):
-    """SafeDumper that keeps strings with Unicode line breaks lossless."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = '"' if UNICODE_BREAKS.search(data) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_YamlDumper.add_representer(str, _represent_str)
-
-
-_CACHED = (str, int, bool, type(None))
-
-
-class _Events:
-    """Feeds a dumper the events its serializer would make for our data, without recursing over nodes."""
-
-    def __init__(self, dumper: _YamlDumper) -> None:
-        self.dumper = dumper
-        # the same keys and values recur across nodes: how each is written, by type and value
-        self.seen: dict[tuple[type, Any], tuple[str, tuple[bool, bool], str, str | None]] = {}
-
-    def scalar(self, data: Any) -> None:
-        dumper = self.dumper
-        key = (data.__class__, data)
-        known = self.seen.get(key)
-        if known is None:
-            node = dumper.represent_data(data)
-            detected = dumper.resolve(ScalarNode, node.value, (True, False))
-            default = dumper.resolve(ScalarNode, node.value, (False, True))
-            known = (node.tag, (node.tag == detected, node.tag == default), node.value, node.style)
-            if len(self.seen) < 4096 and data.__class__ in _CACHED:  # (not floats: -0.0 == 0.0)
-                self.seen[key] = known
-        tag, implicit, value, style = known
-        dumper.emit(ScalarEvent(None, tag, implicit, value, style=style))
-
-    def start_mapping(self) -> None:
-        self.dumper.emit(MappingStartEvent(None, _MAP_TAG, True, flow_style=False))
-
-    def end_mapping(self) -> None:
-        self.dumper.emit(MappingEndEvent())
-
-    def value(self, value: Any) -> None:
-        # (recursion is bounded: values are checked to nest at most MAX_VALUE_DEPTH levels)
-        if isinstance(value, dict):
-            self.start_mapping()
-            for key in sorted(value):
-                self.scalar(key)
-                self.value(value[key])
-            self.end_mapping()
-        elif isinstance(value, list):
-            self.dumper.emit(SequenceStartEvent(None, _SEQ_TAG, True, flow_style=False))
-            for item in value:
-                self.value(item)
-            self.dumper.emit(SequenceEndEvent())
-        else:
-            self.scalar(value)
-
-
-def emit_yaml(root: Node, *, checked: bool = False) -> str:
-    """The tree below ``root`` in the YAML form; ValueError for what no form can hold.
-
-    ``checked``: as for :func:`emit_text`.
-    """
-    if not root.children:
-        if root.properties:
-            raise ValueError("cannot write properties of the root node; they have no place in a tree")
-        return ""
-    stream = io.StringIO()
-    dumper = _YamlDumper(
-        stream, default_flow_style=False, allow_unicode=True, sort_keys=False, width=float("inf")  # type: ignore[arg-type]
-    )
-    events = _Events(dumper)
-    try:
-        dumper.open()
-        dumper.emit(
-            DocumentStartEvent(explicit=dumper.use_explicit_start, version=dumper.use_version, tags=dumper.use_tags)
-        )
-        events.start_mapping()
-        open_bodies = 0
-        for depth, path, name, node in _walk_sorted(root):
-            while open_bodies > depth:
-                events.end_mapping()
-                open_bodies -= 1
-            properties = node.properties
-            members = [
-                (key, properties[key] if checked else checked_property(path, key, properties[key])[2])
-                for key in sorted(properties, key=_sort_key)
-            ]
-            events.scalar("/" + name)
-            events.start_mapping()
-            open_bodies += 1
-            for key, value in members:
-                events.scalar(key)
-                events.value(value)
-        while open_bodies:
-            events.end_mapping()
-            open_bodies -= 1
-        events.end_mapping()
-        dumper.emit(DocumentEndEvent(explicit=dumper.use_explicit_end))
-        dumper.close()
-    finally:
-        dumper.dispose()
-    return stream.getvalue()

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import re
 
-from .emit import emit_text, emit_yaml
+from .emit import emit_text
+from .yamlemit import emit_yaml
 from .model import Node
 from .rules import decode_source
 from .text import COLON_END, parse_text, parse_text_encoded
