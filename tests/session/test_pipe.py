@@ -133,3 +133,25 @@ def test_a_closed_client_fails_a_burst_at_once(zk_connection_string):
     for result in results:
         assert result.done.is_set()
         assert result.outcome[0] == "error" and isinstance(result.outcome[1], ConnectionClosedError)
+
+
+def test_loops_in_two_threads_share_one_bridge(zk, zk_client):
+    # each loop's turns build and hand over their own requests; every read gets its own node
+    for i in range(50):
+        zk_client.create(f"/n{i}", b'{"i": %d}' % i)
+    azk = zkservices.aio.AsyncZooKeeper(zk)
+    results = {}
+
+    def run(name):
+        async def main():
+            return await asyncio.gather(*(azk.get_properties(f"/n{i % 50}") for i in range(1000)))
+
+        results[name] = asyncio.run(asyncio.wait_for(main(), 30))
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [r["i"] for r in results["a"]] == [i % 50 for i in range(1000)]
+    assert results["b"] == results["a"]

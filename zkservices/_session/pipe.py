@@ -56,10 +56,10 @@ class _Builder:
 
     __slots__ = ("client", "handler", "result", "request")
 
-    def __init__(self, client: KazooClient) -> None:
+    def __init__(self, client: KazooClient, result: Any) -> None:
         self.client = client
         self.handler = self  # kazoo asks its handler for a result object: ours
-        self.result: Any = None
+        self.result = result
         self.request: Any = None
 
     def async_result(self) -> Any:
@@ -75,12 +75,11 @@ class _Builder:
 class Pipe:
     """Queue requests of ``client`` in bursts: one wake-up of its connection thread each.
 
-    Not thread-safe by itself: one thread (an event loop's) builds and flushes a burst.
+    Any number of threads may build and flush bursts (each its own).
     """
 
     def __init__(self, client: KazooClient) -> None:
         self.client = client
-        self._builder = _Builder(client)
 
     @property
     def usable(self) -> bool:
@@ -97,13 +96,9 @@ class Pipe:
               result: Completion) -> Any:
         """The request ``start(*args, **kwargs)`` would queue, completing ``result``.
         Raises what kazoo's method raises for bad arguments (TypeError, ValueError)."""
-        builder = self._builder
-        builder.result, builder.request = result, None
-        try:
-            start.__func__(builder, *args, **kwargs)  # type: ignore[attr-defined]
-            return builder.request
-        finally:
-            builder.result = builder.request = None
+        builder = _Builder(self.client, result)
+        start.__func__(builder, *args, **kwargs)  # type: ignore[attr-defined]
+        return builder.request
 
     def flush(self, burst: Iterable[tuple[Any, Completion]]) -> None:
         """Queue the ``(request, result)`` pairs of ``burst`` and wake kazoo once for all.
