@@ -575,3 +575,14 @@ def test_yaml_lines_for_scalars_pyyaml_quotes_and_nested_values():
         "  l: é\n"
         "  /empty: {}\n"
     )
+
+
+@given(st.one_of(st.text(), st.text(alphabet="ab \"\\/\x7f\x1f~é\u2028"), st.integers(), st.booleans(), st.none(),
+                 st.floats(allow_nan=False, allow_infinity=False)))
+def test_property_value_text_is_the_encoders(value):
+    # the text form's shortcut for plain strings and integers writes what the encoder writes
+    from zkservices._tree.emit import _json_text
+
+    expected = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    expected = re.sub("[\x85\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", expected)
+    assert _json_text(value) == expected

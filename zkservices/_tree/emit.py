@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,8 +115,17 @@ def _inline_type(value: Any) -> bool:
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, allow_nan=False).encode
 
 
+#: Strings whose JSON is themselves in quotes: printable ASCII without ``"`` and ``\\``.
+_VERBATIM = re.compile(r'[ !#-\[\]-~]*\Z')
+
+
 def _json_text(value: Any) -> str:
     """One-line JSON; U+0085, U+2028, U+2029 escaped so no tool sees a line break."""
+    kind = value.__class__
+    if kind is str and _VERBATIM.match(value):  # (the common cases, without the encoder)
+        return f'"{value}"'
+    if kind is int:
+        return int.__repr__(value)
     text = _dumps(value)
     return UNICODE_BREAKS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
