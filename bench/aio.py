@@ -46,7 +46,7 @@ def aio_reads(cs: str, quick: bool) -> None:
     threads holding the GIL: the loop waits for it) and 2,000 gathered coroutines that
     do nothing (asyncio's own cost of one turn that starts them all)."""
     n = 500 if quick else 2000
-    rounds = 3 if quick else 5
+    rounds = 3 if quick else 9
     raw = client(cs)
     raw.ensure_path("/bench/aio")
     raw.set("/bench/aio", b'{"threads": 4, "name": "x"}')

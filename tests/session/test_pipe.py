@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionClosedError, NoNodeError
 
@@ -155,3 +158,23 @@ def test_loops_in_two_threads_share_one_bridge(zk, zk_client):
         thread.join(60)
     assert [r["i"] for r in results["a"]] == [i % 50 for i in range(1000)]
     assert results["b"] == results["a"]
+
+
+@pytest.mark.parametrize("chroot", ["", "/", "/a", "/a/b/", "//a//b"])
+@given(path=st.one_of(st.sampled_from(["/", "/x", "/x/", "//x", "/x/./y", "/x/../y", "/.x", "x", "/x//y", "/é/ü"]),
+                      st.lists(st.text(alphabet="ab./é", min_size=0, max_size=3), max_size=4).map("/".join),
+                      st.lists(st.text(alphabet="ab.", min_size=1, max_size=3), max_size=4)
+                      .map(lambda parts: "/" + "/".join(parts))))
+def test_property_reads_are_built_as_kazoo_builds_them(chroot, path):
+    # the shortcut for plain reads gives the very request kazoo's own method gives
+    client = KazooClient("127.0.0.1:1" + chroot)
+    pipe = Pipe(client)
+    for start in (client.get_async, client.exists_async, client.get_children_async):
+        try:
+            expected = pipe.build_with_kazoo(start, (path,), {}, None)
+        except ValueError as exc:  # kazoo refuses ".." and "." components
+            with pytest.raises(type(exc)):
+                pipe.build(start, (path,), {}, None)
+            continue
+        assert pipe.build(start, (path,), {}, None) == expected
+        assert type(pipe.build(start, (path,), {}, None)) is type(expected)
