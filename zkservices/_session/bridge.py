@@ -39,7 +39,7 @@ from kazoo.exceptions import ConnectionClosedError
 
 from ..errors import SessionClosed
 from .core import SessionCore
-from .pipe import Pipe
+from .pipe import Burst, Pipe
 from .retry import RETRYABLE
 
 __all__ = ["AsyncBridge", "DELIVER_AT_ONCE"]
@@ -87,9 +87,10 @@ class _LoopState:
         self.urgent = False  # the batch is to be delivered now (all in flight done, or it is full)
 
 
-class _Piped:
-    """A piped request's result: kazoo's connection thread completes it (once; a second
-    completion -- a reply after the request was failed -- is ignored)."""
+class _LoopResult:
+    """A request's result: kazoo's connection thread completes it for a piped request,
+    kazoo's completion thread for a plain call (once; a second completion -- a reply
+    after the request was failed -- is ignored)."""
 
     __slots__ = ("bridge", "loop", "state", "future", "finished")
 
@@ -117,6 +118,16 @@ class _Piped:
             log.exception("delivering a result to the event loop failed")
 
 
+def _complete(result: _LoopResult, done: Any) -> None:
+    """Complete ``result`` as kazoo's finished result ``done`` (a plain call's) is."""
+    try:
+        value = done.get(block=False)
+    except Exception as exc:
+        result.set_exception(exc)
+    else:
+        result.set(value)
+
+
 class AsyncBridge:
     """Await kazoo ``*_async`` calls of ``core``'s client on the running loop.
 
@@ -134,7 +145,6 @@ class AsyncBridge:
         self.max_delay = max_delay
         self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
         self._pipe = Pipe(core.client)
-        self._piped = self._pipe.usable
         self._lock = threading.Lock()
 
     # -- sending -----------------------------------------------------------------
@@ -169,37 +179,21 @@ class AsyncBridge:
         if len(batch) > HAND_OVER_AT_ONCE:  # the rest (and what comes meanwhile) next turn
             batch, state.pending = batch[:HAND_OVER_AT_ONCE], batch[HAND_OVER_AT_ONCE:]
             loop.call_soon(self._hand_over, loop, state)
-        pipe = self._pipe
-        burst: list[tuple[Any, _Piped]] = []
+        burst = Burst(self._pipe)
         for request in batch:
             future = request.future
             if future.cancelled():  # counted as done all the same
                 self._queue_outcome(loop, state, _Outcome(future, None, None))
                 continue
-            if self._piped and pipe.pipes(request.start):
-                result = _Piped(self, loop, state, future)
-                try:
-                    burst.append((pipe.build(request.start, request.args, request.kwargs, result), result))
-                except Exception as exc:  # bad arguments: handed to the awaiting caller
-                    result.set_exception(exc)
-                continue
-            pipe.flush(burst)  # the ones before it go first
-            burst = []
+            result = _LoopResult(self, loop, state, future)
             try:
-                started = request.start(*request.args, **request.kwargs)
-            except Exception as exc:  # handed to the awaiting caller
-                self._queue_outcome(loop, state, _Outcome(future, exc, None))
+                started = burst.send(request.start, request.args, request.kwargs, result)
+            except Exception as exc:  # bad arguments: handed to the awaiting caller
+                result.set_exception(exc)
                 continue
-            started.rawlink(lambda result, future=future: self._queue_result(loop, state, future, result))
-        pipe.flush(burst)
-
-    def _queue_result(self, loop: asyncio.AbstractEventLoop, state: _LoopState, future: "asyncio.Future[Any]", result: Any) -> None:
-        # on kazoo's completion thread: a plain call's result
-        try:
-            outcome = _Outcome(future, None, result.get(block=False))
-        except Exception as exc:
-            outcome = _Outcome(future, exc, None)
-        self._queue_outcome(loop, state, outcome)
+            if started is not result:  # a plain call: kazoo's completion thread has its result
+                started.rawlink(lambda done, result=result: _complete(result, done))
+        burst.flush()
 
     # -- completing ----------------------------------------------------------------
 
@@ -306,5 +300,5 @@ class AsyncBridge:
             await asyncio.sleep(0.05)
 
     def __repr__(self) -> str:
-        how = "piped" if self._piped else "plain calls"
+        how = "piped" if self._pipe.usable else "plain calls"
         return f"<AsyncBridge {self.core!r} {how}>"

@@ -90,6 +90,7 @@ class Pipe:
         root = self.build_with_kazoo(client.get_async, ("/",), {}, None).path  # the chroot, normalised
         self._root = root
         self._prefix = "" if root == "/" else root
+        self._usable = self.usable
 
     @property
     def usable(self) -> bool:
@@ -99,8 +100,9 @@ class Pipe:
                 and hasattr(getattr(client, "_connection", None), "_write_sock"))
 
     def pipes(self, start: Callable[..., Any]) -> bool:
-        """Whether ``start`` (a bound kazoo method) is one of this client's piped calls."""
-        return getattr(start, "__self__", None) is self.client and getattr(start, "__func__", None) in PIPED
+        """Whether ``start`` (a bound kazoo method) is one of this client's piped calls
+        (none is where the pipe is not :attr:`usable`)."""
+        return self._usable and getattr(start, "__self__", None) is self.client and getattr(start, "__func__", None) in PIPED
 
     def build(self, start: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
               result: Completion) -> Any:
@@ -207,24 +209,31 @@ class Slot:
 class Burst:
     """Calls one thread makes together: the piped ones queued (in order with the
     others) and sent with one wake-up by :meth:`flush`; the rest made at once.
-    Each call returns something with ``wait()`` and ``get()``: a :class:`Slot` or
-    kazoo's own result."""
+    """
 
-    __slots__ = ("pipe", "_pairs", "_piped")
+    __slots__ = ("pipe", "_pairs")
 
     def __init__(self, pipe: Pipe) -> None:
         self.pipe = pipe
-        self._pairs: list[tuple[Any, Slot]] = []
-        self._piped = pipe.usable
+        self._pairs: list[tuple[Any, Completion]] = []
+
+    def send(self, start: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+             result: Completion) -> Any:
+        """``start(*args, **kwargs)`` (a kazoo ``*_async`` method of the pipe's client):
+        queued to complete ``result``, which is returned, where the pipe takes it; else
+        made now (after the queued ones are handed over), returning kazoo's own result.
+        Raises what kazoo raises for bad arguments."""
+        pipe = self.pipe
+        if pipe.pipes(start):
+            self._pairs.append((pipe.build(start, args, kwargs, result), result))
+            return result
+        self.flush()  # the ones before it go first
+        return start(*args, **kwargs)
 
     def call(self, start: Callable[..., Any], *args: Any) -> Any:
-        """``start(*args)`` (a kazoo ``*_async`` method of the pipe's client), queued."""
-        if self._piped and self.pipe.pipes(start):
-            slot = Slot()
-            self._pairs.append((self.pipe.build(start, args, {}, slot), slot))
-            return slot
-        self.flush()  # the ones before it go first
-        return start(*args)
+        """``start(*args)`` for a thread that waits: a :class:`Slot` or kazoo's own
+        result, either with ``wait()`` and ``get()``."""
+        return self.send(start, args, {}, Slot())
 
     def flush(self) -> None:
         """Hand the queued calls to kazoo: one wake-up of its connection thread."""
