@@ -20,9 +20,10 @@ Both are checked against each other on random trees (tests/tree).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from yaml.events import (
@@ -131,6 +132,26 @@ def _members(path: str, node: Node, checked: bool) -> list[tuple[str, Any]]:
             for key in sorted(properties, key=sort_key)]
 
 
+@contextlib.contextmanager
+def _document(stream: io.StringIO) -> Iterator[_Events]:
+    """A YAML document of one top-level mapping written to ``stream``: its events go to
+    what this yields (the document ends when the block does, unless it raised)."""
+    dumper = _YamlDumper(stream, **_DUMPER_OPTIONS)
+    try:
+        dumper.open()
+        dumper.emit(
+            DocumentStartEvent(explicit=dumper.use_explicit_start, version=dumper.use_version, tags=dumper.use_tags)
+        )
+        events = _Events(dumper)
+        events.start_mapping()
+        yield events
+        events.end_mapping()
+        dumper.emit(DocumentEndEvent(explicit=dumper.use_explicit_end))
+        dumper.close()
+    finally:
+        dumper.dispose()
+
+
 def emit_yaml_events(root: Node, *, checked: bool = False) -> str:
     """The tree below ``root`` in the YAML form, every scalar through PyYAML's emitter;
     ValueError for what no form can hold.  (``checked``: as for :func:`emit_yaml`.)"""
@@ -139,14 +160,7 @@ def emit_yaml_events(root: Node, *, checked: bool = False) -> str:
             raise ValueError("cannot write properties of the root node; they have no place in a tree")
         return ""
     stream = io.StringIO()
-    dumper = _YamlDumper(stream, **_DUMPER_OPTIONS)
-    events = _Events(dumper)
-    try:
-        dumper.open()
-        dumper.emit(
-            DocumentStartEvent(explicit=dumper.use_explicit_start, version=dumper.use_version, tags=dumper.use_tags)
-        )
-        events.start_mapping()
+    with _document(stream) as events:
         open_bodies = 0
         for depth, path, name, node in walk_sorted(root):
             while open_bodies > depth:
@@ -162,11 +176,6 @@ def emit_yaml_events(root: Node, *, checked: bool = False) -> str:
         while open_bodies:
             events.end_mapping()
             open_bodies -= 1
-        events.end_mapping()
-        dumper.emit(DocumentEndEvent(explicit=dumper.use_explicit_end))
-        dumper.close()
-    finally:
-        dumper.dispose()
     return stream.getvalue()
 
 
@@ -219,19 +228,9 @@ def _float_text(value: float) -> str:
 def _dumped(key: str, value: Any, indent: str) -> str:
     """One property as PyYAML writes it, each line indented by ``indent`` (blank lines not)."""
     stream = io.StringIO()
-    dumper = _YamlDumper(stream, **_DUMPER_OPTIONS)
-    events = _Events(dumper)
-    try:
-        dumper.open()
-        dumper.emit(DocumentStartEvent(explicit=False))
-        events.start_mapping()
+    with _document(stream) as events:
         events.scalar(key)
         events.value(value)
-        events.end_mapping()
-        dumper.emit(DocumentEndEvent(explicit=False))
-        dumper.close()
-    finally:
-        dumper.dispose()
     return "".join(indent + line if line != "\n" else line for line in stream.getvalue().splitlines(keepends=True))
 
 
@@ -239,12 +238,9 @@ def emit_yaml(root: Node, *, checked: bool = False) -> str:
     """The tree below ``root`` in the YAML form; ValueError for what no form can hold.
 
     ``checked``: every property passed :func:`~zkservices._tree.emit.checked_property`
-    already (an export's nodes), so it is not checked again.
+    already (an export's nodes), so it is not checked again.  (Properties of the
+    root are refused by ``walk_sorted``; an empty root gives ``""``.)
     """
-    if not root.children:
-        if root.properties:
-            raise ValueError("cannot write properties of the root node; they have no place in a tree")
-        return ""
     lines = _Lines()
     try:
         out: list[str] = []
