@@ -17,18 +17,24 @@ caller.  This leans on three of kazoo's internals (the request queue, the socket
 the client's state); :meth:`Pipe.usable` says whether they are there, and without them
 every call is a plain one.  Requests a lost connection leaves unanswered are failed
 by kazoo as its own are (ConnectionLoss, SessionExpiredError, ConnectionClosedError).
+
+A :class:`Burst` also gathers consecutive plain reads into multi-reads
+(:mod:`~zkservices._session.multiread`): one request, one reply and one turn of kazoo's
+connection thread for up to 500 reads.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionClosedError
 from kazoo.protocol.serialization import Exists, GetChildren, GetData
 from kazoo.protocol.states import KeeperState
+
+from .multiread import MULTI_READ_AT_MOST, Completion, MultiRead, Spread, multi_reads
 
 __all__ = ["Burst", "Completion", "PIPED", "Pipe", "Slot"]
 
@@ -47,13 +53,8 @@ _REFUSED = (KeeperState.AUTH_FAILED, KeeperState.CLOSED, KeeperState.EXPIRED_SES
 _READS = {KazooClient.get_async: GetData, KazooClient.exists_async: Exists,
           KazooClient.get_children_async: GetChildren}
 
-
-class Completion(Protocol):
-    """What a piped request's result is: kazoo's connection thread calls one of these."""
-
-    def set(self, value: Any = None) -> None: ...
-
-    def set_exception(self, exception: BaseException) -> None: ...
+#: The requests a burst gathers into multi-reads (when they have no watch).
+_GATHERED = (GetData, GetChildren)
 
 
 class _Builder:
@@ -209,13 +210,18 @@ class Slot:
 class Burst:
     """Calls one thread makes together: the piped ones queued (in order with the
     others) and sent with one wake-up by :meth:`flush`; the rest made at once.
+
+    Consecutive plain reads (``get``/``get_children`` without a watch) go out as one
+    :class:`~zkservices._session.multiread.MultiRead` of up to ``MULTI_READ_AT_MOST``
+    (where the server knows it), each completing its own result.
     """
 
-    __slots__ = ("pipe", "_pairs")
+    __slots__ = ("pipe", "_pairs", "_reads")
 
     def __init__(self, pipe: Pipe) -> None:
         self.pipe = pipe
         self._pairs: list[tuple[Any, Completion]] = []
+        self._reads: list[tuple[Any, Completion]] = []  # plain reads not yet gathered into a multi-read
 
     def send(self, start: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
              result: Completion) -> Any:
@@ -225,7 +231,16 @@ class Burst:
         Raises what kazoo raises for bad arguments."""
         pipe = self.pipe
         if pipe.pipes(start):
-            self._pairs.append((pipe.build(start, args, kwargs, result), result))
+            request = pipe.build(start, args, kwargs, result)
+            if request.__class__ in _GATHERED and request.watcher is None and multi_reads(pipe.client):
+                reads = self._reads
+                reads.append((request, result))
+                if len(reads) >= MULTI_READ_AT_MOST:
+                    self._gather()
+            else:
+                if self._reads:
+                    self._gather()  # the reads before it go first
+                self._pairs.append((request, result))
             return result
         self.flush()  # the ones before it go first
         return start(*args, **kwargs)
@@ -235,10 +250,20 @@ class Burst:
         result, either with ``wait()`` and ``get()``."""
         return self.send(start, args, {}, Slot())
 
+    def _gather(self) -> None:
+        reads, self._reads = self._reads, []
+        if len(reads) == 1:
+            self._pairs.append(reads[0])
+        else:
+            pipe = self.pipe
+            self._pairs.append((MultiRead([request for request, _ in reads]), Spread(pipe.client, pipe.flush, reads)))
+
     def flush(self) -> None:
         """Hand the queued calls to kazoo: one wake-up of its connection thread."""
+        if self._reads:
+            self._gather()
         pairs, self._pairs = self._pairs, []
         self.pipe.flush(pairs)
 
     def __repr__(self) -> str:
-        return f"<Burst {len(self._pairs)} queued>"
+        return f"<Burst {len(self._pairs) + len(self._reads)} queued>"

@@ -1,8 +1,10 @@
 """Reading many nodes at once: a breadth-first crawl with many requests in flight.
 
-:func:`pipelined_read` keeps up to ``CHUNK * CHUNKS_IN_FLIGHT`` requests in
+:func:`pipelined_read` keeps up to ``CHUNK * CHUNKS_IN_FLIGHT`` reads in
 flight: a ``get`` per node, and a ``get_children`` only for nodes whose stat
-says they have children (and the caller wants them listed).  Nodes deleted
+says they have children (and the caller wants them listed).  A chunk's reads
+leave as one multi-read (:mod:`zkservices._session.multiread`; one request
+per read where the server does not know it).  Nodes deleted
 while being read are left out.  The reserved ``/zookeeper`` node is never
 visited.  :func:`read_nodes` runs it through the session's retry policy.
 
@@ -36,7 +38,7 @@ __all__ = ["Znode", "Progress", "pipelined_read", "read_nodes", "everything", "e
 log = logging.getLogger("zkservices.tree")
 
 CHUNK = 500  # read requests sent together
-CHUNKS_IN_FLIGHT = 2  # so at most 1,000 reads in flight (the server's own default limit)
+CHUNKS_IN_FLIGHT = 2  # so at most 1,000 reads in flight: two multi-reads (or 1,000 requests)
 
 #: ``progress(phase, done, total)``: ``phase`` is ``'reading'`` or ``'writing'``, ``total`` None while unknown.
 
@@ -75,7 +77,7 @@ def pipelined_read(
     chunks: deque[list[tuple[str, str, Any]]] = deque()
     last_report = 0.0
     get, get_children, get_acls = client.get_async, client.get_children_async, client.get_acls_async
-    burst = Burst(Pipe(client))  # a chunk's reads leave with one wake-up of kazoo's connection thread
+    burst = Burst(Pipe(client))  # a chunk's reads leave as one multi-read, with one wake-up of kazoo
     call = burst.call
     while todo or chunks:
         # Requests go out in chunks, two chunks in flight: while one chunk's
