@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable
 import zkservices
 import zkservices.aio
 from zkservices._session.multiread import refuse
-from common import _interleave, client, goal, measure, observed, pct, section
+from common import alternate, client, goal, observed, pct, section
 
 
 async def _ticked(work: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
@@ -168,17 +168,13 @@ def aio_latency(cs: str, quick: bool) -> None:
     thread.start()
     started.wait(10)
     seen.clear()
-    n = 50 if quick else 200
+    n = 50 if quick else 300
 
     def change(path: str) -> Callable[[int], None]:
         return lambda i: writer.set(path, json.dumps({"i": i, "at": time.time()}).encode())
 
     time.sleep(0.2)
-    ours, sync = _interleave(
-        5,
-        lambda: measure(n // 5, change(ours_path), seen),
-        lambda: measure(n // 5, change(sync_path), seen),
-    )
+    ours, sync = alternate(n, change(ours_path), change(sync_path), seen)
     a50, a99, s50, s99 = pct(ours, 50), pct(ours, 99), pct(sync, 50), pct(sync, 99)
     print("change (other session) -> delivery: aio Properties view, async for over changes(), "
           "against the sync Properties view's callback")

@@ -3,8 +3,10 @@ changes for ``async for``, writes awaited on the loop.
 
 A view is refreshed on the session's worker thread as every view is (and re-armed
 after a session loss by the view registry); a stream is a callback of that view which
-hands each new state to the stream's loop.  When the consumer is slower than the
-changes, intermediate states are skipped: it always gets the latest.
+hands each new state to the stream's loop, where a waiting consumer resumes in the same
+turn (a :class:`~zkservices._aio.wake.Wake`, not a future: one turn of the loop less
+per change).  When the consumer is slower than the changes, intermediate states are
+skipped: it always gets the latest.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .._formats import Provider
 from .._session.providers import Providers
 from .._session.views import Children, Properties
 from .ops import AsyncOps
+from .wake import Wake
 
 __all__ = ["AsyncChildren", "AsyncProperties", "AsyncProviders"]
 
@@ -78,13 +81,13 @@ class _AsyncView(Generic[V, S]):
         """
         loop = asyncio.get_running_loop()
         latest: list[S] = []
-        waiter: list["asyncio.Future[None] | None"] = [None]
+        waiter: list[Wake | None] = [None]
 
-        def deliver(snapshot: S) -> None:  # on the loop: the newest state replaces an unread one
+        def deliver(snapshot: S) -> None:  # a plain callback of the loop: the newest state replaces an unread one
             latest[:] = [snapshot]
-            future = waiter[0]
-            if future is not None and not future.done():
-                future.set_result(None)
+            wake = waiter[0]
+            if wake is not None:
+                wake.set()  # the consumer resumes now, not a turn of the loop later
 
         def callback(*_: Any) -> None:  # on the session's worker thread
             try:
@@ -98,9 +101,11 @@ class _AsyncView(Generic[V, S]):
         try:
             while True:
                 if not latest:
-                    future = waiter[0] = loop.create_future()
-                    await future
-                    waiter[0] = None
+                    wake = waiter[0] = Wake(loop)
+                    try:
+                        await wake
+                    finally:
+                        waiter[0] = None
                 yield latest.pop()
         finally:
             self.view.remove(callback)
