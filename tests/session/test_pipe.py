@@ -178,3 +178,51 @@ def test_property_reads_are_built_as_kazoo_builds_them(chroot, path):
             continue
         assert pipe.build(start, (path,), {}, None) == expected
         assert type(pipe.build(start, (path,), {}, None)) is type(expected)
+
+
+def test_a_burst_queued_as_kazoo_replaces_its_queue_is_failed_not_lost(zk_connection_string, zk_client):
+    # kazoo, on a session loss: sets the state, fails what its queue holds, then
+    # replaces the queue.  A burst appended in between sits in the old queue, never
+    # sent nor failed.  The loss is made to land exactly there: the queue's extend
+    # does what kazoo's thread would do at that moment (as on a real expiry, where
+    # the window is a few bytecodes wide).
+    from collections import deque
+
+    from kazoo.exceptions import SessionExpiredError
+    from kazoo.protocol.states import KeeperState
+
+    zk_client.create("/a", b"1")
+    client = KazooClient(zk_connection_string)
+    client.start()
+    try:
+        class LossDuringExtend(deque):
+            def extend(self, pairs):
+                client._queue = deque()  # kazoo's _reset, after its _notify_pending found nothing
+                super().extend(pairs)
+
+        client._queue = LossDuringExtend()
+        pipe = Pipe(client)
+        results = [_Result() for _ in range(3)]
+        pipe.flush((pipe.build(client.get_async, ("/a",), {}, result), result) for result in results)
+        for result in results:
+            assert result.done.wait(5), "a request of the burst was lost"
+            assert result.outcome[0] == "error" and isinstance(result.outcome[1], SessionExpiredError)
+        assert client.get("/a")[0] == b"1"  # the client goes on with the new queue
+
+        class ExpiryDuringExtend(deque):  # the state is set first, the queue not yet failed
+            def extend(self, pairs):
+                client._state = KeeperState.EXPIRED_SESSION
+                super().extend(pairs)
+
+        client._queue = ExpiryDuringExtend()
+        results = [_Result() for _ in range(2)]
+        pipe.flush((pipe.build(client.get_async, ("/a",), {}, result), result) for result in results)
+        for result in results:
+            assert result.done.wait(5)
+            assert isinstance(result.outcome[1], SessionExpiredError)
+        assert not client._queue  # taken back, not left for a later session
+    finally:
+        client._state = KeeperState.CONNECTED
+        client._queue = deque()
+        client.stop()
+        client.close()

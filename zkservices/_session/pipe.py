@@ -16,7 +16,9 @@ else (creates, transactions, ``ensure_path_async``) is made as a plain call by t
 caller.  This leans on three of kazoo's internals (the request queue, the socket pair,
 the client's state); :meth:`Pipe.usable` says whether they are there, and without them
 every call is a plain one.  Requests a lost connection leaves unanswered are failed
-by kazoo as its own are (ConnectionLoss, SessionExpiredError, ConnectionClosedError).
+by kazoo as its own are (ConnectionLoss, SessionExpiredError, ConnectionClosedError);
+a burst queued just as kazoo replaces its queue after a session loss is taken back
+and failed the same way (it would otherwise never be answered).
 
 A :class:`Burst` also gathers consecutive plain reads into multi-reads
 (:mod:`~zkservices._session.multiread`): one request, one reply and one turn of kazoo's
@@ -30,7 +32,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import ConnectionClosedError
+from kazoo.exceptions import ConnectionClosedError, SessionExpiredError
 from kazoo.protocol.serialization import Exists, GetChildren, GetData
 from kazoo.protocol.states import KeeperState
 
@@ -136,17 +138,41 @@ class Pipe:
                 client._call(request, result)
             return
         queue = client._queue
-        for pair in pairs:
-            queue.append(pair)
+        queue.extend(pairs)  # at once: kazoo's threads see all of them or none
+        queued = len(pairs)
+        if client._queue is not queue or client._state in _REFUSED:
+            queued -= self._take_back(queue, pairs)  # a session loss came in between
+            if not queued:
+                return
         write_sock = client._connection._write_sock
         try:
             if write_sock is None:
                 raise ConnectionClosedError("Connection has been closed")
-            write_sock.sendall(b"\0" * len(pairs))
+            write_sock.sendall(b"\0" * queued)
         except Exception as exc:  # as kazoo's _call: the requests fail (a late reply is ignored)
             log.debug("waking kazoo's connection thread failed: %r", exc)
             for _, result in pairs:
                 result.set_exception(ConnectionClosedError("Connection has been closed"))
+
+    def _take_back(self, queue: Any, pairs: list[tuple[Any, Completion]]) -> int:
+        """The session was lost while ``pairs`` were being queued: kazoo sets the state,
+        fails what its queue holds, then replaces the queue.  What it did not see of
+        ours would never be sent nor failed (a caller waiting on it would hang): take
+        it back and fail it as kazoo fails its own; returns how many it took back."""
+        client = self.client
+        taken = 0
+        for pair in pairs:
+            try:
+                queue.remove(pair)  # (results compare by identity: only this very pair)
+            except ValueError:  # (the comparisons run no Python code: kazoo's threads wait meanwhile)
+                continue  # kazoo has it: sent, or failed by kazoo itself
+            taken += 1
+            request, result = pair
+            if client._state in _REFUSED:
+                client._call(request, result)  # kazoo's own refusal (not queued)
+            else:
+                result.set_exception(SessionExpiredError())
+        return taken
 
     def __repr__(self) -> str:
         return f"<Pipe {'usable' if self.usable else 'plain calls only'} for {self.client!r}>"
