@@ -200,3 +200,56 @@ def test_multi_read_round_trips_its_own_encoding(count):
     assert raw.endswith(b"\xff\xff\xff\xff\x01\xff\xff\xff\xff")
     assert len(raw) == 9 + sum(9 + 4 + len(r.path) + 1 for r in requests)
     assert "MultiRead(%d reads)" % count == repr(MultiRead(requests))
+
+
+def _tree_text(services, members):
+    return "".join(f"/s{i}\n  port = {i}\n" + "".join(f"  /m{j}\n    host = \"10.0.{i}.{j}\"\n    w = {j}\n"
+                                                         for j in range(members))
+                   for i in range(services))
+
+
+def test_exports_go_on_through_dropped_connections_and_an_expiry(zk_connection_string):
+    # a multi-read in flight when the connection goes fails as a whole (ConnectionLoss or
+    # SessionExpired for every read of it); the export starts over and comes out whole
+    from zkservices.testing import drop_connection, expire_session
+
+    text = _tree_text(40, 60)  # ~2,500 nodes: several multi-reads per export
+    with zkservices.ZooKeeper(zk_connection_string) as zk:
+        zk.import_tree(text, "/")
+        expected = zk.export_tree("/")
+        faults = [lambda: drop_connection(zk)] * 4 + [lambda: expire_session(zk)]
+        for i, fault in enumerate(faults):
+            exported = []
+            reader = threading.Thread(target=lambda: exported.append(zk.export_tree("/")))
+            reader.start()
+            threading.Event().wait(0.005 * i)  # at another point of the export each time
+            fault()
+            reader.join(60)
+            assert not reader.is_alive(), "the export hung"
+            assert exported == [expected]
+        assert multiread.multi_reads(zk.core.client)  # a lost connection is not a refusal
+
+
+def test_multi_reads_on_a_follower_of_an_ensemble(zk_ensemble):
+    import uuid
+
+    root = f"/multiread-{uuid.uuid4().hex[:8]}"
+    leader = zk_ensemble.leader()
+    follower = next(s for s in zk_ensemble.servers if s is not leader)
+    text = _tree_text(10, 20)
+    with zkservices.ZooKeeper(leader.connection_string) as admin:
+        admin.core.client.ensure_path(root)
+    with zkservices.ZooKeeper(leader.connection_string + root) as writer, \
+            zkservices.ZooKeeper(follower.connection_string + root) as reader:
+        writer.import_tree(text, "/")
+        reader.core.client.sync("/")
+        assert reader.export_tree("/") == writer.export_tree("/")
+        assert reader.import_tree(text, "/") == []
+        pipe = RecordingPipe(reader.core.client)
+        burst = Burst(pipe)
+        slots = [burst.call(reader.core.client.get_async, f"/s{i}") for i in range(10)]
+        burst.flush()
+        assert pipe.flushed == [["MultiRead"]]
+        assert [_outcome(slot)[1][0] for slot in slots] == [
+            reader.core.client.get(f"/s{i}")[0] for i in range(10)]
+        assert b'"port"' in _outcome(slots[3])[1][0]
