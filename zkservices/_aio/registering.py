@@ -1,9 +1,11 @@
 """Registrations written through awaited calls, kept in the session's registrar.
 
-A registration is checked and recorded in the registrar's table (the steps of
-:mod:`zkservices._session.stepwise`) exactly as the synchronous ``register`` does; from then on
-the registration is in its table, so a session loss restores it like any other.  The
-nodes are then created here with the round trips of ``Registrar._put`` and
+A registration is checked and recorded in the registrar's table (``plan_registration``,
+``Registrar.record``) exactly as the synchronous ``register`` does; from then on the
+registration is in its table, so a session loss restores it like any other.  The
+nodes are then created here (each reported with ``Registrar.created``; unregistering
+takes them out with ``Registrar.forget_*`` before the deletes) with the round trips of
+``Registrar.register`` and
 :func:`~zkservices._session.members.create_member`, awaited on the loop: a node of
 another session is replaced, a sequential member whose create may have happened
 unseen is looked for before trying again.
@@ -19,13 +21,11 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from .._formats import Format, read_provider
 from .._formats.curator import CURATOR_FIELDS
-from .._os.addresses import local_addresses
-from .._session import stepwise
-from .._session.registrar import Registrar, Registration
+from .._session.registrar import Registrar, Registration, address_names
 from .._session.members import candidates, choose_member, member_parent
 from .._session.registration import plan_registration
 from .._session.retry import authorized
-from .._znode.paths import Address, format_address, join, parse_address
+from .._znode.paths import Address, join
 from .ops import AsyncOps
 
 __all__ = ["AsyncRegistrar"]
@@ -50,9 +50,9 @@ class AsyncRegistrar:
             await self._check_curator_directory(real, properties)
         registration = registrar.record(plan, real, acl=acl)
         try:
-            for node in stepwise.nodes_of(registration):
+            for node in registration.nodes:
                 created = await (self._put_member(node) if node.prefix is not None else self._put(node))
-                stepwise.created(registrar, node, created)
+                registrar.created(node, created)
         except BaseException:
             await self.forget(registration)
             raise
@@ -64,17 +64,15 @@ class AsyncRegistrar:
         if not registration.active:
             return
         registration.active = False
-        await self.ops.delete(stepwise.forget_nodes(self.registrar, stepwise.nodes_of(registration)))
+        await self.ops.delete(self.registrar.forget_nodes(registration.nodes))
         await self.ops.settle()
 
     async def unregister(self, path: str, address: Address) -> None:
         """``Registrar.unregister``, awaited: the table first, then the deletes."""
-        paths = stepwise.forget_known(self.registrar, path, address)
+        paths = self.registrar.forget_known(path, address)
         if paths is None:
-            host, port = parse_address(address)
-            names = {format_address(h, port) for h in ([host] if host else local_addresses())}
             real = await self.ops.resolve(path)
-            paths = stepwise.forget_paths(self.registrar, [join(real, name) for name in sorted(names)])
+            paths = self.registrar.forget_paths([join(real, name) for name in sorted(address_names(address))])
         await self.ops.delete(paths)
         await self.ops.settle()
 
@@ -158,7 +156,7 @@ class AsyncRegistrar:
         """``members.find_own_member``, awaited (raises transient errors to the attempt)."""
         ops, client = self.ops, self.ops.client
         names = await ops.bridge.send(client.get_children_async, member_parent(node))
-        paths = candidates(node, names, stepwise.owned_paths(self.registrar))
+        paths = candidates(node, names, self.registrar.owned_paths())
         results = await asyncio.gather(*(ops.bridge.send(client.get_async, p) for p in paths), return_exceptions=True)
         reads = []
         for path, result in zip(paths, results):

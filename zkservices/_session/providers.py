@@ -22,7 +22,7 @@ from .._formats import Provider, read_provider
 from .._znode.paths import join
 from .callbacks import Callback
 from .core import SessionCore
-from .views import _View
+from .viewbase import View
 from .viewset import ViewSet
 
 __all__ = ["Providers", "ProvidersChange"]
@@ -40,7 +40,7 @@ class ProvidersChange:
     changed: frozenset[str]
 
 
-class Providers(_View, Mapping[str, Provider]):
+class Providers(View, Mapping[str, Provider]):
     """The providers below a node as a mapping name → :class:`~zkservices.Provider`,
     always current (iterable in name order, sized, container).
 

@@ -35,12 +35,11 @@ from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
 from .members import create_member
-from .registration import Node as _Node
-from .registration import Registration, RegistrationPlan, plan_registration
+from .registration import Node, Registration, RegistrationPlan, plan_registration
 from .retry import RETRYABLE, authorized
 from .writes import resolve_or_create
 
-__all__ = ["Registration", "Registrar"]
+__all__ = ["Registration", "Registrar", "address_names"]
 
 log = logging.getLogger("zkservices.registration")
 
@@ -53,7 +52,7 @@ class Registrar:
 
     def __init__(self, core: SessionCore) -> None:
         self.core = core
-        self._nodes: dict[str, _Node] = {}
+        self._nodes: dict[str, Node] = {}
         self._lock = threading.RLock()
         core.add_recovery_step("restore registrations", self._restore, before_ready=True)
         core.add_reconnect_step(self._retrack)
@@ -84,7 +83,7 @@ class Registrar:
             self._check_curator_directory(real, properties)
         registration = self.record(plan, real, acl=acl)
         try:
-            for node in registration._nodes:
+            for node in registration.nodes:
                 self._put(node, core.retry)
                 self._track(node)
                 log.info("registered %s at %s (%s)", node.address, node.path, plan.format.name)
@@ -100,18 +99,18 @@ class Registrar:
         and not written yet (``acl``: default the core's)."""
         acl = list(acl) if acl is not None else self.core.default_acl()
         registration = Registration(self, plan.path, real_path, plan.format.name)
-        nodes: list[_Node] = []
+        nodes: list[Node] = []
         for h in plan.hosts:
             spec = plan.format.node(real_path, h, plan.port, plan.properties)
             node_path = join(real_path, spec.name)
             address = format_address(h, plan.port)
             if spec.sequential:
-                nodes.append(_Node(None, address, spec.data, acl, registration, prefix=node_path,
+                nodes.append(Node(None, address, spec.data, acl, registration, prefix=node_path,
                                    key=f"{node_path}\0{id(registration):x}-{len(nodes)}"))
             else:
-                nodes.append(_Node(node_path, address, spec.data, acl, registration, ephemeral=spec.ephemeral,
+                nodes.append(Node(node_path, address, spec.data, acl, registration, ephemeral=spec.ephemeral,
                                    key=node_path))
-        registration._nodes = nodes
+        registration.nodes = tuple(nodes)
         with self._lock:
             for node in nodes:
                 self._nodes[node.key] = node
@@ -145,43 +144,66 @@ class Registrar:
         round trip (so it is not restored even if the connection is down now); other
         paths are resolved through links first.
         """
-        host, port = parse_address(address)
-        hosts = [host] if host else local_addresses()
-        names = {format_address(h, port) for h in hosts}
-        with self._lock:
-            known = [
-                n for n in self._nodes.values()
-                if n.address in names and path in (n.registration.path, n.registration.real_path)
-            ]
-            for node in known:
-                node.registration.active = False
-        if known:
-            self.unregister_nodes(known)
-            return
-        else:
+        paths = self.forget_known(path, address)
+        if paths is None:
             real = self.core.resolve(path)
-            paths = [join(real, name) for name in sorted(names)]
-            with self._lock:
-                for registration in {self._nodes[p].registration for p in paths if p in self._nodes}:
-                    registration.active = False
-        self.unregister_paths(paths)
-
-    def unregister_nodes(self, nodes: Iterable[_Node]) -> None:
-        """Forget ``nodes`` and delete them (as :meth:`unregister_paths`)."""
-        with self._lock:
-            for node in nodes:
-                self._nodes.pop(node.key, None)
-            paths = [node.path for node in nodes if node.path is not None]
+            paths = self.forget_paths([join(real, name) for name in sorted(address_names(address))])
         self._delete(paths)
+
+    def unregister_nodes(self, nodes: Iterable[Node]) -> None:
+        """Forget ``nodes`` and delete them (as :meth:`unregister_paths`)."""
+        self._delete(self.forget_nodes(nodes))
 
     def unregister_paths(self, paths: Iterable[str]) -> None:
         """Forget the registrations at ``paths`` and delete their nodes (waiting through
         connection trouble; a node gone with its session counts as deleted)."""
+        self._delete(self.forget_paths(paths))
+
+    # -- the table (also for callers that send the round trips themselves: zkservices.aio)
+
+    def owned_paths(self) -> set[str]:
+        """The paths the registrations own now."""
+        with self._lock:
+            return set(self._nodes)
+
+    def created(self, node: Node, path: str) -> None:
+        """``node`` (of a registration :meth:`record` entered) exists at ``path`` as this
+        session's: record a sequential node's path and follow its data, as :meth:`register` does."""
+        if node.prefix is not None:
+            self._place(node, path)
+        self._track(node)
+        log.info("registered %s at %s (%s)", node.address, node.path, node.registration.format)
+
+    def forget_nodes(self, nodes: Iterable[Node]) -> list[str]:
+        """Take ``nodes`` out of the table (never restored again); the paths to delete."""
+        nodes = list(nodes)
+        with self._lock:
+            for node in nodes:
+                self._nodes.pop(node.key, None)
+        return [node.path for node in nodes if node.path is not None]
+
+    def forget_known(self, path: str, address: Address) -> list[str] | None:
+        """The table half of :meth:`unregister`: registrations made at ``path`` for
+        ``address`` leave the table (inactive), before any round trip; the paths to
+        delete, or None when there were none (then resolve ``path`` and use
+        :meth:`forget_paths`).  Raises ValueError for a bad address."""
+        names = address_names(address)
+        with self._lock:
+            known = [n for n in self._nodes.values()
+                     if n.address in names and path in (n.registration.path, n.registration.real_path)]
+            for node in known:
+                node.registration.active = False
+        return self.forget_nodes(known) if known else None
+
+    def forget_paths(self, paths: Iterable[str]) -> list[str]:
+        """Take the registrations at ``paths`` out of the table (inactive); the paths to delete."""
         paths = list(paths)
         with self._lock:
             for path in paths:
-                self._nodes.pop(path, None)
-        self._delete(paths)
+                node = self._nodes.pop(path, None)
+                if node is not None:
+                    node.registration.active = False
+        return paths
 
     def _delete(self, paths: list[str]) -> None:
         for path in paths:
@@ -211,7 +233,7 @@ class Registrar:
 
     # -- one node ----------------------------------------------------------
 
-    def _put(self, node: _Node, retry: Any) -> None:
+    def _put(self, node: Node, retry: Any) -> None:
         """Create ``node`` as ours, replacing a node of another session."""
         if node.prefix is not None:
             self._put_member(node, retry)
@@ -252,17 +274,13 @@ class Registrar:
                     raise next(r for r in results if isinstance(r, Exception))
             # someone raced us: look again
 
-    def _put_member(self, node: _Node, retry: Any, *, uncertain: bool = False) -> None:
+    def _put_member(self, node: Node, retry: Any, *, uncertain: bool = False) -> None:
         """Create the sequential ``node`` as a new member unless it exists as ours (see
         :func:`~zkservices._session.members.create_member`), and record its path."""
 
-        def owned() -> set[str]:
-            with self._lock:
-                return set(self._nodes)
+        self._place(node, create_member(self.core, node, retry, uncertain=uncertain, owned=self.owned_paths))
 
-        self._place(node, create_member(self.core, node, retry, uncertain=uncertain, owned=owned))
-
-    def _place(self, node: _Node, path: str) -> None:
+    def _place(self, node: Node, path: str) -> None:
         """Record the path a sequential node was created at."""
         with self._lock:
             if self._nodes.get(node.key) is node:
@@ -271,7 +289,7 @@ class Registrar:
                     self._nodes[path] = node
             node.path = node.key = path
 
-    def _track(self, node: _Node) -> None:
+    def _track(self, node: Node) -> None:
         """Follow the registration node's data, whoever changes it.
 
         The watcher only re-arms with a non-blocking ``get_async``; the result is taken
@@ -301,7 +319,7 @@ class Registrar:
 
         result.rawlink(done)
 
-    def _watcher_of(self, node: _Node) -> Any:
+    def _watcher_of(self, node: Node) -> Any:
         watcher = node.watcher
         if watcher is None:
 
@@ -312,7 +330,7 @@ class Registrar:
             node.watcher = watcher
         return watcher
 
-    def _track_created(self, nodes: list[_Node]) -> None:
+    def _track_created(self, nodes: list[Node]) -> None:
         """Track nodes just created in one transaction without reading each: their data is
         what we wrote; one SetWatches as of the transaction's zxid (a node's ``czxid``)
         arms a watch on each, fired at once for a node changed since."""
@@ -327,7 +345,7 @@ class Registrar:
             for node in nodes:
                 self._track(node)
 
-    def _active_nodes(self) -> list[_Node]:
+    def _active_nodes(self) -> list[Node]:
         with self._lock:
             return [n for n in self._nodes.values() if n.registration.active]
 
@@ -361,7 +379,7 @@ class Registrar:
                         pass
         log.info("%d registration(s) restored", len(nodes))
 
-    def _restore_once(self, nodes: list[_Node], generation: int) -> None:
+    def _restore_once(self, nodes: list[Node], generation: int) -> None:
         """Re-create ``nodes`` in one transaction per service path (pipelined), assuming
         they went with the old session; a transaction that finds one there (another
         session's, or ours from an attempt whose reply was lost) is done again with a
@@ -372,7 +390,7 @@ class Registrar:
         for group in created:
             self._track_created(group)
 
-    def _restore_checked(self, nodes: list[_Node], generation: int) -> None:
+    def _restore_checked(self, nodes: list[Node], generation: int) -> None:
         """Re-create ``nodes`` after looking at what is there: a node that is ours already
         is kept, one of another session replaced (one transaction per service path); what
         a transaction cannot do (a parent deleted meanwhile, a race) goes one by one."""
@@ -393,13 +411,13 @@ class Registrar:
         for node in nodes:
             self._track(node)
 
-    def _commit(self, items: list[tuple[_Node, Any]], fallback: str) -> tuple[list[list[_Node]], list[_Node]]:
+    def _commit(self, items: list[tuple[Node, Any]], fallback: str) -> tuple[list[list[Node]], list[Node]]:
         """Create the nodes of ``(node, stat)`` items in transactions per service path, sent
         pipelined (a node with a stat, another session's, is deleted first); return the
         groups created and the nodes of the transactions that failed."""
         client = self.core.client
         session = self.core.session_id
-        by_parent: dict[str, list[tuple[_Node, Any]]] = {}
+        by_parent: dict[str, list[tuple[Node, Any]]] = {}
         for item in items:
             by_parent.setdefault(str(item[0].path).rpartition("/")[0] or "/", []).append(item)
         commits = []
@@ -413,8 +431,8 @@ class Registrar:
                         transaction.delete(node.path, version=stat.version)
                     transaction.create(node.path, node.data, acl=node.acl, ephemeral=True)
                 commits.append(([node for node, _ in chunk], transaction.commit_async()))
-        created: list[list[_Node]] = []
-        failed: list[_Node] = []
+        created: list[list[Node]] = []
+        failed: list[Node] = []
         for nodes, result in commits:
             results = result.get()
             if any(isinstance(r, RETRYABLE) for r in results):
@@ -451,8 +469,15 @@ class Registrar:
         return f"<Registrar {len(self._nodes)} node(s)>"
 
 
-def _chunks(group: list[tuple[_Node, Any]]) -> Iterable[list[tuple[_Node, Any]]]:
-    chunk: list[tuple[_Node, Any]] = []
+def address_names(address: Address) -> set[str]:
+    """The ``host:port`` names registering ``address`` makes (one per local address
+    without a host).  Raises ValueError for a bad address."""
+    host, port = parse_address(address)
+    return {format_address(h, port) for h in ([host] if host else local_addresses())}
+
+
+def _chunks(group: list[tuple[Node, Any]]) -> Iterable[list[tuple[Node, Any]]]:
+    chunk: list[tuple[Node, Any]] = []
     ops = size = 0
     for item in group:
         node, stat = item

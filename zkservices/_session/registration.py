@@ -71,7 +71,8 @@ class Registration:
     followed), ``format`` the format's name, ``names`` the child names (``host:port``,
     Curator instance IDs, ServerSet ``member_`` names) and ``paths`` their full paths;
     a ServerSet member restored after a session loss has a new name, and these follow.
-    ``active`` is false once unregistered (or once the session was closed).
+    ``active`` is false once unregistered (or once the session was closed).  ``nodes``
+    are the registrar's records of the nodes (address, path, data), one per address.
     """
 
     def __init__(self, registrar: Any, path: str, real_path: str, format: str = "zkservices") -> None:
@@ -79,16 +80,16 @@ class Registration:
         self.path = path
         self.real_path = real_path
         self.format = format
-        self._nodes: list[Node] = []
+        self.nodes: tuple[Node, ...] = ()  # one per address, entered by the registrar
         self.active = True
 
     @property
     def paths(self) -> tuple[str, ...]:
-        return tuple(n.path for n in self._nodes if n.path is not None)
+        return tuple(n.path for n in self.nodes if n.path is not None)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(n.name for n in self._nodes if n.path is not None)
+        return tuple(n.name for n in self.nodes if n.path is not None)
 
     def unregister(self) -> None:
         """Delete the nodes; they never come back, also after session loss (idempotent).
@@ -98,7 +99,7 @@ class Registration:
         if not self.active:
             return
         self.active = False
-        self._registrar.unregister_nodes(self._nodes)
+        self._registrar.unregister_nodes(self.nodes)
 
     def __enter__(self) -> "Registration":
         return self
