@@ -22,12 +22,11 @@ each, as they will be from then on.
 from __future__ import annotations
 
 import logging
-import struct
 import weakref
 from typing import Any, Callable, Protocol, Sequence
 
 from kazoo.exceptions import EXCEPTIONS, UnimplementedError, ZookeeperError
-from kazoo.protocol.serialization import GetChildren, GetData
+from kazoo.protocol.serialization import GetChildren, GetData, int_struct, multiheader_struct, stat_struct
 from kazoo.protocol.states import ZnodeStat
 
 __all__ = ["Completion", "MultiRead", "Spread", "MULTI_READ_AT_MOST", "multi_reads", "refuse"]
@@ -37,15 +36,15 @@ log = logging.getLogger("zkservices.session")
 #: Reads per multi-read at most (the reply holds all their data at once).
 MULTI_READ_AT_MOST = 500
 
-_header = struct.Struct("!iBi")  # type, done, error: before each operation and after the last
-_int = struct.Struct("!i")
-_stat = struct.Struct("!qqqqiiiqiiq")
+# kazoo's own wire structs: (type, done, error) before each operation and after the
+# last; a 4-byte int; a node's stat
+_header, _int, _stat = multiheader_struct, int_struct, stat_struct
 _END = _header.pack(-1, True, -1)
 _GET_DATA, _GET_CHILDREN, _ERROR = GetData.type, GetChildren.type, -1
 _OPS = {GetData: _GET_DATA, GetChildren: _GET_CHILDREN}
 
 #: Clients whose server answered a multi-read with UNIMPLEMENTED.
-_REFUSED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_NO_MULTI_READS: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 class Completion(Protocol):
@@ -58,12 +57,12 @@ class Completion(Protocol):
 
 def multi_reads(client: Any) -> bool:
     """Whether reads of ``client`` are gathered into multi-reads (not refused by its server)."""
-    return client not in _REFUSED
+    return client not in _NO_MULTI_READS
 
 
 def refuse(client: Any) -> None:
     """Send ``client``'s reads one request each from now on (its server does not know multi-reads)."""
-    _REFUSED.add(client)
+    _NO_MULTI_READS.add(client)
 
 
 class MultiRead:
@@ -93,36 +92,37 @@ class MultiRead:
     @staticmethod
     def deserialize(buffer: bytes, offset: int) -> list[Any]:
         unpack_header, unpack_int, unpack_stat = _header.unpack_from, _int.unpack_from, _stat.unpack_from
+        header_size, int_size, stat_size = _header.size, _int.size, _stat.size
         outcomes: list[Any] = []
         append = outcomes.append
         while True:
             kind, done, error = unpack_header(buffer, offset)
-            offset += 9
+            offset += header_size
             if done:
                 return outcomes
             if kind == _GET_DATA:
                 length = unpack_int(buffer, offset)[0]
-                offset += 4
+                offset += int_size
                 if length < 0:
                     data = None
                 else:
                     data = buffer[offset:offset + length]
                     offset += length
                 append((data, ZnodeStat._make(unpack_stat(buffer, offset))))
-                offset += 68
+                offset += stat_size
             elif kind == _GET_CHILDREN:
                 count = unpack_int(buffer, offset)[0]
-                offset += 4
+                offset += int_size
                 names = []
                 for _ in range(max(count, 0)):
                     length = unpack_int(buffer, offset)[0]
-                    offset += 4
+                    offset += int_size
                     names.append(buffer[offset:offset + length].decode("utf-8"))
                     offset += length
                 append(names)
             elif kind == _ERROR:
                 code = unpack_int(buffer, offset)[0]
-                offset += 4
+                offset += int_size
                 append(EXCEPTIONS[code]())
             else:
                 raise ZookeeperError(f"multi-read reply with an operation of type {kind}")

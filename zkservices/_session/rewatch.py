@@ -19,16 +19,16 @@ False and callers read the nodes instead.
 from __future__ import annotations
 
 import logging
-import struct
 from typing import Any, Callable, Sequence
+
+from kazoo.protocol.serialization import int_struct, long_struct
 
 __all__ = ["rewatch", "SetWatches"]
 
 log = logging.getLogger("zkservices.session")
 
 _CHUNK_BYTES = 128 * 1024  # request size per SetWatches at most (the server allows 1 MB)
-_long = struct.Struct("!q")
-_int = struct.Struct("!i")
+_long, _int = long_struct, int_struct  # kazoo's own wire structs
 
 Watch = tuple[str, Callable[..., Any]]  # (path, watcher)
 
