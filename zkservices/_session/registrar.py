@@ -85,8 +85,7 @@ class Registrar:
         try:
             for node in registration.nodes:
                 self._put(node, core.retry)
-                self._track(node)
-                log.info("registered %s at %s (%s)", node.address, node.path, plan.format.name)
+                self._follow(node)
         except BaseException:
             registration.unregister()
             raise
@@ -171,6 +170,10 @@ class Registrar:
         session's: record a sequential node's path and follow its data, as :meth:`register` does."""
         if node.prefix is not None:
             self._place(node, path)
+        self._follow(node)
+
+    def _follow(self, node: Node) -> None:
+        """A node just registered: follow its data, and say so."""
         self._track(node)
         log.info("registered %s at %s (%s)", node.address, node.path, node.registration.format)
 
