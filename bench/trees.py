@@ -101,22 +101,24 @@ def tree_import_export(cs: str, quick: bool) -> None:
         times.setdefault(key, []).append(time.perf_counter() - start)
         return result
 
-    for r in range(import_rounds):  # imports alone first: short, so more rounds to see past the noise
-        base = f"/bench/trees/i{r}"
+    def imports(base: str, raw_first: bool) -> None:  # the parse alone, then the three imports of one round
         timed("parse", parse_tree, text)
-        imports = [lambda: timed("ceiling_import", ceiling_import, base + "ceiling"),
-                   lambda: timed("ours_text_import", zk.import_tree, text, base + "text"),
-                   lambda: timed("ours_node_import", zk.import_tree, root, base + "node")]
-        for run in imports if r % 2 else imports[::-1]:  # each goes first (after the server's idle) in turn
-            run()
+        runs = [lambda: timed("ceiling_import", ceiling_import, base + "ceiling"),
+                lambda: len(timed("ours_text_import", zk.import_tree, text, base + "text")),
+                lambda: len(timed("ours_node_import", zk.import_tree, root, base + "node"))]
+        for run in runs if raw_first else runs[::-1]:
+            assert run() in (None, count + 1)
+
+    def clean(base: str) -> None:  # (keeps the server small)
         for kind in ("ceiling", "text", "node"):
             zk.delete_recursive(base + kind, force=True)
+
+    for r in range(import_rounds):  # imports alone first: short, so more rounds to see past the noise
+        imports(f"/bench/trees/i{r}", raw_first=r % 2 == 1)  # each goes first (after the server's idle) in turn
+        clean(f"/bench/trees/i{r}")
     for r in range(rounds):
         base = f"/bench/trees/r{r}"
-        timed("parse", parse_tree, text)
-        timed("ceiling_import", ceiling_import, base + "ceiling")
-        assert len(timed("ours_text_import", zk.import_tree, text, base + "text")) == count + 1
-        assert len(timed("ours_node_import", zk.import_tree, root, base + "node")) == count + 1
+        imports(base, raw_first=True)
         timed("ceiling_export", ceiling_export, base + "ceiling")
         exported = timed("ours_export", zk.export_tree, base + "text")
         assert isinstance(exported, str) and exported.count("\n") >= count
@@ -126,8 +128,7 @@ def tree_import_export(cs: str, quick: bool) -> None:
         timed("emit_text", emit_tree, root)
         timed("emit_yaml", emit_tree, root, format="yaml")
         assert timed("ours_reimport", zk.import_tree, text, base + "text") == []
-        for kind in ("ceiling", "text", "node"):  # (keeps the server small)
-            zk.delete_recursive(base + kind, force=True)
+        clean(base)
     last = f"/bench/trees/r{rounds - 1}"
     timed("one_import", one_at_a_time_import, last + "one")
     assert timed("one_export", one_at_a_time_export, last + "one") == count + 1
