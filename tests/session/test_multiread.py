@@ -192,7 +192,7 @@ def test_concurrent_aio_reads_each_get_their_own_outcome(zk, zk_client):
 
 
 @pytest.mark.parametrize("count", [0, 1, 2])
-def test_multi_read_round_trips_its_own_encoding(count):
+def test_multi_read_request_bytes(count):
     # the request's own bytes: header, path, no watch, for each read; the end marker
     from kazoo.protocol.serialization import GetChildren, GetData
     requests = [GetData(f"/p{i}", None) if i % 2 else GetChildren(f"/p{i}", None) for i in range(count)]
