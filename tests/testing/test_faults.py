@@ -57,13 +57,62 @@ def test_drop_connection_keeps_session(zk_client):
 
 
 def test_faults_refuse_what_they_cannot_do():
-    idle = KazooClient(hosts="127.0.0.1:1")  # never started
-    with pytest.raises(FaultError, match="connected"):
+    idle = KazooClient(hosts="127.0.0.1:1")  # never started: refused at once, not waited for
+    started = time.monotonic()
+    with pytest.raises(FaultError, match="needs a connected client .*not started"):
         expire_session(idle)
-    with pytest.raises(FaultError, match="no open connection"):
+    with pytest.raises(FaultError, match="needs a connected client .*not started"):
         drop_connection(idle)
+    assert time.monotonic() - started < 5
     with pytest.raises(TypeError):
         expire_session(object())
+
+
+def _slow_to_reconnect(connection_string, delay):
+    # kazoo waits ``delay`` (plus a little jitter) before each reconnection attempt
+    client = KazooClient(hosts=connection_string, timeout=10.0,
+                         connection_retry=KazooRetry(max_tries=-1, delay=delay, max_delay=delay))
+    client.start(timeout=30)
+    return client
+
+
+def test_faults_wait_for_a_reconnecting_client(zk_server):
+    # the fault lands on a client that is between connections: each waits for the
+    # reconnection (within its timeout) instead of refusing
+    client = _slow_to_reconnect(zk_server.connection_string, 1.0)
+    recorder = StateRecorder(client)
+    try:
+        old = client.client_id[0]
+        drop_connection(client)
+        wait_for(lambda: KazooState.SUSPENDED in recorder.states, what="SUSPENDED")
+        assert not client.connected  # reconnecting: the next fault must wait for it
+        drop_connection(client)  # waited for the reconnection, then dropped that connection
+        wait_for(lambda: recorder.states.count(KazooState.SUSPENDED) == 2, what="second SUSPENDED")
+        assert KazooState.LOST not in recorder.states  # the same session throughout
+        assert not client.connected
+        new = expire_session(client)
+        assert new != old and client.client_id[0] == new
+        assert KazooState.LOST in recorder.states
+    finally:
+        client.stop()
+        client.close()
+
+
+def test_faults_give_up_on_a_client_that_does_not_reconnect_in_time(zk_server):
+    client = _slow_to_reconnect(zk_server.connection_string, 8.0)
+    recorder = StateRecorder(client)
+    try:
+        drop_connection(client)
+        wait_for(lambda: KazooState.SUSPENDED in recorder.states, what="SUSPENDED")
+        started = time.monotonic()
+        with pytest.raises(FaultError, match="not connected within 0.3s"):
+            expire_session(client, timeout=0.3)
+        with pytest.raises(FaultError, match="not connected within 0.3s"):
+            drop_connection(client, timeout=0.3)
+        assert time.monotonic() - started < 5  # the reconnection is ~8 s away
+    finally:
+        client.stop()
+        client.close()
 
 
 def test_pause_past_session_timeout_expires_session(zk_server):

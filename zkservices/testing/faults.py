@@ -14,7 +14,7 @@ from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.states import KazooState
+from kazoo.protocol.states import KazooState, KeeperState
 
 from ..errors import FaultError
 
@@ -49,28 +49,53 @@ def _tls_options(client: KazooClient) -> dict[str, Any]:
     return {name: getattr(client, name) for name in names}
 
 
+def _wait_connected(client: KazooClient, timeout: float, action: str) -> None:
+    # A started client that is reconnecting (after a dropped connection, say) is waited for,
+    # up to ``timeout``; one that is not started, or stopped, is refused at once.
+    connected = threading.Event()
+
+    def listener(state: str) -> None:
+        if state == KazooState.CONNECTED:
+            connected.set()
+
+    client.add_listener(listener)
+    try:
+        if client.connected:
+            return
+        if client.client_state == KeeperState.CLOSED:
+            raise FaultError(f"{action} needs a connected client (this one is not started, or stopped)")
+        log.info("%s: waiting up to %ss for the client to reconnect", action, timeout)
+        if not connected.wait(timeout) and not client.connected:
+            raise FaultError(f"{action} needs a connected client: not connected within {timeout}s")
+    finally:
+        client.remove_listener(listener)
+
+
 def expire_session(client: Any, *, timeout: float = 30.0) -> int:
     """Expire the client's session on the server and wait for a new one.
 
     The technique: a second client connects with the same session id and
     password (and the client's TLS settings), then closes, which makes the
     server expire the session.  The original client then sees LOST and
-    establishes a fresh session.  Returns the new session id once ``client``
+    establishes a fresh session.  A client that is reconnecting (after a
+    dropped connection, say) is first waited for, within ``timeout``.
+    Returns the new session id once ``client``
     is CONNECTED with it (for a :class:`zkservices.ZooKeeper`: once it has
     also restored its registrations and views).  No private kazoo internals
     are used.
 
     :param client: a started :class:`~kazoo.client.KazooClient`, a
         :class:`zkservices.ZooKeeper`, or anything with a ``.client`` holding one.
-    :param timeout: seconds to wait for the new session (and recovery).
-    :raises FaultError: the client is not connected, the server cannot be
+    :param timeout: seconds to wait for the client to be connected, and again
+        for the new session (and recovery).
+    :raises FaultError: the client is not started (or stopped) or does not
+        reconnect within ``timeout``, the server cannot be
         reached with a second client, or the client gets no new session
         (or does not recover) within ``timeout``.
     :raises TypeError: ``client`` holds no KazooClient.
     """
     kz = _kazoo(client)
-    if not kz.connected:
-        raise FaultError("expire_session needs a connected client")
+    _wait_connected(kz, timeout, "expire_session")
     session_id, password = kz.client_id
     lost = threading.Event()
 
@@ -118,20 +143,23 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
     raise FaultError(f"client did not get a new session within {timeout}s after expiring 0x{session_id:x}")
 
 
-def drop_connection(client: Any) -> None:
+def drop_connection(client: Any, *, timeout: float = 30.0) -> None:
     """Cut the client's TCP connection to the server; the session survives.
 
     The socket is shut down at the TCP level (both directions), as a network
     failure would; kazoo notices, reports SUSPENDED and reconnects with the
-    same session.  Returns at once.  This reaches the connection's socket
+    same session.  A client that is reconnecting is first waited for, within
+    ``timeout``; then this returns at once.  This reaches the connection's socket
     through kazoo's connection object, since kazoo offers no public way.
 
     :param client: as for :func:`expire_session`.
-    :raises FaultError: the client has no open connection, or the socket
-        cannot be shut down.
+    :param timeout: seconds to wait for a reconnecting client to be connected.
+    :raises FaultError: the client is not started (or stopped) or does not
+        reconnect within ``timeout``, or the socket cannot be shut down.
     :raises TypeError: ``client`` holds no KazooClient.
     """
     kz = _kazoo(client)
+    _wait_connected(kz, timeout, "drop_connection")
     connection = getattr(kz, "_connection", None)
     sock = getattr(connection, "_socket", None)
     if sock is None:
