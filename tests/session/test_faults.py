@@ -253,7 +253,8 @@ def test_node_deleted_during_expiry(zk, zk_client, zk_connection_string):
         zk.client.remove_listener(on_lost)
         stop(writer)
     zk_client.create("/doomed", b'{"a":2}')
-    wait_for(lambda: not data.deleted and data.get("a") == 2, what="watching resumed")
+    # the view's content changes before its callbacks are called: wait for the call
+    wait_for(lambda: not data.deleted and data.get("a") == 2 and len(calls) >= 3, what="watching resumed")
     assert calls == [(data,), (), (data,)]
 
 
@@ -575,7 +576,8 @@ def test_follower_paused_under_a_client_views_converge(zk_ensemble):
             time.sleep(3.0)  # past the client's read timeout: it moves to another member
         finally:
             follower.resume()
-        wait_for(lambda: dict(data) == {"v": 2} and not data.deleted, what="properties converge")
+        wait_for(lambda: dict(data) == {"v": 2} and not data.deleted and calls[-1] == 2,
+                 what="properties converge (and the callback heard it)")
         wait_for(lambda: list(kids) == ["kid"], what="children converge")
         wait_for(lambda: dict(cur) == {"w": "green"}, what="view follows the re-targeted link")
         wait_for(lambda: other.exists(reg.paths[0]) is not None, what="registration kept")
