@@ -7,11 +7,19 @@ Neither profile times examples: Hypothesis' default 200 ms deadline per example 
 job beside the suite) trips at random; how fast the code is, ``make bench`` measures."""
 
 import os
+import signal
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+
+# A run started in the background by a non-interactive shell (``make test &``, ``nohup``)
+# inherits SIGINT ignored, and an ignored signal stays ignored across exec: the CLI processes
+# the tests stop with SIGINT (Ctrl-C) would never see it.  A handler of this process's own is
+# reset to the default in its children, so each child installs Python's KeyboardInterrupt.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
