@@ -1,12 +1,13 @@
-# The two commands of the README:
+# The commands (the first two are the README's):
 #   make demo   -- start a local ZooKeeper and run the zkservices demo
 #   make test   -- run the whole test suite against real ZooKeeper servers
 #   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
-# Both set up everything themselves (scripts/bootstrap).
+#   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
+# Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench bootstrap bootstrap-test clean
+.PHONY: demo test test-unit bench dist bootstrap bootstrap-test clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
@@ -28,5 +29,11 @@ test-unit: bootstrap
 bench: bootstrap
 	$(VENV)/bin/python bench/run.py
 
+# The wheel is built from the sdist (build's default), so it holds only what the sdist does.
+dist: bootstrap
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/python -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
