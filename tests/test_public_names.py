@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import subprocess
 import sys
 import types
+import typing
+
+import pytest
 
 import zkservices
+import zkservices.aio
 import zkservices.testing
 
 
@@ -33,3 +39,143 @@ def test_import_loads_no_template_engine():
     code = "import sys, zkservices; from zkservices import *; print('jinja2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# -- every type a public signature names is itself public ------------------
+
+_PUBLIC_MODULES = ("zkservices", "zkservices.aio", "zkservices.testing")
+
+#: Classes the library makes for its users (``zk.children(path)`` and so on):
+#: their constructors take the session's internals and are not public API.
+_MADE_BY_THE_LIBRARY = {
+    "zkservices.Children", "zkservices.Properties", "zkservices.Providers",
+    "zkservices.aio.AsyncChildren", "zkservices.aio.AsyncProperties", "zkservices.aio.AsyncProviders",
+}
+
+_DUNDERS = ("__init__", "__call__", "__enter__", "__aenter__", "__iter__", "__aiter__", "__getitem__")
+
+
+def _home(cls: type) -> str:
+    """The public module that must export a class of the package: where it lives."""
+    module = cls.__module__
+    if module == "zkservices.aio" or module.startswith("zkservices._aio"):
+        return "zkservices.aio"
+    if module.startswith("zkservices.testing"):
+        return "zkservices.testing"
+    return "zkservices"
+
+
+def _classes_in(hint: object, found: set[type]) -> None:
+    """Add to ``found`` every class of the zkservices package that ``hint`` names."""
+    if isinstance(hint, typing.TypeVar):
+        for part in (hint.__bound__, *hint.__constraints__):
+            if part is not None:
+                _classes_in(part, found)
+        return
+    if isinstance(hint, type) and hint.__module__.split(".")[0] == "zkservices":
+        found.add(hint)
+    for arg in typing.get_args(hint):
+        for a in arg if isinstance(arg, (list, tuple)) else [arg]:  # Callable[[A, B], R]
+            _classes_in(a, found)
+    origin = typing.get_origin(hint)
+    if origin is not None:
+        _classes_in(origin, found)
+
+
+def _aliases_in(annotations: dict[str, object], namespace: dict[str, object]) -> dict[str, object]:
+    """The type aliases (``Address = Union[...]``) that annotation texts name
+    (get_type_hints() expands them, so they are looked up by name in ``namespace``)."""
+    found = {}
+    for text in annotations.values():
+        for dotted in re.findall(r"(?<![\w.])[A-Za-z_][\w.]*", text if isinstance(text, str) else ""):
+            first, *rest = dotted.split(".")
+            value = namespace.get(first)
+            for part in rest:  # "tree_ops.Progress"
+                value = getattr(value, part, None)
+            name = dotted.rsplit(".", 1)[-1]
+            if value is None or isinstance(value, (type, types.ModuleType, typing.TypeVar)):
+                continue
+            if getattr(typing, name, None) is value or typing.get_origin(value) is None:
+                continue  # typing's own names (Callable, Sequence...), or no alias at all
+            found[name] = value
+    return found
+
+
+def _annotated(qualname: str, obj: object) -> typing.Iterator[tuple[str, object]]:
+    """(where, function or class) for ``obj`` and its public members, inherited ones included."""
+    if inspect.isfunction(obj):
+        yield qualname, obj
+        return
+    if not inspect.isclass(obj):
+        return
+    if obj.__module__.split(".")[0] == "zkservices":
+        yield qualname, obj  # class-level (dataclass) annotations
+    for name in dir(obj):
+        if name.startswith("_") and name not in _DUNDERS:
+            continue
+        if name == "__init__" and qualname in _MADE_BY_THE_LIBRARY:
+            continue
+        try:
+            member = inspect.getattr_static(obj, name)
+        except AttributeError:
+            continue
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        if isinstance(member, property):
+            member = member.fget
+        if inspect.isfunction(member) and member.__module__.split(".")[0] == "zkservices":
+            yield f"{qualname}.{name}", member
+
+
+def _signature_names() -> dict[str, tuple[set[type], dict[str, object]]]:
+    """Public object (``module.name.member``) → the package's classes and the type
+    aliases its annotations name (public attributes only, for a class)."""
+    out: dict[str, tuple[set[type], dict[str, object]]] = {}
+    for module_name in _PUBLIC_MODULES:
+        module = sys.modules[module_name]
+        for name in module.__all__:
+            for where, target in _annotated(f"{module_name}.{name}", getattr(module, name)):
+                if inspect.isclass(target):
+                    hints = {k: v for k, v in typing.get_type_hints(target).items() if not k.startswith("_")}
+                    aliases: dict[str, object] = {}
+                    for base in target.__mro__:
+                        raw = {k: v for k, v in vars(base).get("__annotations__", {}).items() if not k.startswith("_")}
+                        aliases.update(_aliases_in(raw, vars(sys.modules[base.__module__])))
+                else:
+                    hints = typing.get_type_hints(target)
+                    aliases = _aliases_in(target.__annotations__, target.__globals__)  # type: ignore[attr-defined]
+                classes: set[type] = set()
+                for hint in hints.values():
+                    _classes_in(hint, classes)
+                if classes or aliases:
+                    out[where] = (classes, aliases)
+    return out
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="get_type_hints() reads `X | Y` annotations from Python 3.10 on")
+def test_every_type_a_public_signature_names_is_exported():
+    public = {m: sys.modules[m] for m in _PUBLIC_MODULES}
+    exported = {m: {id(getattr(module, n)) for n in module.__all__} for m, module in public.items()}
+    missing: dict[str, list[str]] = {}
+    for where, (classes, aliases) in _signature_names().items():
+        for cls in classes:
+            home = _home(cls)
+            if id(cls) not in exported[home]:
+                missing.setdefault(f"{home}.{cls.__name__} (class in {cls.__module__})", []).append(where)
+        own = next(m for m in reversed(_PUBLIC_MODULES) if where.startswith(m + "."))
+        for name, value in aliases.items():
+            if not any(name in public[m].__all__ and getattr(public[m], name) is value for m in ("zkservices", own)):
+                missing.setdefault(f"zkservices.{name} (type alias)", []).append(where)
+    assert not missing, "\n".join(
+        f"{name} is not exported; used by {', '.join(sorted(used)[:3])}" for name, used in sorted(missing.items())
+    )
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="get_type_hints() reads `X | Y` annotations from Python 3.10 on")
+def test_the_signature_walk_sees_classes_and_aliases():
+    names = _signature_names()
+    assert zkservices.ZooKeeper in names["zkservices.ServerSet.__init__"][0]
+    assert zkservices.Registration in names["zkservices.ZooKeeper.register_server"][0]
+    assert "Address" in names["zkservices.ZooKeeper.register_server"][1]
+    assert zkservices.testing.ZooKeeperServer in names["zkservices.testing.ZooKeeperEnsemble.leader"][0]
+    assert "zkservices.Children.__init__" not in names  # made by zk.children(), not by users

@@ -9,9 +9,19 @@ and :mod:`zkservices.testing` are public subpackages imported on their own.
 
 import logging
 
-from ._discovery import CommandCheck, HealthCheckedRegistration, HealthMonitor, HttpCheck, ServerSet, TcpCheck
+from ._discovery import (
+    BackgroundConnection,
+    CommandCheck,
+    HealthCheck,
+    HealthCheckedRegistration,
+    HealthMonitor,
+    HttpCheck,
+    RegistrationChangeCallback,
+    ServerSet,
+    TcpCheck,
+)
 from ._feed import Feed
-from ._formats import CuratorFormat, Provider, ServerSetFormat
+from ._formats import CuratorFormat, Format, NodeSpec, Provider, ServerSetFormat, ZkServicesFormat
 from ._session import (
     TLS,
     Children,
@@ -22,8 +32,10 @@ from ._session import (
     ProvidersChange,
     Registration,
     Selector,
+    TLSOption,
 )
-from ._tree import Change, Node, emit_tree, parse_tree, validate_tree
+from ._tree import Change, Node, TreeInput, emit_tree, parse_tree, validate_tree
+from ._types import Address, Command, PathLike, Progress, Watch
 from ._zookeeper import ZK, ZooKeeper
 from .errors import (
     BadPropertyLink,
@@ -59,10 +71,14 @@ __all__ = [
     "ChildrenChange",
     "Properties",
     "TLS",
+    "TLSOption",
     # mixed fleets: provider formats, provider views, selection
     "Provider",
     "Providers",
     "ProvidersChange",
+    "Format",
+    "NodeSpec",
+    "ZkServicesFormat",
     "CuratorFormat",
     "ServerSetFormat",
     "Selector",
@@ -70,16 +86,26 @@ __all__ = [
     # trees
     "Change",
     "Node",
+    "TreeInput",
     "emit_tree",
     "parse_tree",
     "validate_tree",
     # discovery
     "ServerSet",
+    "BackgroundConnection",
     "HealthCheckedRegistration",
+    "RegistrationChangeCallback",
+    "HealthCheck",
     "CommandCheck",
     "HealthMonitor",
     "HttpCheck",
     "TcpCheck",
+    # type aliases of the signatures above
+    "Address",
+    "Command",
+    "PathLike",
+    "Progress",
+    "Watch",
     # feeds
     "Feed",
     # errors (zkservices.errors)

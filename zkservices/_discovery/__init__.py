@@ -13,7 +13,7 @@
 from .checks import CommandCheck, HealthCheck, HttpCheck, TcpCheck
 from .connect import BackgroundConnection
 from .monitor import HealthMonitor
-from .selfreg import HealthCheckedRegistration
+from .selfreg import HealthCheckedRegistration, RegistrationChangeCallback
 from .serverset import DEFAULT_MIN_FRACTION, ServerSet
 from .snapshot import load_snapshot, save_snapshot
 
@@ -29,4 +29,5 @@ __all__ = [
     "CommandCheck",
     "HealthMonitor",
     "HealthCheckedRegistration",
+    "RegistrationChangeCallback",
 ]

@@ -54,13 +54,13 @@ from .._znode.paths import Address, check_path, format_address, parse_address
 from .checks import HealthCheck, TcpCheck
 from .monitor import HealthMonitor
 
-__all__ = ["HealthCheckedRegistration"]
+__all__ = ["HealthCheckedRegistration", "RegistrationChangeCallback"]
 
 log = logging.getLogger("zkservices.selfreg")
 
 #: ``on_change(registered, reason, paths)``: called after each registration
 #: (``registered`` true) or removal, with the node paths concerned.
-ChangeCallback = Callable[[bool, str, "tuple[str, ...]"], None]
+RegistrationChangeCallback = Callable[[bool, str, "tuple[str, ...]"], None]
 
 _FIRST_RETRY = 0.1
 _MAX_RETRY = 5.0
@@ -108,7 +108,7 @@ class HealthCheckedRegistration:
         rise: int = 2,
         fall: int = 3,
         acl: Sequence[Any] | None = None,
-        on_change: ChangeCallback | None = None,
+        on_change: RegistrationChangeCallback | None = None,
         format: Any = "zkservices",
         **properties: Any,
     ) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "read_provider",
 ]
 
+#: A provider format object (``register_server(format=...)`` takes one, or its name).
 Format = Union[ZkServicesFormat, CuratorFormat, ServerSetFormat]
 
 #: The format names ``register_server(format=...)`` takes.

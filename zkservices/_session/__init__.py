@@ -8,7 +8,7 @@ from .core import SessionCore, default_connection_string
 from .providers import Providers, ProvidersChange
 from .registrar import Registration
 from .selector import Lease, Selector
-from .tls import TLS
+from .tls import TLS, TLSOption
 from .views import Children, ChildrenChange, Properties
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "default_connection_string",
     "Registration",
     "TLS",
+    "TLSOption",
     "Children",
     "ChildrenChange",
     "Properties",

@@ -98,6 +98,7 @@ class TLS:
         return f"TLS({', '.join(parts)})"
 
 
+#: What ``tls=`` takes: a :class:`TLS`, ``True`` (``TLS()``) or ``None``/``False`` (plain TCP).
 TLSOption = Union[TLS, bool, None]
 
 
