@@ -83,7 +83,7 @@ def zookeeper_proc(
     as :class:`~zkservices.testing.ZooKeeperServer` does; such a server is
     always started here (``--zk-connect`` does not apply).  ``classpath`` and
     ``startup_timeout`` default to the run's options.  Starting fails the
-    tests using it with :class:`~zkservices.errors.ServerError` saying what
+    tests using it with :class:`~zkservices.testing.ServerError` saying what
     is missing.
     """
     if connect is not None and tls:

@@ -179,3 +179,32 @@ def test_the_signature_walk_sees_classes_and_aliases():
     assert "Address" in names["zkservices.ZooKeeper.register_server"][1]
     assert zkservices.testing.ZooKeeperServer in names["zkservices.testing.ZooKeeperEnsemble.leader"][0]
     assert "zkservices.Children.__init__" not in names  # made by zk.children(), not by users
+
+
+# -- names that moved -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ServerError", "FaultError"])
+def test_test_harness_errors_live_in_zkservices_testing(name):
+    assert name in zkservices.testing.__all__
+    assert name not in zkservices.__all__
+    assert issubclass(getattr(zkservices.testing, name), zkservices.ZkServicesError)
+    namespace: dict[str, object] = {}
+    exec("from zkservices import *", namespace)
+    assert name not in namespace
+
+
+@pytest.mark.parametrize("name", ["ServerError", "FaultError"])
+def test_old_top_level_names_of_the_harness_errors_warn_and_still_work(name):
+    with pytest.warns(DeprecationWarning, match=rf"zkservices\.{name} .*zkservices\.testing\.{name}") as caught:
+        old = getattr(zkservices, name)
+    assert old is getattr(zkservices.testing, name)
+    assert caught[0].filename == __file__  # the warning points at the caller
+    with pytest.warns(DeprecationWarning, match=f"zkservices.testing.{name}"):
+        exec(f"from zkservices import {name}", {})
+
+
+def test_unknown_top_level_names_still_raise_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
+        zkservices.NoSuchName  # noqa: B018
+    assert not hasattr(zkservices, "NoSuchName")

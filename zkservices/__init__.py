@@ -5,9 +5,15 @@ The public API is the list ``__all__`` below, filled by the imports above it
 unused, a name in ``__all__`` that is not imported is undefined).  Every
 module whose name starts with an underscore is private.  :mod:`zkservices.aio`
 and :mod:`zkservices.testing` are public subpackages imported on their own.
+
+Names that moved are still served, with a :class:`DeprecationWarning` naming
+their new place, by the module's ``__getattr__`` (not imported here, so not in
+``__all__``): ``ServerError`` and ``FaultError``, the test harness's errors,
+live in :mod:`zkservices.testing`.
 """
 
 import logging
+import warnings
 
 from ._discovery import (
     BackgroundConnection,
@@ -41,7 +47,6 @@ from .errors import (
     BadPropertyLink,
     CancelWatch,
     FailedConnect,
-    FaultError,
     FeedError,
     FeedTemplateError,
     InvalidPath,
@@ -50,7 +55,6 @@ from .errors import (
     NoNode,
     NoProvider,
     NotAuthorized,
-    ServerError,
     SessionClosed,
     TreeError,
     ValueTooLarge,
@@ -113,7 +117,6 @@ __all__ = [
     "BadPropertyLink",
     "CancelWatch",
     "FailedConnect",
-    "FaultError",
     "FeedError",
     "FeedTemplateError",
     "InvalidPath",
@@ -122,8 +125,25 @@ __all__ = [
     "NoNode",
     "NoProvider",
     "NotAuthorized",
-    "ServerError",
     "SessionClosed",
     "TreeError",
     "ValueTooLarge",
 ]
+
+#: Old top-level names → the public module that has them now.
+_MOVED = {"ServerError": "zkservices.testing", "FaultError": "zkservices.testing"}
+
+
+def __getattr__(name: str) -> type:
+    """Serve a name that moved (see :data:`_MOVED`) with a DeprecationWarning;
+    raise AttributeError for any other unknown name."""
+    if name in _MOVED:
+        warnings.warn(
+            f"zkservices.{name} is deprecated: it is zkservices.testing's; use {_MOVED[name]}.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from . import errors
+
+        return getattr(errors, name)  # the same class zkservices.testing exports
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,12 +22,16 @@ exception, so zc.zk-style ``except NoNodeError`` keeps working.
   - ``FeedError`` -- a feed could not render, write, check or reload its file.
   - ``FeedTemplateError`` (also ``ValueError``) -- a template is broken or uses an
     undefined name; names template and line.
-  - ``ServerError`` -- a test server (``zkservices.testing``) could not be found,
-    started or reached.
-  - ``FaultError`` -- a fault (``zkservices.testing``) could not be injected.
   - ``NoProvider`` -- a selector has no enabled provider that is not down; ``path``
     names the service.
 - ``CancelWatch`` -- raised by a callback to remove itself quietly (not an error).
+
+The test harness's errors derive from ``ZkServicesError`` too but are
+:mod:`zkservices.testing`'s public names (defined here, outside this module's
+``__all__``, so the tree has one root):
+
+  - ``ServerError`` -- a test server could not be found, started or reached.
+  - ``FaultError`` -- a fault could not be injected.
 """
 
 from __future__ import annotations
@@ -48,8 +52,6 @@ __all__ = [
     "InvalidPath",
     "FeedError",
     "FeedTemplateError",
-    "ServerError",
-    "FaultError",
     "NoProvider",
     "CancelWatch",
 ]
@@ -157,11 +159,13 @@ class FeedTemplateError(ZkServicesError, ValueError):
 
 
 class ServerError(ZkServicesError):
-    """A ZooKeeper test server could not be found, started or reached."""
+    """A ZooKeeper test server could not be found, started or reached
+    (public as :class:`zkservices.testing.ServerError`)."""
 
 
 class FaultError(ZkServicesError):
-    """A fault could not be injected or the client did not react as expected."""
+    """A fault could not be injected or the client did not react as expected
+    (public as :class:`zkservices.testing.FaultError`)."""
 
 
 class NoProvider(ZkServicesError):

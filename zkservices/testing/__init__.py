@@ -8,7 +8,9 @@
   client certificate for TLS servers (``ZooKeeperServer(tls=True)``) (:mod:`.certs`);
 - :func:`free_ports`, :func:`four_letter_word`, :func:`srvr`: loopback helpers (:mod:`.net`);
 - :func:`expire_session`, :func:`drop_connection`: faults on a live client (:mod:`.faults`);
-- :class:`ServerError`, :class:`FaultError`: their errors (from :mod:`zkservices.errors`).
+- :class:`ServerError`, :class:`FaultError`: their errors (subclasses of
+  :class:`zkservices.ZkServicesError`; ``zkservices.ServerError`` and
+  ``zkservices.FaultError`` are deprecated aliases).
 
 The pytest plugin that turns these into fixtures is the separate package
 ``pytest_zkservices`` (loaded by its ``pytest11`` entry point).

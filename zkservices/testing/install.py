@@ -12,7 +12,7 @@ Lookup, in order:
   already holds them, else Debian's in ``/usr/share/java``), ``openssl`` on
   ``$PATH`` and ``keytool`` beside Java (:func:`find_openssl`, :func:`find_keytool`).
 
-Every failure raises :class:`~zkservices.errors.ServerError` saying what to install.
+Every failure raises :class:`~zkservices.testing.ServerError` saying what to install.
 """
 
 from __future__ import annotations
