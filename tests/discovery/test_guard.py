@@ -62,6 +62,22 @@ def test_trouble_makes_it_stale_until_the_next_offer():
     assert not published.stale
 
 
+def test_holding_says_why_the_set_is_held_back():
+    published = PublishedSet("/svc", min_fraction=0.5, force=False)
+    assert published.holding(session_connected=False) == "ZooKeeper unreachable"
+    assert published.holding(session_connected=True) == "reading ZooKeeper"
+    published.offer({}, providers(4))
+    assert published.holding(session_connected=True) is None
+    published.offer({}, providers(1))
+    assert published.holding(session_connected=True) == "shrink guard: 1 of 4 provider(s)"
+    published.connected = False
+    assert published.holding(session_connected=False) == "ZooKeeper unreachable"
+    served = PublishedSet("/svc", min_fraction=0.5, force=False, snapshot_entry={"properties": {}, "providers": {}})
+    served.use_snapshot()
+    served.connected = True  # connected, but nothing read from ZooKeeper yet
+    assert served.holding(session_connected=True) == "waiting for ZooKeeper data"
+
+
 def test_the_snapshot_is_served_and_is_the_guards_baseline():
     entry = {"saved": None, "properties": {"balance": "first"}, "providers": providers(3)}
     published = PublishedSet("/svc", min_fraction=0.5, force=False, snapshot_entry=entry)

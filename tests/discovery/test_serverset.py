@@ -8,8 +8,10 @@ import threading
 import pytest
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_digest_acl
 
-from zkservices import ServerSet
+from zkservices import ServerSet, ZooKeeper
 from zkservices.testing import expire_session
 
 from _util import wait_for
@@ -116,3 +118,41 @@ def test_lifecycle_start_close_and_threads(zk, zk_connection_string):
     latent_closed.close()
     with pytest.raises(RuntimeError):
         latent_closed.start()
+
+
+# -- the session of a connection string: auth and TLS -------------------------
+
+ALICE = ("digest", "alice:secret")
+
+
+def test_auth_reads_providers_behind_a_digest_acl(zk_connection_string, zk_client):
+    alice_only = [make_digest_acl("alice", "secret", all=True)]
+    zk_client.create("/svc", b'{"balance":"roundrobin"}')
+    with ZooKeeper(zk_connection_string, auth=[ALICE]) as owner:
+        owner.client.create("/svc/providers", acl=alice_only)
+        owner.register_server("/svc/providers", "10.0.0.1:80", acl=alice_only, weight=2)
+        with pytest.raises(NoAuthError):  # the providers are readable with the auth only
+            zk_client.get_children("/svc/providers")
+        with ServerSet(zk_connection_string, "/svc", auth=[ALICE], timeout=WAIT) as servers:
+            assert servers.ready and sorted(servers) == ["10.0.0.1:80"]
+            assert servers.providers["10.0.0.1:80"]["weight"] == 2
+            assert servers.properties == {"balance": "roundrobin"}
+            owner.register_server("/svc/providers", "10.0.0.2:80", acl=alice_only)
+            wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join behind the ACL")
+
+
+def test_tls_session_for_a_connection_string(zk_tls, zk_tls_server):
+    chroot = zk_tls.connection_string[zk_tls.connection_string.index("/"):]
+    zk_tls.register_server("/svc/providers", "10.0.0.1:80", weight=3)
+    secure = zk_tls_server.secure_connection_string + chroot  # the TLS port only: plain TCP gets no answer
+    with ServerSet(secure, "/svc", tls=zk_tls_server.tls, timeout=WAIT) as servers:
+        assert servers.ready and sorted(servers) == ["10.0.0.1:80"]
+        assert servers.providers["10.0.0.1:80"]["weight"] == 3
+        zk_tls.register_server("/svc/providers", "10.0.0.2:80")
+        wait_for(lambda: len(servers) == 2, WAIT, "the join over TLS")
+
+
+@pytest.mark.parametrize("option", [{"auth": [ALICE]}, {"tls": True}])
+def test_auth_and_tls_need_a_connection_string(zk, option):
+    with pytest.raises(ValueError, match="connection string"):
+        ServerSet(zk, "/svc", start=False, **option)

@@ -67,6 +67,15 @@ class PublishedSet:
         """Whether the set may not be ZooKeeper's current one (snapshot, trouble, guard)."""
         return not self.fresh or not self.connected or self.refused is not None
 
+    def holding(self, *, session_connected: bool) -> str | None:
+        """Why the set is held back, ``None`` when it is current; ``session_connected``
+        tells a set being read again from one whose ZooKeeper is unreachable."""
+        if not self.connected:
+            return "reading ZooKeeper" if session_connected else "ZooKeeper unreachable"
+        if self.refused is not None:
+            return f"shrink guard: {self.refused[0]} of {self.refused[1]} provider(s)"
+        return None if self.fresh else "waiting for ZooKeeper data"
+
     def seen(self) -> Any:
         """What callbacks see (``None`` before anything is published); they run when it changes."""
         if not self.ready.is_set():

@@ -32,7 +32,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from kazoo.exceptions import ConnectionClosedError
 from kazoo.protocol.states import KazooState
@@ -41,6 +41,7 @@ from .._os import BackgroundLoop, PathLike
 from .._zookeeper import ZooKeeper
 from .._session.retry import TRANSIENT
 from .._session.callbacks import Callback
+from .._session.tls import TLSOption
 from .._znode.paths import check_path, join
 from ..errors import CancelWatch
 from .connect import BackgroundConnection
@@ -80,7 +81,12 @@ class ServerSet:
     :param wait: :meth:`start` waits until the set is :attr:`ready` (data from
         ZooKeeper, or the snapshot after ``timeout``), at most ``timeout`` seconds
         plus one.
-    :param session_timeout: of the session opened for a connection string.
+    :param session_timeout, auth, tls: of the session opened for a connection
+        string, as :class:`~zkservices.ZooKeeper` takes them: ``(scheme,
+        credential)`` pairs, e.g. ``[("digest", "alice:secret")]`` for providers
+        behind an ACL, and a :class:`~zkservices.TLS` (or ``True``) for a
+        secure client port.  Given with a ZooKeeper or a BackgroundConnection,
+        whose session is made already, they raise :class:`ValueError`.
     :param start: start at once (the default); with ``start=False`` nothing
         runs until :meth:`start` or a ``with`` block.
 
@@ -115,8 +121,12 @@ class ServerSet:
         session_timeout: float = 10.0,
         save_snapshot: bool = True,
         start: bool = True,
+        auth: Sequence[tuple[str, str]] | None = None,
+        tls: TLSOption = None,
     ) -> None:
         self.path = check_path(service_path)
+        if (auth or tls) and not (zk is None or isinstance(zk, str)):
+            raise ValueError(f"auth and tls are for a session opened from a connection string, not {zk!r}")
         if not isinstance(providers, str) or not providers or providers.startswith("/"):
             raise ValueError(f"providers must be a relative path, not {providers!r}")
         self.providers_path = join(self.path, providers)
@@ -140,7 +150,7 @@ class ServerSet:
         self._started_at = time.monotonic()
         self._source = zk
         self._own_connection: BackgroundConnection | None = None
-
+        self._auth, self._tls = auth, tls
         self._seen_by: dict[Callback, Any] = {}  # what each callback last saw
 
         # ZooKeeper side (touched by the ServerSet's thread only, except flags)
@@ -178,13 +188,11 @@ class ServerSet:
         if isinstance(source, ZooKeeper):
             self._attach_session(source)
         else:
-            if isinstance(source, BackgroundConnection):
-                connection = source
-            else:
-                connection = self._own_connection = BackgroundConnection(
-                    source, session_timeout=self.session_timeout
+            if not isinstance(source, BackgroundConnection):
+                source = self._own_connection = BackgroundConnection(
+                    source, session_timeout=self.session_timeout, auth=self._auth, tls=self._tls
                 ).start()
-            connection.add_done_callback(self._connection_done)
+            source.add_done_callback(self._connection_done)
         if self.wait:
             self._ready.wait(self.timeout + 1.0)
         return self
@@ -226,16 +234,8 @@ class ServerSet:
         with self._cond:
             if self._closed:
                 return "closed"
-            published = self._published
-            if not published.connected:
-                zk = self._zk
-                return "reading ZooKeeper" if zk is not None and zk.connected else "ZooKeeper unreachable"
-            if published.refused is not None:
-                new, old = published.refused
-                return f"shrink guard: {new} of {old} provider(s)"
-            if not published.fresh:
-                return "waiting for ZooKeeper data"
-            return None
+            zk = self._zk
+            return self._published.holding(session_connected=zk is not None and zk.connected)
 
     def __iter__(self) -> Iterator[str]:
         with self._cond:
