@@ -208,3 +208,45 @@ def test_unknown_top_level_names_still_raise_attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
         zkservices.NoSuchName  # noqa: B018
     assert not hasattr(zkservices, "NoSuchName")
+
+
+# -- public docstrings point at public names only ----------------------------
+
+
+def _private(module_name: str) -> bool:
+    return any(part.startswith("_") for part in module_name.split("."))
+
+
+def _public_docs() -> typing.Iterator[tuple[str, object, str]]:
+    """(where, object, docstring) for the public modules, their names and those names' public members."""
+    import zkservices.errors
+
+    for module in (zkservices, zkservices.aio, zkservices.testing, zkservices.errors):
+        yield module.__name__, module, module.__doc__ or ""
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                yield f"{module.__name__}.{name}", obj, obj.__doc__ or ""
+            if not inspect.isclass(obj):
+                continue
+            for member_name in dir(obj):
+                if member_name.startswith("_") and member_name not in _DUNDERS:
+                    continue
+                member = inspect.getattr_static(obj, member_name, None)
+                if isinstance(member, (staticmethod, classmethod)):
+                    member = member.__func__
+                if isinstance(member, property):
+                    member = member.fget
+                if inspect.isfunction(member) and member.__module__.split(".")[0] == "zkservices":
+                    yield f"{module.__name__}.{name}.{member_name}", member, member.__doc__ or ""
+
+
+def test_public_docstrings_do_not_send_readers_to_private_modules():
+    bad = []
+    for where, obj, doc in _public_docs():
+        for line in doc.splitlines():
+            if re.search(r"zkservices\._", line):
+                bad.append(f"{where}: {line.strip()}")
+            elif "module documentation" in line and _private(getattr(obj, "__module__", "") or ""):
+                bad.append(f"{where}: {line.strip()} (its module is private)")
+    assert not bad, "\n".join(bad)

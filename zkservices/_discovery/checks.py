@@ -198,8 +198,8 @@ class CommandCheck:
     """Healthy when the command exits 0.
 
     A ``str`` runs through ``/bin/sh -c``; a sequence is an argv run directly.
-    The command gets its own process group, killed as a whole on timeout
-    (:func:`zkservices._os.run_command`).  Raises :class:`ValueError` for an
+    The command gets its own process group, killed as a whole (children
+    too) on timeout.  Raises :class:`ValueError` for an
     empty command.
     """
 

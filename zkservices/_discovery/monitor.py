@@ -27,7 +27,7 @@ _STATES = {None: "unknown", True: "healthy", False: "unhealthy"}
 class HealthMonitor:
     """Run ``check`` every ``interval`` seconds and report transitions.
 
-    :param check: a :class:`~zkservices._discovery.checks.HealthCheck`.
+    :param check: a :class:`~zkservices.HealthCheck`.
     :param interval: seconds between the starts of two checks; a check running
         longer is followed by the next one at once.
     :param timeout: seconds a check may take (passed to ``check.check``).

@@ -1,29 +1,8 @@
-"""Protected, self-updating server sets: a service's properties and its providers.
+"""Protected, self-updating server sets: :class:`ServerSet` (its docstring says it all).
 
-A :class:`ServerSet` watches one service: the service node's properties (a
-:class:`~zkservices.Properties` view) and the registered servers below its
-``providers`` child (a :class:`~zkservices.Children` view plus each provider
-node's data, read pipelined and watched, so a changed ``weight`` is seen).
-What it *publishes* -- :attr:`ServerSet.providers`, :attr:`ServerSet.properties`
-and what callbacks see -- is protected against ZooKeeper trouble, as Synapse
-and kingpin do it:
-
-- **Outages.**  While the session is SUSPENDED or LOST nothing is published:
-  the last good set stays, a WARNING says so, and :attr:`ServerSet.stale` is
-  true.  When the connection is back, everything is read again and the truth
-  is published.
-- **Shrink guard** (:mod:`zkservices._discovery.guard`).  A provider set
-  smaller than ``min_fraction`` times the last published one is refused
-  (unless ``force``) until the set recovers; ``min_fraction=0`` disables it.
-- **Snapshot** (:mod:`zkservices._discovery.snapshot`).  With
-  ``snapshot=FILE``, every set published in full is saved; with no answer
-  from ZooKeeper within ``timeout`` seconds, the saved set is served, marked
-  stale, until ZooKeeper answers.  It is also the guard's starting point.
-
-A service or ``providers`` node that does not exist (yet) counts as empty; its
-creation is watched.  Given a connection string instead of a ZooKeeper, the
-ServerSet connects with a :class:`~zkservices._discovery.connect.BackgroundConnection`,
-so it can start while ZooKeeper is down.
+The parts: :mod:`.reader` reads ZooKeeper, :mod:`.guard` decides what is
+published (the shrink guard), :mod:`.snapshot` keeps the last-known-good file,
+:mod:`.connect` opens the session for a connection string.
 """
 
 from __future__ import annotations
@@ -65,13 +44,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ServerSet:
-    """A protected, self-updating view of one service (see the module documentation).
+    """A protected, self-updating view of one service: its properties and its providers.
+
+    It watches the service node's properties and the registered servers below
+    its ``providers`` child (each provider node's data too, so a changed
+    ``weight`` is seen).  What it *publishes* -- :attr:`providers`,
+    :attr:`properties` and what callbacks see -- is protected against
+    ZooKeeper trouble, as Synapse and kingpin do it:
+
+    - **Outages.**  While the session is SUSPENDED or LOST nothing is
+      published: the last good set stays, a WARNING says so, and :attr:`stale`
+      is true.  When the connection is back, everything is read again.
+    - **Shrink guard.**  A provider set smaller than ``min_fraction`` times the
+      last published one is refused (unless ``force``) until the set recovers;
+      ``min_fraction=0`` disables it.
+    - **Snapshot.**  With ``snapshot=FILE``, every set published in full is
+      saved; with no answer from ZooKeeper within ``timeout`` seconds, the
+      saved set is served, marked stale, until ZooKeeper answers.  It is also
+      the guard's starting point.
+
+    A service or ``providers`` node that does not exist (yet) counts as empty;
+    its creation is watched.
 
     :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), a
         connection string (``None``: the default one) for a session this
-        ServerSet opens in the background and closes, or a started
-        :class:`~zkservices._discovery.connect.BackgroundConnection` shared
-        with others (left open).
+        ServerSet opens in the background (so it can start while ZooKeeper is
+        down) and closes, or a started :class:`~zkservices.BackgroundConnection`
+        shared with others (left open).
     :param service_path, providers: the service node, and the node holding its providers
         (any format) relative to it; ``"."`` for a Curator or ServerSet directory.
     :param min_fraction, force: the shrink guard.

@@ -57,8 +57,15 @@ class Feed:
         ``template_file``.
     :param template_file: a file holding the template.
     :param output: the file to maintain (not needed with ``dry_run``).
-    :param check_command, reload_command, dry_run, command_timeout:
-        as :class:`~zkservices._feed.writer.FileFeed` has them.
+    :param check_command: run through the shell before a changed file is
+        written, every ``{}`` replaced by the candidate file's (quoted) path,
+        which is also in ``$ZKSERVICES_FEED_CANDIDATE``; on failure the old file
+        stays and the reason is logged.
+    :param reload_command: run through the shell after each write that changed
+        the file, the first included; a failed reload is run again (after 1 s,
+        doubling up to 30 s) until it succeeds.
+    :param dry_run: render only (``on_render`` gets the text): no file, check or reload.
+    :param command_timeout: seconds before a check or reload command is killed.
     :param min_wait: quiescence: render only once no change has come for this
         many seconds (default :data:`DEFAULT_MIN_WAIT`, 0.2 s, which takes in a
         backend's restored registrations as one change; 0: at once).

@@ -1,19 +1,6 @@
-"""Client-side instance selection over a :class:`~zkservices._session.providers.Providers` view.
-
-A :class:`Selector` picks one provider per call among the view's enabled providers
-that are not down, with a strategy:
-
-- ``round-robin``: cycles over the current providers in name order;
-- ``random``: any, uniformly;
-- ``sticky``: keeps the provider it gave until it leaves, is disabled or goes down
-  (then the next one round-robin);
-- ``least-loaded``: two at random, the one with fewer leases in flight (the "power of
-  two choices").
-
-The down policy is Curator's: after ``error_threshold`` errors noted within
-``down_for`` seconds a provider is skipped for ``down_for`` seconds.  The selector
-follows the view as it changes (joins at once, leavers never returned); it is
-thread-safe.
+"""Client-side instance selection over a :class:`~zkservices.Providers` view:
+:class:`Selector` (its docstring has the strategies and the down policy) and
+:class:`Lease`.
 """
 
 from __future__ import annotations
@@ -63,7 +50,22 @@ class Lease:
 
 
 class Selector:
-    """Picks providers of one service (see the module documentation).
+    """Picks providers of one service, one per call, among the view's enabled
+    providers that are not down.
+
+    Strategies:
+
+    - ``round-robin``: cycles over the current providers in name order;
+    - ``random``: any, uniformly;
+    - ``sticky``: keeps the provider it gave until it leaves, is disabled or goes down
+      (then the next one round-robin);
+    - ``least-loaded``: two at random, the one with fewer leases in flight (the "power of
+      two choices").
+
+    The down policy is Curator's: after ``error_threshold`` errors noted within
+    ``down_for`` seconds a provider is skipped for ``down_for`` seconds.  The selector
+    follows the view as it changes (joins at once, leavers never returned); it is
+    thread-safe.
 
     :param view: the providers to pick from.
     :param strategy: ``"round-robin"``, ``"random"``, ``"sticky"`` or ``"least-loaded"``.
