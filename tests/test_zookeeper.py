@@ -261,6 +261,35 @@ def test_pass_throughs(zk, zk_client):
         zk.get("/p")
 
 
+def test_pass_through_return_values_are_kazoos_as_annotated(zk, zk_client):
+    """The values the precise return types of get_children, delete, ensure_path and
+    walk describe (they are kazoo's, passed through)."""
+    assert zk.ensure_path("/r/a/b") == "/r/a/b" and zk.ensure_path("/r/a/b") is True
+    zk.create("/r/a/c")
+    names = zk.get_children("/r/a")
+    assert isinstance(names, list) and sorted(names) == ["b", "c"]
+    names, stat = zk.get_children("/r/a", include_data=True)
+    assert sorted(names) == ["b", "c"] and stat.numChildren == 2
+    assert list(zk.walk("/r")) == ["/r", "/r/a", "/r/a/b", "/r/a/c"]
+    assert list(zk.walk("/r", children=True))[:2] == [("/r", ["a"]), ("/r/a", ["b", "c"])]
+    assert zk.delete("/r/a/c") is True
+    assert zk.delete("/r", recursive=True) is None  # kazoo's recursive delete returns nothing
+    assert zk.delete("/r", recursive=True) is True  # ... but True when there was nothing to delete
+
+
+def test_no_public_zookeeper_method_returns_any():
+    import typing
+
+    import zkservices.aio
+
+    for cls in (zkservices.ZooKeeper, zkservices.aio.AsyncZooKeeper):
+        for name, fn in vars(cls).items():
+            if name.startswith("_") or not callable(fn):
+                continue
+            returns = typing.get_type_hints(fn).get("return")
+            assert returns is not typing.Any and typing.get_args(returns) != (typing.Any,), f"{cls.__name__}.{name}"
+
+
 def test_pass_through_watch_is_called(zk, zk_client):
     zk.create("/w", b"")
     fired = threading.Event()

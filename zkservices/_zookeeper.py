@@ -3,7 +3,7 @@ view registry and the tree operations.  It holds no state of its own beyond thos
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence, overload
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
@@ -139,8 +139,31 @@ class ZooKeeper:
         """The node's raw data and stat.  Raises :class:`~zkservices.NoNode` when missing."""
         return self._on_node("read", path, self.client.get, check_path(path), watch=watch)
 
-    def get_children(self, path: str, watch: Watch | None = None, include_data: bool = False) -> Any:
-        """The node's child names (with ``include_data``: also its stat), as kazoo returns them."""
+    @overload
+    def get_children(
+        self, path: str, watch: Watch | None = None, include_data: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def get_children(
+        self, path: str, watch: Watch | None, include_data: Literal[True]
+    ) -> tuple[list[str], ZnodeStat]: ...
+
+    @overload
+    def get_children(
+        self, path: str, watch: Watch | None = None, *, include_data: Literal[True]
+    ) -> tuple[list[str], ZnodeStat]: ...
+
+    @overload
+    def get_children(
+        self, path: str, watch: Watch | None = None, include_data: bool = False
+    ) -> list[str] | tuple[list[str], ZnodeStat]: ...
+
+    def get_children(
+        self, path: str, watch: Watch | None = None, include_data: bool = False
+    ) -> list[str] | tuple[list[str], ZnodeStat]:
+        """The node's child names, unsorted, as kazoo returns them; with
+        ``include_data``, a ``(names, stat)`` pair.  Raises :class:`~zkservices.NoNode`."""
         return self._on_node("list", path, self.client.get_children, check_path(path), watch=watch,
                              include_data=include_data)
 
@@ -166,8 +189,12 @@ class ZooKeeper:
         self.core.settle()
         return result
 
-    def delete(self, path: str, version: int = -1, recursive: bool = False) -> Any:
-        """Delete a node (``recursive``: with everything below it)."""
+    def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool | None:
+        """Delete a node (``recursive``: with everything below it).
+
+        Returns kazoo's value: True, or None for a recursive delete of a node
+        that existed.  Raises :class:`~zkservices.NoNode` (not when ``recursive``).
+        """
         result = self._on_node("delete", path, self.client.delete, check_path(path), version=version,
                                recursive=recursive)
         self.core.settle()
@@ -183,8 +210,12 @@ class ZooKeeper:
         except NoNodeError:
             raise NoNode(missing or path) from None
 
-    def ensure_path(self, path: str, acl: Any = None) -> Any:
-        """Create ``path`` and its missing parents (empty data, the default ACL unless ``acl``)."""
+    def ensure_path(self, path: str, acl: Any = None) -> str | bool:
+        """Create ``path`` and its missing parents (empty data, the default ACL unless ``acl``).
+
+        Returns kazoo's value: the path when this call created the node, True
+        when it existed already.
+        """
         acl = acl if acl is not None else self.core.default_acl()
         with authorized("create", path):
             return self.core.retry(self.client.ensure_path, check_path(path), acl=acl)
@@ -352,7 +383,25 @@ class ZooKeeper:
         """
         tree_ops.print_tree(self.core, path)
 
-    def walk(self, path: str = "/", ephemeral: bool = True, children: bool = False) -> Iterator[Any]:
+    @overload
+    def walk(self, path: str = "/", ephemeral: bool = True, children: Literal[False] = False) -> Iterator[str]: ...
+
+    @overload
+    def walk(self, path: str, ephemeral: bool, children: Literal[True]) -> Iterator[tuple[str, list[str]]]: ...
+
+    @overload
+    def walk(
+        self, path: str = "/", ephemeral: bool = True, *, children: Literal[True]
+    ) -> Iterator[tuple[str, list[str]]]: ...
+
+    @overload
+    def walk(
+        self, path: str = "/", ephemeral: bool = True, children: bool = False
+    ) -> Iterator[str] | Iterator[tuple[str, list[str]]]: ...
+
+    def walk(
+        self, path: str = "/", ephemeral: bool = True, children: bool = False
+    ) -> Iterator[str] | Iterator[tuple[str, list[str]]]:
         """Walk the tree at ``path`` lazily, pre-order, start node first.
 
         Each node is read when the walk gets to it, so nodes deleted during

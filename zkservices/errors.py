@@ -107,7 +107,7 @@ class TreeError(ZkServicesError, ValueError):
     unknown), and ``reason`` holds the message without the location.
     """
 
-    def __init__(self, reason: str, *, filename: str | None = None, lineno: int | None = None):
+    def __init__(self, reason: str, *, filename: str | None = None, lineno: int | None = None) -> None:
         self.reason = reason
         self.filename = filename
         self.lineno = lineno
