@@ -139,7 +139,7 @@ def __getattr__(name: str) -> type:
     raise AttributeError for any other unknown name."""
     if name in _MOVED:
         warnings.warn(
-            f"zkservices.{name} is deprecated: it is zkservices.testing's; use {_MOVED[name]}.{name}",
+            f"zkservices.{name} is deprecated; use {_MOVED[name]}.{name}",
             DeprecationWarning,
             stacklevel=2,
         )
