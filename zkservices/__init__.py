@@ -24,6 +24,7 @@ from ._session import (
     Selector,
 )
 from ._tree import Change, Node, emit_tree, parse_tree, validate_tree
+from ._version import __version__
 from ._zookeeper import ZK, ZooKeeper
 from .errors import (
     BadPropertyLink,
@@ -44,8 +45,6 @@ from .errors import (
     ValueTooLarge,
     ZkServicesError,
 )
-
-__version__ = "0.1.0.dev0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
