@@ -1,12 +1,13 @@
 # The two commands of the README:
 #   make demo   -- start a local ZooKeeper and run the zkservices demo
-#   make test   -- run the whole test suite against real ZooKeeper servers
+#   make test   -- the checks below, then the whole test suite against real ZooKeeper servers
+#   make check  -- the checks that guard the layout (seconds): ruff, mypy, import-linter (lint-imports)
 #   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
 # Both set up everything themselves (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench bootstrap bootstrap-test clean
+.PHONY: demo test check test-unit bench bootstrap bootstrap-test clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
@@ -18,8 +19,14 @@ bootstrap-test:
 demo: bootstrap
 	$(VENV)/bin/zkservices demo
 
-test: bootstrap-test
+test: bootstrap-test check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Configured in the repository: ruff in pyproject.toml, mypy and the import contracts in setup.cfg.
+check: bootstrap-test
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
 
 # A classpath that does not exist: a test that starts a server anyway fails instead.
 test-unit: bootstrap
