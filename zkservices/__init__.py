@@ -1,8 +1,9 @@
 """zkservices: service discovery and configuration on Apache ZooKeeper.
 
 The public API is the list ``__all__`` below, filled by the imports above it
-(pyflakes checks that the two agree: an import missing from ``__all__`` is
-unused, a name in ``__all__`` that is not imported is undefined).  Every
+(ruff's pyflakes rules, in ``make check``, check that the two agree: an import
+missing from ``__all__`` is unused, a name in ``__all__`` that is not imported
+is undefined).  Every
 module whose name starts with an underscore is private.  :mod:`zkservices.aio`
 and :mod:`zkservices.testing` are public subpackages imported on their own.
 """
