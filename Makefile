@@ -1,13 +1,14 @@
 # The commands (the first two are the README's):
 #   make demo   -- start a local ZooKeeper and run the zkservices demo
-#   make test   -- run the whole test suite against real ZooKeeper servers
+#   make test   -- the checks below, then the whole test suite against real ZooKeeper servers
+#   make check  -- the checks that guard the layout (seconds): ruff, mypy, import-linter (lint-imports)
 #   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench dist bootstrap bootstrap-test clean
+.PHONY: demo test check test-unit bench dist bootstrap bootstrap-test clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
@@ -19,8 +20,15 @@ bootstrap-test:
 demo: bootstrap
 	$(VENV)/bin/zkservices demo
 
-test: bootstrap-test
+test: bootstrap-test check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Configured in the repository: ruff in pyproject.toml, mypy and the import contracts in setup.cfg.
+# The tools come with the test extra, which bootstrap installs (no load balancers needed).
+check: bootstrap
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
 
 # A classpath that does not exist: a test that starts a server anyway fails instead.
 test-unit: bootstrap

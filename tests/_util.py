@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from typing import Any, Callable
 
@@ -60,3 +62,55 @@ def wait_gone(pid: int, timeout: float = 30.0) -> bool:
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not alive(pid)
+
+
+def wait_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Wait until every thread of process ``pid`` is stopped (after SIGSTOP): from then
+    on it answers nothing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = set()
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    states.add(f.read().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:  # a thread that just ended
+                continue
+        if states <= {"T", "t"}:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"process {pid} not stopped after {timeout}s (thread states {sorted(states)})")
+        time.sleep(0.001)
+
+
+def lose_first_read_below(monkeypatch: Any, zk: Any, server: Any, directory: str) -> list[Any]:
+    """Make the first ``get_async`` of a node below ``directory`` that this thread (the
+    test's, or its event loop's) sends on ``zk``'s kazoo client fail with ConnectionLoss,
+    for real: the server is frozen (SIGSTOP, so nothing can answer), the read is queued,
+    the connection is dropped under it (kazoo fails what it had queued or sent), then
+    the server resumes.  Every other read goes through untouched -- also the session's
+    own from its threads (re-tracking registrations after a reconnection).  Returns the
+    list of the lost reads' kazoo results (filled when it happens: at most one)."""
+    from zkservices.testing import drop_connection
+
+    client = zk.core.client
+    get_async = client.get_async
+    below = directory.rstrip("/") + "/"
+    thread = threading.get_ident()
+    lost: list[Any] = []
+
+    def get_then_drop(path: str, *args: Any, **kwargs: Any) -> Any:
+        if lost or not path.startswith(below) or threading.get_ident() != thread:
+            return get_async(path, *args, **kwargs)
+        server.pause()
+        try:
+            wait_stopped(server.pid)
+            result = get_async(path, *args, **kwargs)
+            lost.append(result)
+            drop_connection(zk)
+        finally:
+            server.resume()
+        return result
+
+    monkeypatch.setattr(client, "get_async", get_then_drop)
+    return lost

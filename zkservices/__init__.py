@@ -1,8 +1,9 @@
 """zkservices: service discovery and configuration on Apache ZooKeeper.
 
 The public API is the list ``__all__`` below, filled by the imports above it
-(pyflakes checks that the two agree: an import missing from ``__all__`` is
-unused, a name in ``__all__`` that is not imported is undefined).  Every
+(ruff's pyflakes rules, in ``make check``, check that the two agree: an import
+missing from ``__all__`` is unused, a name in ``__all__`` that is not imported
+is undefined).  Every
 module whose name starts with an underscore is private.  :mod:`zkservices.aio`
 and :mod:`zkservices.testing` are public subpackages imported on their own.
 
@@ -42,6 +43,7 @@ from ._session import (
 )
 from ._tree import Change, Node, TreeInput, emit_tree, parse_tree, validate_tree
 from ._types import Address, Command, PathLike, Progress, Watch
+from ._version import __version__
 from ._zookeeper import ZK, ZooKeeper
 from .errors import (
     BadPropertyLink,
@@ -60,8 +62,6 @@ from .errors import (
     ValueTooLarge,
     ZkServicesError,
 )
-
-__version__ = "0.1.0.dev0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -11,9 +11,10 @@ from kazoo.protocol.states import ZnodeStat
 
 from .errors import NoNode
 from ._formats import Format
-from ._types import Watch
+from ._types import Progress, Watch
 from ._znode.links import LINK_SUFFIX
 from ._znode.paths import Address, check_path, normalize, split
+from ._tree import Change, TreeInput
 from ._tree import ops as tree_ops
 from ._session.core import SessionCore, default_connection_string
 from ._session.retry import authorized
@@ -352,7 +353,7 @@ class ZooKeeper:
         name: str | None = None,
         format: str = "text",
         *,
-        progress: "tree_ops.Progress | None" = None,
+        progress: "Progress | None" = None,
     ) -> str:
         """The tree at ``path`` in the text (zc.zk's) or the YAML form.
 
@@ -421,7 +422,7 @@ class ZooKeeper:
 
     def delete_recursive(
         self, path: str, dry_run: bool = False, force: bool = False, ignore_if_ephemeral: bool = False
-    ) -> "list[tree_ops.Change]":
+    ) -> "list[Change]":
         """Delete ``path`` and everything below it, children first.
 
         Links in the parent path are followed; the last segment must be a
@@ -441,15 +442,15 @@ class ZooKeeper:
 
     def import_tree(
         self,
-        text: "tree_ops.TreeInput",
+        text: "TreeInput",
         path: str = "/",
         trim: bool | None = None,
         acl: Sequence[Any] | None = None,
         dry_run: bool = False,
         *,
         filename: str | None = None,
-        progress: "tree_ops.Progress | None" = None,
-    ) -> "list[tree_ops.Change]":
+        progress: "Progress | None" = None,
+    ) -> "list[Change]":
         """Import a tree (text or YAML, or a parsed Node) below ``path``.
 
         Everything is checked before anything is written.  Each imported node

@@ -9,12 +9,13 @@ import concurrent.futures
 import json
 
 import pytest
+from kazoo.exceptions import ConnectionLoss
 
 import zkservices
 import zkservices.aio
 from zkservices.testing import drop_connection, expire_session
 
-from _util import wait_for
+from _util import lose_first_read_below, wait_for
 
 WAIT = 30.0
 
@@ -135,6 +136,26 @@ def test_aio_registrations_are_restored_after_expiry(zk, zk_client):
         assert owner(zk_client, member.paths[0]) == zk.core.session_id
 
     run_without_executor(main)
+
+
+def test_curator_directory_check_waits_through_a_lost_read(zk, zk_client, zk_server, monkeypatch):
+    # as the synchronous check: a sibling's read lost with the connection is read again
+    zk.register_server("/services/mixed", "10.0.0.7:8080", format="curator")
+    zk.register_server("/services/plain", "10.0.0.9:80", format="serverset")
+
+    async def main(helpers):
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        lost = lose_first_read_below(monkeypatch, zk, zk_server, "/services/mixed")
+        with pytest.raises(ValueError, match="Curator"):
+            await azk.register_server("/services/mixed", "10.0.0.8:80", enabled="yes")
+        assert len(lost) == 1 and isinstance(lost[0].exception, ConnectionLoss)
+        lost = lose_first_read_below(monkeypatch, zk, zk_server, "/services/plain")
+        await azk.register_server("/services/plain", "10.0.0.8:80", enabled="yes")
+        assert len(lost) == 1 and isinstance(lost[0].exception, ConnectionLoss)
+
+    run_without_executor(main)
+    assert len(zk_client.get_children("/services/mixed")) == 1
+    assert "10.0.0.8:80" in zk_client.get_children("/services/plain")
 
 
 def test_registrations_through_a_dropped_connection_and_an_expiry(zk, zk_client):

@@ -8,13 +8,14 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from kazoo.exceptions import ConnectionLoss
 
 import zkservices
 from zkservices._formats import CuratorFormat, ServerSetFormat
 from zkservices._session.members import create_member
 from zkservices.testing import expire_session
 
-from _util import props, wait_for
+from _util import lose_first_read_below, props, wait_for
 
 
 def _owner(client, path):
@@ -162,3 +163,20 @@ def test_zkservices_node_in_a_curator_directory_refuses_curator_fields(zk, zk_cl
     assert len(zk_client.get_children("/services/mixed")) == 1
     zk.register_server("/services/mixed", "10.0.0.8:80", weight=1)  # other properties are fine
     zk.register_server("/elsewhere", "10.0.0.8:80", enabled="yes")  # and so is a non-Curator directory
+
+
+def test_curator_directory_check_waits_through_a_lost_read(zk, zk_client, zk_server, monkeypatch):
+    # the check's read of a sibling fails with ConnectionLoss (the connection dropped
+    # under it): the check reads again once reconnected and still refuses
+    zk.register_server("/services/mixed", "10.0.0.7:8080", format="curator")
+    lost = lose_first_read_below(monkeypatch, zk, zk_server, "/services/mixed")
+    with pytest.raises(ValueError, match="Curator"):
+        zk.register_server("/services/mixed", "10.0.0.8:80", enabled="yes")
+    assert len(lost) == 1 and isinstance(lost[0].exception, ConnectionLoss)
+    assert len(zk_client.get_children("/services/mixed")) == 1
+    # and properties that clash with nothing are registered through the same fault
+    zk.register_server("/services/plain", "10.0.0.9:80", format="serverset")
+    lost = lose_first_read_below(monkeypatch, zk, zk_server, "/services/plain")
+    zk.register_server("/services/plain", "10.0.0.8:80", enabled="yes")
+    assert len(lost) == 1 and isinstance(lost[0].exception, ConnectionLoss)
+    assert "10.0.0.8:80" in zk_client.get_children("/services/plain")

@@ -19,8 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from .._formats import Format, read_provider
-from .._formats.curator import CURATOR_FIELDS
+from .._formats import CURATOR_SIBLINGS, Format, check_curator_siblings, curator_clashes
 from .._session.registrar import Registrar, Registration, address_names
 from .._session.members import candidates, choose_member, member_parent
 from .._session.registration import plan_registration
@@ -175,26 +174,27 @@ class AsyncRegistrar:
         return found
 
     async def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
-        """``Registrar._check_curator_directory``, awaited: refuse properties Curator
-        would parse as its own fields in a directory of Curator instances."""
-        clashes = sorted(set(properties) & set(CURATOR_FIELDS))
+        """``Registrar._check_curator_directory``, awaited: the directory read as one step
+        through the bridge's retries (its names, then its first nodes at once)."""
+        clashes = curator_clashes(properties)
         if not clashes:
             return
-        ops, client = self.ops, self.ops.client
-        names = (await ops.bridge.call(client.get_children_async, real))[:20]
-        results = await asyncio.gather(*(ops.bridge.call(client.get_async, join(real, n)) for n in names),
-                                       return_exceptions=True)
-        for name, result in zip(names, results):
-            if isinstance(result, NoNodeError):
-                continue
-            if isinstance(result, BaseException):
-                raise result
-            provider = read_provider(name, result[0])
-            if provider is not None and provider.format == "curator":
-                raise ValueError(
-                    f"{real} holds Curator instances; properties {', '.join(map(repr, clashes))} would be read "
-                    "by Curator as its own fields (register with format='curator' there)"
-                )
+        send, client = self.ops.bridge.send, self.ops.client
+
+        async def read_siblings() -> list[tuple[str, bytes]]:
+            names = (await send(client.get_children_async, real))[:CURATOR_SIBLINGS]
+            results = await asyncio.gather(*(send(client.get_async, join(real, n)) for n in names),
+                                           return_exceptions=True)
+            siblings = []
+            for name, result in zip(names, results):
+                if isinstance(result, NoNodeError):
+                    continue
+                if isinstance(result, BaseException):
+                    raise result
+                siblings.append((name, result[0]))
+            return siblings
+
+        check_curator_siblings(real, clashes, await self.ops.bridge.retry(read_siblings))
 
     def __repr__(self) -> str:
         return f"<AsyncRegistrar {self.registrar!r}>"

@@ -27,6 +27,7 @@ import urllib.request
 from typing import Any, Protocol, runtime_checkable
 
 from .._os import Command, run_command
+from .._version import __version__
 from .._znode.paths import format_address
 
 __all__ = ["HealthCheck", "TcpCheck", "HttpCheck", "CommandCheck"]
@@ -88,7 +89,7 @@ class TcpCheck:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Do not follow redirects: a 3xx answer is itself the (healthy) result."""
 
-    def redirect_request(self, *args: object, **kw: object) -> None:  # type: ignore[override]
+    def redirect_request(self, *args: object, **kw: object) -> None:
         return None
 
 
@@ -132,8 +133,6 @@ class HttpCheck:
 
     def check(self, timeout: float) -> tuple[bool, str]:
         """GET the URL; the reason is ``"HTTP <status>"`` or why no answer came."""
-        from .. import __version__
-
         # The socket timeout bounds each read, not the whole check (a server
         # trickling bytes would hold the monitor's thread and every later
         # decision): a timer shuts the connection down at the deadline.

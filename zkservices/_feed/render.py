@@ -104,4 +104,4 @@ def example_template(name: str) -> str:
 
     Raises :class:`FileNotFoundError` for another name.
     """
-    return resources.files("zkservices").joinpath("examples", name).read_text(encoding="utf-8")
+    return resources.files("zkservices").joinpath("examples").joinpath(name).read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ the options of writing and make the node for one address (``node(...)``).
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 from . import curator, serverset, zkservices
 from .curator import CuratorFormat
@@ -27,6 +27,9 @@ __all__ = [
     "FORMATS",
     "resolve_format",
     "read_provider",
+    "CURATOR_SIBLINGS",
+    "curator_clashes",
+    "check_curator_siblings",
 ]
 
 #: A provider format object (``register_server(format=...)`` takes one, or its name).
@@ -34,6 +37,9 @@ Format = Union[ZkServicesFormat, CuratorFormat, ServerSetFormat]
 
 #: The format names ``register_server(format=...)`` takes.
 FORMATS = ("zkservices", "curator", "serverset")
+
+#: How many nodes of a directory :func:`check_curator_siblings` is given at most.
+CURATOR_SIBLINGS = 20
 
 
 def resolve_format(format: str | Format | None) -> Format:
@@ -57,3 +63,25 @@ def read_provider(name: str, data: bytes | None) -> Provider | None:
         if found is not None:
             return found
     return curator.read(name, data) or zkservices.read(name, data)
+
+
+def curator_clashes(properties: Mapping[str, Any]) -> list[str]:
+    """The names among a zkservices node's ``properties`` that Curator parses as its own
+    fields when it reads the node as one of its instances."""
+    return sorted(set(properties) & set(curator.CURATOR_FIELDS))
+
+
+def check_curator_siblings(directory: str, clashes: Sequence[str], siblings: Iterable[tuple[str, bytes]]) -> None:
+    """Refuse a zkservices node whose properties ``clashes`` (:func:`curator_clashes`)
+    in ``directory`` when one of its ``siblings`` (name, data) is a Curator instance:
+    Curator fails a whole directory on one instance it cannot parse.
+
+    :raises ValueError: a sibling is a Curator instance.
+    """
+    for name, data in siblings:
+        provider = read_provider(name, data)
+        if provider is not None and provider.format == "curator":
+            raise ValueError(
+                f"{directory} holds Curator instances; properties {', '.join(map(repr, clashes))} would be read "
+                "by Curator as its own fields (register with format='curator' there)"
+            )

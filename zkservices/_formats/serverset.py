@@ -77,7 +77,7 @@ def encode(
     options = options or ServerSetFormat()
     endpoints = {}
     for name, endpoint in options.additional_endpoints.items():
-        h, p = endpoint  # type: ignore[misc, str-unpack]  # normalised to (host, port) by ServerSetFormat
+        h, p = _endpoint(endpoint)  # (host, port) already, as ServerSetFormat keeps them
         endpoints[name] = {"host": h or host, "port": p}
     member: dict[str, Any] = {
         "serviceEndpoint": {"host": host, "port": port},

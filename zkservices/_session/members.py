@@ -102,7 +102,7 @@ def choose_member(node: Any, session_id: int | None,
     """Of the candidates read, ``(path, data, stat)`` in order: the one to adopt (the
     first of this session with ``node``'s data) and the duplicates to delete."""
     found = None
-    extra = []
+    extra: list[str] = []
     for path, data, stat in reads:
         if stat.ephemeralOwner != session_id or data != node.data:
             continue

@@ -28,9 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from .._formats import Format
-from .._formats.curator import CURATOR_FIELDS
-from .._formats import read_provider
+from .._formats import CURATOR_SIBLINGS, Format, check_curator_siblings, curator_clashes
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
@@ -117,24 +115,26 @@ class Registrar:
 
     def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
         """Refuse properties Curator parses as its own fields in a directory of Curator
-        instances: Curator fails a whole directory on one sibling it cannot parse."""
-        clashes = sorted(set(properties) & set(CURATOR_FIELDS))
+        instances (:func:`~zkservices._formats.check_curator_siblings`).  The directory
+        is read as one step through the retry policy -- its names, then its first nodes
+        pipelined -- started over after connection trouble in any of its reads."""
+        clashes = curator_clashes(properties)
         if not clashes:
             return
         client = self.core.client
-        names = self.core.retry(client.get_children, real)
-        pending = [(name, client.get_async(join(real, name))) for name in names[:20]]
-        for name, result in pending:
-            try:
-                data, _ = result.get()
-            except NoNodeError:
-                continue
-            provider = read_provider(name, data)
-            if provider is not None and provider.format == "curator":
-                raise ValueError(
-                    f"{real} holds Curator instances; properties {', '.join(map(repr, clashes))} would be read "
-                    "by Curator as its own fields (register with format='curator' there)"
-                )
+
+        def read_siblings() -> list[tuple[str, bytes]]:
+            names = client.get_children(real)[:CURATOR_SIBLINGS]
+            pending = [(name, client.get_async(join(real, name))) for name in names]
+            siblings = []
+            for name, result in pending:
+                try:
+                    siblings.append((name, result.get()[0]))
+                except NoNodeError:
+                    continue
+            return siblings
+
+        check_curator_siblings(real, clashes, self.core.retry(read_siblings))
 
     def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session (same address forms as register).

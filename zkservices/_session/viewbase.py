@@ -42,7 +42,7 @@ class Watcher(weakref.ref):
 
     def view(self) -> "View | None":
         """The view, or None once it was collected."""
-        return weakref.ref.__call__(self)  # type: ignore[return-value]
+        return weakref.ref.__call__(self)
 
     def __call__(self, event: Any) -> None:  # type: ignore[override]
         view = weakref.ref.__call__(self)

@@ -298,7 +298,7 @@ class Properties(_View, Mapping[str, Any]):
 
     # -- writing -------------------------------------------------------
 
-    def update(self, *args: Mapping[str, Any], **properties: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Mapping[str, Any], **properties: Any) -> None:
         """Merge properties into the node (keyword arguments win over the mapping)."""
         new = _merge_args("update", args, properties)
         self._write(lambda old: {**old, **new}, merging=True)

@@ -95,6 +95,8 @@ class _Events:
         known = self.seen.get(key)
         if known is None:
             node = dumper.represent_data(data)
+            if not isinstance(node, ScalarNode):  # only JSON scalars come here
+                raise TypeError(f"not a scalar: {data!r}")
             detected = dumper.resolve(ScalarNode, node.value, (True, False))
             default = dumper.resolve(ScalarNode, node.value, (False, True))
             known = (node.tag, (node.tag == detected, node.tag == default), node.value, node.style)
