@@ -120,6 +120,11 @@ class ZooKeeperEnsemble:
         return ",".join(str(s.secure_connection_string) for s in self.servers)
 
     @property
+    def version(self) -> tuple[int, int, int] | None:
+        """The members' ZooKeeper version, e.g. ``(3, 9, 5)`` (they share the jars); None before one served."""
+        return next((v for v in (s.version for s in self.servers if s.running and not s.paused) if v), None)
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` ran; the ensemble cannot start again."""
         return self._closed

@@ -67,8 +67,10 @@ def _jars_in(directory: str) -> list[str]:
 def find_classpath(classpath: str | None = None) -> str:
     """Return a classpath that runs a ZooKeeper server with log4j logging.
 
-    ``classpath`` (a ``:``-separated list, entries may be globs), when given,
-    wins over the environment.  Raises :class:`ServerError` naming the missing
+    ``classpath`` (a ``:``-separated list, entries may be globs such as
+    ``.zookeeper/3.9.5/lib/*``), when given, wins over the environment.
+    Relative entries come back absolute: the server runs in its own
+    directory.  Raises :class:`ServerError` naming the missing
     entries, or saying what to install when no server is found at all.
     """
     explicit = classpath or os.environ.get("ZOOKEEPER_CLASSPATH")
@@ -77,9 +79,10 @@ def find_classpath(classpath: str | None = None) -> str:
         missing = [e for e in entries if not glob.glob(e)]
         if missing:
             raise ServerError(f"ZooKeeper classpath entries do not exist: {', '.join(missing)}")
-        return os.pathsep.join(entries)
+        return os.pathsep.join(os.path.abspath(e) for e in entries)
     home = os.environ.get("ZOOKEEPER_HOME")
     if home:
+        home = os.path.abspath(home)
         jars = _jars_in(home) + _jars_in(os.path.join(home, "lib"))
         if not any("zookeeper" in os.path.basename(j) for j in jars):
             raise ServerError(f"ZOOKEEPER_HOME={home} holds no zookeeper*.jar: {INSTALL_HINT}")

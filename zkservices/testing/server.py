@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Sequence
 from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java, netty_classpath
-from .net import free_ports, srvr
-from .serverlog import LOG4J_PROPERTIES, forward_lines
+from .net import free_ports, server_version, srvr
+from .serverlog import LOG4J_PROPERTIES, LOGBACK_XML, forward_lines
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .. import TLS
@@ -158,6 +158,7 @@ class ZooKeeperServer:
         self._reader: threading.Thread | None = None
         self._paused = False
         self._closed = False
+        self._version: tuple[int, int, int] | None = None
         self.client_auth = client_auth
         self.secure_port: int | None = None
         self.certificates: Certificates | None = None
@@ -221,8 +222,9 @@ class ZooKeeperServer:
                 f.write(f"{self.myid}\n")
         with open(os.path.join(self.base_dir, "zoo.cfg"), "w") as f:
             f.write("\n".join(lines) + "\n")
-        with open(os.path.join(self.base_dir, "log4j.properties"), "w") as f:
-            f.write(LOG4J_PROPERTIES)
+        for filename, text in (("log4j.properties", LOG4J_PROPERTIES), ("logback.xml", LOGBACK_XML)):
+            with open(os.path.join(self.base_dir, filename), "w") as f:
+                f.write(text)
 
     # -- state -----------------------------------------------------------
 
@@ -266,7 +268,22 @@ class ZooKeeperServer:
     @property
     def mode(self) -> str | None:
         """``standalone``, ``leader``, ``follower`` or None when not serving."""
-        return self.srvr().get("Mode")
+        info = self.srvr()
+        if self._version is None:
+            self._version = server_version(info)
+        return info.get("Mode")
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        """The server's ZooKeeper version, e.g. ``(3, 9, 5)``, from its ``srvr`` answer.
+
+        Known once the server has served (:meth:`start` waits for that) and
+        kept, as the jars do not change; None before.  Tests expecting what
+        one version does compare it: ``server.version >= (3, 9)``.
+        """
+        if self._version is None:
+            self._version = server_version(self.srvr())
+        return self._version
 
     def log_tail(self, lines: int = 50) -> str:
         """The last ``lines`` lines the server wrote (all of its runs), newline-separated."""
