@@ -66,9 +66,9 @@ class ZooKeeperServer:
     ``restart(wipe_data=True)`` empties it, as a rebuilt server would be.
 
     With ``tls=True`` the server also serves TLS on :attr:`secure_port`
-    (ZooKeeper's ``secureClientPort``, with its Netty connection factory and
-    Debian's Netty jars), beside the plain :attr:`port` (readiness and the
-    four-letter words stay on the plain port).  Constructing it makes a
+    (ZooKeeper's ``secureClientPort``, its Netty connection factory, the
+    classpath's Netty jars, else Debian's), beside the plain :attr:`port`
+    (readiness and the four-letter words stay on the plain port).  Constructing it makes a
     throw-away CA, a server certificate for ``IP:<host>`` and a client
     certificate in :attr:`tls_dir` (:func:`~zkservices.testing.make_certificates`).
     A client connects with ``ZooKeeper(server.secure_connection_string,
@@ -92,6 +92,9 @@ class ZooKeeperServer:
         directory, removed by :meth:`close`; a given one is kept).
     :param classpath: the server's jars (default: found by
         :func:`~zkservices.testing.find_classpath`).
+    :param version: instead of ``classpath``: a downloaded server's version
+        (``"3.9"``, ``"3.9.5"``) in ``.zookeeper/`` (from ``scripts/bootstrap
+        --test``; :func:`~zkservices.testing.install.version_classpath`).
     :param java: the ``java`` executable (default: :func:`~zkservices.testing.find_java`).
     :param startup_timeout: seconds :meth:`start` waits for the server to serve.
     :param tick_time: ZooKeeper's ``tickTime`` in milliseconds (small: fast expiry).
@@ -107,7 +110,8 @@ class ZooKeeperServer:
     :param certificates: use these (e.g. an ensemble's, shared by its members)
         instead of making new ones; only with ``tls``.
     :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
-        ``client_auth``/``secure_port``/``certificates`` is given without ``tls``.
+        ``client_auth``/``secure_port``/``certificates`` is given without
+        ``tls``, or both ``classpath`` and ``version`` are given.
     :raises ServerError: Java or the jars cannot be found; for ``tls``: the
         Netty jars, ``openssl`` or ``keytool`` are missing (the message says
         what to install) or making the certificates fails.
@@ -120,6 +124,7 @@ class ZooKeeperServer:
         host: str = "127.0.0.1",
         data_dir: str | None = None,
         classpath: str | None = None,
+        version: str | None = None,
         java: str | None = None,
         startup_timeout: float = 30.0,
         tick_time: int = 200,
@@ -140,7 +145,7 @@ class ZooKeeperServer:
         self.host = host
         ports = free_ports(2, host=host)
         self.port = port if port is not None else ports[0]
-        self.classpath = find_classpath(classpath)
+        self.classpath = find_classpath(classpath, version=version)
         self.java = java or find_java()
         if tls:
             self.classpath = netty_classpath(self.classpath)
@@ -223,7 +228,7 @@ class ZooKeeperServer:
         with open(os.path.join(self.base_dir, "zoo.cfg"), "w") as f:
             f.write("\n".join(lines) + "\n")
         for filename, text in (("log4j.properties", LOG4J_PROPERTIES), ("logback.xml", LOGBACK_XML)):
-            with open(os.path.join(self.base_dir, filename), "w") as f:
+            with open(os.path.join(self.base_dir, filename), "w") as f:  # 3.8 reads the one, 3.9 the other
                 f.write(text)
 
     # -- state -----------------------------------------------------------
@@ -268,19 +273,13 @@ class ZooKeeperServer:
     @property
     def mode(self) -> str | None:
         """``standalone``, ``leader``, ``follower`` or None when not serving."""
-        info = self.srvr()
-        if self._version is None:
-            self._version = server_version(info)
-        return info.get("Mode")
+        return self.srvr().get("Mode")
 
     @property
     def version(self) -> tuple[int, int, int] | None:
-        """The server's ZooKeeper version, e.g. ``(3, 9, 5)``, from its ``srvr`` answer.
+        """The server's ZooKeeper version, e.g. ``(3, 9, 5)``, from ``srvr`` (kept once known); None before.
 
-        Known once the server has served (:meth:`start` waits for that) and
-        kept, as the jars do not change; None before.  Tests expecting what
-        one version does compare it: ``server.version >= (3, 9)``.
-        """
+        Tests expecting what one version does compare it: ``server.version >= (3, 9)``."""
         if self._version is None:
             self._version = server_version(self.srvr())
         return self._version
