@@ -29,7 +29,8 @@ from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java, netty_classpath
 from .net import free_ports, server_version, srvr
-from .serverlog import LOG4J_PROPERTIES, LOGBACK_XML, forward_lines
+from .serverconfig import config_lines, write_server_files
+from .serverlog import forward_lines
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .. import TLS
@@ -109,6 +110,11 @@ class ZooKeeperServer:
     :param secure_port: the TLS port (default: a free one); only with ``tls``.
     :param certificates: use these (e.g. an ensemble's, shared by its members)
         instead of making new ones; only with ``tls``.
+    :param four_letter_words: the four-letter words the server answers
+        (``4lw.commands.whitelist``): ``"*"``, every one (the default, for
+        tests asking ``mntr`` or ``ruok``), a comma-separated list, or None for
+        the server's own default (``srvr`` alone in 3.8 and 3.9; other words
+        get "... is not executed because it is not in the whitelist.").
     :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
         ``client_auth``/``secure_port``/``certificates`` is given without
         ``tls``, or both ``classpath`` and ``version`` are given.
@@ -137,6 +143,7 @@ class ZooKeeperServer:
         client_auth: str = "none",
         secure_port: int | None = None,
         certificates: Certificates | None = None,
+        four_letter_words: str | None = "*",
     ) -> None:
         if client_auth not in CLIENT_AUTH:
             raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
@@ -152,6 +159,7 @@ class ZooKeeperServer:
         self.startup_timeout = startup_timeout
         self.tick_time = tick_time
         self.max_session_timeout = max_session_timeout
+        self.four_letter_words = four_letter_words
         self.myid = myid
         self.peers = list(peers) if peers else None
         self.name = name or (f"zk{myid}" if myid is not None else "zk")
@@ -200,36 +208,19 @@ class ZooKeeperServer:
         return None if self.secure_port is None else f"{self.host}:{self.secure_port}"
 
     def _write_config(self) -> None:
-        os.makedirs(self.data_dir, exist_ok=True)
-        lines = [
-            f"tickTime={self.tick_time}",
-            "initLimit=20",
-            "syncLimit=10",
-            f"dataDir={self.data_dir}",
-            f"clientPort={self.port}",
-            f"clientPortAddress={self.host}",
-            "admin.enableServer=false",
-            "4lw.commands.whitelist=*",
-            "forceSync=no",
-            f"maxSessionTimeout={self.max_session_timeout}",
-            "maxClientCnxns=0",
-        ]
+        secure = []
         if self.certificates is not None:
-            lines += [
+            secure = [
                 f"secureClientPort={self.secure_port}",
                 f"secureClientPortAddress={self.host}",
                 "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
                 *self.certificates.server_properties(client_auth=self.client_auth),
             ]
-        if self.peers:
-            lines += [f"server.{sid}={self.host}:{peer}:{election}" for sid, peer, election in self.peers]
-            with open(os.path.join(self.data_dir, "myid"), "w") as f:
-                f.write(f"{self.myid}\n")
-        with open(os.path.join(self.base_dir, "zoo.cfg"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        for filename, text in (("log4j.properties", LOG4J_PROPERTIES), ("logback.xml", LOGBACK_XML)):
-            with open(os.path.join(self.base_dir, filename), "w") as f:  # 3.8 reads the one, 3.9 the other
-                f.write(text)
+        lines = config_lines(
+            data_dir=self.data_dir, host=self.host, port=self.port, tick_time=self.tick_time,
+            max_session_timeout=self.max_session_timeout, four_letter_words=self.four_letter_words,
+            secure=secure, peers=self.peers or ())
+        write_server_files(self.base_dir, self.data_dir, lines, myid=self.myid if self.peers else None)
 
     # -- state -----------------------------------------------------------
 
