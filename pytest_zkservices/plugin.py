@@ -14,19 +14,19 @@ Options (each a command-line flag and an ini key, see :mod:`.config`):
   server's version, ``3.9`` (the newest ``3.9.N``) or ``3.9.5``, found in the
   ``.zookeeper/<version>/lib`` directory of pytest's rootdir, where
   ``scripts/bootstrap --test`` puts it.  Servers of the plugin's fixtures that
-  answer with another version fail their tests;
-
-Either one is the classpath of every server the run starts, those a test
-starts itself (``ZooKeeperServer()``) too: the plugin exports it as
-``$ZOOKEEPER_CLASSPATH`` (or ``$ZOOKEEPER_VERSION`` and
-``$ZOOKEEPER_VERSIONS_DIR``) for the run, see
-:func:`zkservices.testing.find_classpath`.  A test learns what it runs against
-from ``zk_server.version`` (``(3, 9, 5)``) and expects what that version does.
+  answer with another version fail their tests (the two go one at a time);
 - ``--zk-connect`` / ``zookeeper_connect``: ``host:port`` of an already running
   server to use instead of starting one (fault tests that stop that server fail
   with a clear error);
 - ``--zk-startup-timeout`` / ``zookeeper_startup_timeout``: seconds to wait for a
   server or ensemble to serve (default 60).
+
+The classpath or version given is that of every server the run starts, those a test
+starts itself (``ZooKeeperServer()``) too: the plugin exports it as
+``$ZOOKEEPER_CLASSPATH`` (or ``$ZOOKEEPER_VERSION`` and
+``$ZOOKEEPER_VERSIONS_DIR``) for the run, see
+:func:`zkservices.testing.find_classpath`.  A test learns what it runs against
+from ``zk_server.version`` (``(3, 9, 5)``) and expects what that version does.
 
 Fixtures (made by :mod:`.factories`):
 
@@ -61,9 +61,8 @@ server's log tail in its report.
 
 from __future__ import annotations
 
-from typing import Any, Generator
-
 import os
+from typing import Any, Generator
 
 import pytest
 
