@@ -2,6 +2,7 @@
 #   make demo   -- start a local ZooKeeper and run the zkservices demo
 #   make test   -- the checks below, then the whole test suite against real ZooKeeper servers
 #   make check  -- the checks that guard the layout (seconds): ruff, mypy, import-linter (lint-imports)
+#   make test-zk39 -- the server tests again, against ZooKeeper 3.9 (fetched by bootstrap --test)
 #   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
 # Each sets up everything itself (scripts/bootstrap).
@@ -45,3 +46,14 @@ dist: bootstrap
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# --- ZooKeeper 3.9: the server tests again, against the 3.9 that bootstrap --test fetches ----
+# (scripts/zookeeper/pom.xml pins it; .zookeeper/<version>/lib).  The directories whose
+# tests talk to a server: session, discovery, feed, the testing package (servers, TLS,
+# the ensemble) and the command line's TLS sessions and dev server; -m zookeeper leaves
+# out what runs no server (it behaves the same whatever the server's version).
+ZK39_TESTS ?= tests/session tests/discovery tests/feed tests/testing tests/cli/test_session.py tests/cli/test_dev_server.py
+.PHONY: test-zk39
+test-zk39: bootstrap-test
+	$(VENV)/bin/python -m pytest --zk-version 3.9 -m zookeeper $(ZK39_TESTS) $(PYTEST_ARGS)
+# --- end of the ZooKeeper 3.9 block ---------------------------------------------------

@@ -21,6 +21,11 @@ class Option:
 
 OPTIONS = (
     Option("--zk-classpath", "zookeeper_classpath", "classpath of the ZooKeeper server jars"),
+    Option(
+        "--zk-version",
+        "zookeeper_version",
+        "run a downloaded ZooKeeper of this version (e.g. 3.9: .zookeeper/3.9.N/lib, from scripts/bootstrap --test)",
+    ),
     Option("--zk-connect", "zookeeper_connect", "use this running server (host:port) instead of starting one"),
     Option("--zk-startup-timeout", "zookeeper_startup_timeout", "seconds to wait for servers to serve", "60"),
 )
@@ -31,6 +36,7 @@ class ZooKeeperConfig:
     """The options' values for one run (a flag wins over its ini key)."""
 
     classpath: str | None
+    version: str | None
     connect: str | None
     startup_timeout: float
 
@@ -62,6 +68,7 @@ def get_config(config: pytest.Config) -> ZooKeeperConfig:
         raise pytest.UsageError(f"zookeeper_startup_timeout: not a number of seconds: {timeout!r}") from None
     return ZooKeeperConfig(
         classpath=_value(config, "zookeeper_classpath"),
+        version=_value(config, "zookeeper_version"),
         connect=_value(config, "zookeeper_connect"),
         startup_timeout=startup_timeout,
     )

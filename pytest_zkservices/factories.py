@@ -66,6 +66,17 @@ def _remember(request: pytest.FixtureRequest, server: Any) -> None:
     request.node.stash.setdefault(SERVERS_USED, []).append(server)
 
 
+def _check_version(server: ZooKeeperServer | ZooKeeperEnsemble, wanted: str | None) -> None:
+    """Raise ServerError when ``--zk-version`` asked for ``wanted`` and ``server`` runs another version."""
+    if wanted is None:
+        return
+    from zkservices.errors import ServerError
+
+    running = ".".join(map(str, server.version or ()))
+    if running != wanted and not running.startswith(wanted + "."):
+        raise ServerError(f"--zk-version {wanted} asked for ZooKeeper {wanted}, but {server!r} runs {running or '?'}")
+
+
 def zookeeper_proc(
     *,
     classpath: str | None = None,
@@ -82,7 +93,8 @@ def zookeeper_proc(
     certificates and ``client_auth`` (``"none"``, ``"want"``, ``"need"``),
     as :class:`~zkservices.testing.ZooKeeperServer` does; such a server is
     always started here (``--zk-connect`` does not apply).  ``classpath`` and
-    ``startup_timeout`` default to the run's options.  Starting fails the
+    ``startup_timeout`` default to the run's options (``--zk-version`` too:
+    a server of another version fails the tests using it).  Starting fails the
     tests using it with :class:`~zkservices.testing.ServerError` saying what
     is missing.
     """
@@ -105,6 +117,7 @@ def zookeeper_proc(
             client_auth=client_auth,
             name=("zk-mtls" if client_auth == "need" else "zk-tls") if tls else None,
         ) as server:
+            _check_version(server, None if classpath else options.version)
             yield server
 
     if tls:
@@ -131,6 +144,7 @@ def zookeeper_ensemble_proc(
             classpath=classpath or options.classpath,
             startup_timeout=startup_timeout or options.startup_timeout,
         ) as ensemble:
+            _check_version(ensemble, None if classpath else options.version)
             yield ensemble
 
     return _fixture(

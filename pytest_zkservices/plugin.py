@@ -10,11 +10,23 @@ Options (each a command-line flag and an ini key, see :mod:`.config`):
 
 - ``--zk-classpath`` / ``zookeeper_classpath``: classpath of the ZooKeeper jars
   (default: ``$ZOOKEEPER_CLASSPATH``, ``$ZOOKEEPER_HOME``, Debian's locations);
+- ``--zk-version`` / ``zookeeper_version``: instead of a classpath, a downloaded
+  server's version, ``3.9`` (the newest ``3.9.N``) or ``3.9.5``, found in the
+  ``.zookeeper/<version>/lib`` directory of pytest's rootdir, where
+  ``scripts/bootstrap --test`` puts it.  Servers of the plugin's fixtures that
+  answer with another version fail their tests (the two go one at a time);
 - ``--zk-connect`` / ``zookeeper_connect``: ``host:port`` of an already running
   server to use instead of starting one (fault tests that stop that server fail
   with a clear error);
 - ``--zk-startup-timeout`` / ``zookeeper_startup_timeout``: seconds to wait for a
   server or ensemble to serve (default 60).
+
+The classpath or version given is that of every server the run starts, those a test
+starts itself (``ZooKeeperServer()``) too: the plugin exports it as
+``$ZOOKEEPER_CLASSPATH`` (or ``$ZOOKEEPER_VERSION`` and
+``$ZOOKEEPER_VERSIONS_DIR``) for the run, see
+:func:`zkservices.testing.find_classpath`.  A test learns what it runs against
+from ``zk_server.version`` (``(3, 9, 5)``) and expects what that version does.
 
 Fixtures (made by :mod:`.factories`):
 
@@ -49,12 +61,13 @@ server's log tail in its report.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Generator
 
 import pytest
 
 from . import factories
-from .config import add_options
+from .config import add_options, get_config
 
 #: The marker of tests that need a real ZooKeeper server.
 MARKER = "zookeeper"
@@ -99,7 +112,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+#: The environment the run's options export (see the module's docstring), as it was before.
+_SAVED_ENV = pytest.StashKey[dict]()
+_ENV_NAMES = ("ZOOKEEPER_CLASSPATH", "ZOOKEEPER_VERSION", "ZOOKEEPER_VERSIONS_DIR")
+
+
+def _export_server_choice(config: pytest.Config) -> None:
+    options = get_config(config)
+    if options.classpath and options.version:
+        raise pytest.UsageError("--zk-classpath and --zk-version (or their ini keys) go one at a time, not both")
+    if not (options.classpath or options.version):
+        return
+    config.stash[_SAVED_ENV] = {name: os.environ.get(name) for name in _ENV_NAMES}
+    for name in _ENV_NAMES:
+        os.environ.pop(name, None)
+    if options.classpath:
+        os.environ["ZOOKEEPER_CLASSPATH"] = options.classpath
+    else:
+        os.environ["ZOOKEEPER_VERSION"] = str(options.version)
+        os.environ["ZOOKEEPER_VERSIONS_DIR"] = str(config.rootpath / ".zookeeper")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in config.stash.get(_SAVED_ENV, {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _export_server_choice(config)
     config.addinivalue_line(
         "markers",
         f"{MARKER}: the test uses a real ZooKeeper server (added automatically to tests using the zk* "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -170,3 +171,44 @@ def test_tls_proc_factory_refuses_connect():
 
     with pytest.raises(ValueError, match="connect= does not go with tls=True"):
         factories.zookeeper_proc(connect="127.0.0.1:2181", tls=True)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.zookeeper  # the inner run starts servers
+def test_zk_version_runs_every_server_of_the_run_on_that_version(pytester):
+    # the inner run's rootdir is pytester's directory: its .zookeeper is the project's (bootstrap --test)
+    os.symlink(os.path.join(ROOT, ".zookeeper"), pytester.path / ".zookeeper")
+    pytester.makepyfile(
+        """
+        from zkservices.testing import ZooKeeperServer
+
+        def test_on_39(zk_server):
+            assert zk_server.version[:2] == (3, 9)
+            with ZooKeeperServer() as own:  # a server the test starts itself runs 3.9 too
+                assert own.version[:2] == (3, 9)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zk-version=3.9")
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zk-version=3.7")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no ZooKeeper 3.7 in *.zookeeper*scripts/bootstrap --test*"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zk-version=3.9",
+                                           "--zk-classpath=/nonexistent/zookeeper.jar")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--zk-classpath and --zk-version * go one at a time*"])
+
+
+@pytest.mark.zookeeper  # the inner run starts a server
+def test_a_server_of_another_version_than_asked_fails_its_tests(pytester):
+    # a directory named 3.9.5 holding Debian's 3.8 jars: the plugin notices what really runs
+    lib = pytester.path / ".zookeeper" / "3.9.5" / "lib"
+    lib.mkdir(parents=True)
+    for jar in ("zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"):
+        os.symlink(f"/usr/share/java/{jar}", lib / ("zookeeper-3.8.0.jar" if jar == "zookeeper.jar" else jar))
+    pytester.makepyfile("def test_it(zk_server):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zk-version=3.9")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--zk-version 3.9 asked for ZooKeeper 3.9, but <ZooKeeperServer * runs 3.8.0*"])

@@ -7,7 +7,9 @@ import logging
 import pytest
 from kazoo.client import KazooClient
 
-from zkservices.testing import ServerError, ZooKeeperServer
+from zkservices._session.rebuilt import server_zxid
+from zkservices.testing import ServerError, ZooKeeperServer, four_letter_word
+from zkservices.testing.serverlog import LINE_PATTERN
 
 from _util import wait_for
 
@@ -95,3 +97,30 @@ def test_lifecycle_constructed_started_closed(tmp_path):
     assert tmp_path.exists()  # a data directory we were given is kept
     with pytest.raises(ServerError, match="closed"):
         server.start()
+
+
+def test_a_server_with_its_default_whitelist_answers_srvr_alone():
+    # ZooKeeper 3.8 and 3.9 alike allow srvr alone unless told otherwise: what the
+    # session's rebuilt-server probe asks works on a server configured by default
+    with ZooKeeperServer(four_letter_words=None, name="default4lw") as server:
+        assert "4lw.commands.whitelist" not in open(f"{server.base_dir}/zoo.cfg").read()
+        assert server.mode == "standalone" and server.version is not None
+        assert isinstance(server_zxid(server.host, server.port), int)
+        for word in ("mntr", "ruok", "stat"):
+            answer = four_letter_word(server.host, server.port, word)
+            assert answer == f"{word} is not executed because it is not in the whitelist.\n", (server.version, answer)
+    with ZooKeeperServer(four_letter_words="srvr,ruok", name="some4lw") as server:
+        assert four_letter_word(server.host, server.port, "ruok") == "imok"
+        assert "not in the whitelist" in four_letter_word(server.host, server.port, "mntr")
+
+
+def test_every_log_line_of_the_server_parses(zk_server):
+    # 3.8 logs through log4j, 3.9 through logback: both print the one layout LINE_PATTERN reads,
+    # a class's simple name where it logged (logback's %C{1} would abbreviate packages: o.a.z.s.X)
+    lines = [line for line in zk_server.log_tail(200).splitlines() if line[:2] == "20"]
+    assert lines, zk_server.log_tail(20)
+    for line in lines:
+        match = LINE_PATTERN.match(line)
+        assert match, line
+        thread, _, where = match.group("where").rpartition(":")
+        assert thread and "." not in where.split("@")[0], (zk_server.version, line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 
 import pytest
@@ -124,3 +125,14 @@ def test_kazoo_alone_speaks_tls_to_the_server(zk_mtls_server):
         assert client.exists("/zookeeper") is not None
     finally:
         stop(client)
+
+
+def test_the_tls_protocol_the_server_speaks_by_default(zk_tls_server):
+    # no ssl.protocol in zoo.cfg: ZooKeeper 3.8.0 offers TLSv1.2, 3.9.5 TLSv1.3 (Java 17
+    # has it); the session's TLS (Python's ssl) takes either
+    assert "ssl.protocol" not in open(os.path.join(zk_tls_server.base_dir, "zoo.cfg")).read()
+    context = zk_tls_server.certificates.client_ssl_context()
+    with socket.create_connection((zk_tls_server.host, zk_tls_server.secure_port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=zk_tls_server.host) as tls:
+            protocol = tls.version()
+    assert protocol == ("TLSv1.3" if zk_tls_server.version >= (3, 9) else "TLSv1.2"), zk_tls_server.version

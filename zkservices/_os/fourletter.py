@@ -19,8 +19,10 @@ def four_letter_word(
     """Send a four-letter command (``srvr``, ``stat``, ``ruok``...) and return the answer.
 
     With ``ssl_context`` the command goes over TLS (to a secure client port).
-    Returns ``''`` when the server closed without answering (the word is not
-    whitelisted).  Raises :class:`OSError` (:class:`ssl.SSLError` included)
+    A word the server does not allow (``4lw.commands.whitelist``; by default
+    ZooKeeper 3.8 and 3.9 allow ``srvr`` alone) gets ``"<word> is not executed
+    because it is not in the whitelist."``; ``''`` when the server closed
+    without answering.  Raises :class:`OSError` (:class:`ssl.SSLError` included)
     when nothing listens, the TLS handshake fails or it times out.
     """
     with socket.create_connection((host, port), timeout=timeout) as raw:

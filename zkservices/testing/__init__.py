@@ -6,7 +6,8 @@
 - :func:`find_java`, :func:`find_classpath`: what runs a server (:mod:`.install`);
 - :func:`make_certificates`, :class:`Certificates`: a throw-away CA, server and
   client certificate for TLS servers (``ZooKeeperServer(tls=True)``) (:mod:`.certs`);
-- :func:`free_ports`, :func:`four_letter_word`, :func:`srvr`: loopback helpers (:mod:`.net`);
+- :func:`free_ports`, :func:`four_letter_word`, :func:`srvr`, :func:`server_version`:
+  loopback helpers (:mod:`.net`; a server's ``version`` attribute comes from ``srvr``);
 - :func:`expire_session`, :func:`drop_connection`: faults on a live client (:mod:`.faults`);
 - :class:`ServerError`, :class:`FaultError`: their errors (subclasses of
   :class:`zkservices.ZkServicesError`; ``zkservices.ServerError`` and
@@ -22,7 +23,7 @@ from .ensemble import ZooKeeperEnsemble
 from .external import ExternalServer
 from .faults import drop_connection, expire_session
 from .install import find_classpath, find_java
-from .net import four_letter_word, free_ports, srvr
+from .net import four_letter_word, free_ports, server_version, srvr
 from .server import ZooKeeperServer
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "four_letter_word",
     "free_ports",
     "make_certificates",
+    "server_version",
     "srvr",
 ]

@@ -43,13 +43,16 @@ class ZooKeeperEnsemble:
     :param n: number of members (at least 1).
     :param classpath: the servers' jars (default: found by
         :func:`~zkservices.testing.find_classpath`).
+    :param version: instead of ``classpath``: a downloaded server's version
+        (``"3.9"``), as for :class:`ZooKeeperServer`; what runs is :attr:`version`.
     :param java: the ``java`` executable.
     :param startup_timeout: seconds :meth:`start` waits for the ensemble to serve.
     :param tick_time: ZooKeeper's ``tickTime`` in milliseconds.
     :param tls: every member also serves TLS (see above).
     :param client_auth: the members' TLS client authentication, as for
         :class:`ZooKeeperServer` (``"none"``, ``"want"``, ``"need"``).
-    :raises ValueError: ``n`` is below 1, or ``client_auth`` is invalid or given without ``tls``.
+    :raises ValueError: ``n`` is below 1, ``client_auth`` is invalid or given without ``tls``,
+        or both ``classpath`` and ``version`` are given.
     :raises ServerError: Java or the jars cannot be found; for ``tls`` what
         :class:`ZooKeeperServer` raises.
     """
@@ -59,6 +62,7 @@ class ZooKeeperEnsemble:
         n: int = 3,
         *,
         classpath: str | None = None,
+        version: str | None = None,
         java: str | None = None,
         startup_timeout: float = 60.0,
         tick_time: int = 200,
@@ -74,7 +78,7 @@ class ZooKeeperEnsemble:
         self.startup_timeout = startup_timeout
         ports = free_ports(4 * n)
         peers = [(i + 1, ports[4 * i + 1], ports[4 * i + 2]) for i in range(n)]
-        classpath = find_classpath(classpath)
+        classpath = find_classpath(classpath, version=version)
         java = java or find_java()
         self._closed = False
         self.tls_dir: str | None = None
@@ -118,6 +122,11 @@ class ZooKeeperEnsemble:
         if self.tls is None:
             return None
         return ",".join(str(s.secure_connection_string) for s in self.servers)
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        """The members' ZooKeeper version, e.g. ``(3, 9, 5)`` (they share the jars); None before one served."""
+        return next((v for v in (s.version for s in self.servers if s.running and not s.paused) if v), None)
 
     @property
     def closed(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from ..errors import ServerError
-from .net import srvr
+from .net import server_version, srvr
 
 __all__ = ["ExternalServer"]
 
@@ -48,6 +48,13 @@ class ExternalServer:
         if self.port is None:
             return None
         return srvr(self.host, self.port).get("Mode")
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        """The server's ZooKeeper version, e.g. ``(3, 8, 0)``, from ``srvr``; None when it does not answer."""
+        if self.port is None:
+            return None
+        return server_version(srvr(self.host, self.port))
 
     def _refuse(self, *args: object, **kw: object) -> NoReturn:
         raise ServerError(f"{self.connection_string} was not started by this test run and cannot be controlled")

@@ -2,8 +2,13 @@
 
 Lookup, in order:
 
-- jars: the ``classpath`` argument, else ``$ZOOKEEPER_CLASSPATH`` (a
-  ``:``-separated classpath), else ``$ZOOKEEPER_HOME`` (its ``*.jar`` and
+- jars: the ``classpath`` argument, else the ``version`` argument (the jars
+  of that version under a directory of downloaded servers,
+  :func:`version_classpath`: ``.zookeeper/<version>/lib``, where
+  ``scripts/bootstrap --test`` puts ZooKeeper 3.9 from Maven Central), else
+  ``$ZOOKEEPER_CLASSPATH`` (a ``:``-separated classpath), else
+  ``$ZOOKEEPER_VERSION`` (a version as the argument, under
+  ``$ZOOKEEPER_VERSIONS_DIR``, default ``.zookeeper``), else ``$ZOOKEEPER_HOME`` (its ``*.jar`` and
   ``lib/*.jar``), else the locations Debian's ``zookeeper`` package uses
   (``/usr/share/java/zookeeper.jar`` plus the log4j binding beside it), else
   ``/usr/share/zookeeper``;
@@ -32,6 +37,7 @@ __all__ = [
     "find_keytool",
     "find_openssl",
     "netty_classpath",
+    "version_classpath",
 ]
 
 #: What to do when no server install is found; part of every lookup error.
@@ -41,6 +47,8 @@ INSTALL_HINT = (
 )
 
 DEBIAN_JAVA_DIR = "/usr/share/java"
+#: Where ``scripts/bootstrap --test`` puts downloaded servers (relative: to the current directory).
+VERSIONS_DIR = ".zookeeper"
 SHARE_DIR = "/usr/share/zookeeper"
 
 
@@ -64,22 +72,37 @@ def _jars_in(directory: str) -> list[str]:
     return sorted(glob.glob(os.path.join(directory, "*.jar")))
 
 
-def find_classpath(classpath: str | None = None) -> str:
-    """Return a classpath that runs a ZooKeeper server with log4j logging.
+def find_classpath(
+    classpath: str | None = None, *, version: str | None = None, versions_dir: str = VERSIONS_DIR
+) -> str:
+    """Return a classpath that runs a ZooKeeper server with log4j (3.8) or logback (3.9) logging.
 
-    ``classpath`` (a ``:``-separated list, entries may be globs), when given,
-    wins over the environment.  Raises :class:`ServerError` naming the missing
+    ``version`` (e.g. ``"3.9"``) picks a downloaded server under
+    ``versions_dir`` (:func:`version_classpath`); it cannot go with
+    ``classpath`` (:class:`ValueError`).  Without either, the environment
+    decides, in the order of the module's docstring.  ``classpath`` (a ``:``-separated list, entries may be globs such as
+    ``.zookeeper/3.9.5/lib/*``), when given, wins over the environment.
+    Relative entries come back absolute: the server runs in its own
+    directory.  Raises :class:`ServerError` naming the missing
     entries, or saying what to install when no server is found at all.
     """
+    if version is not None:
+        if classpath is not None:
+            raise ValueError("find_classpath: pass a classpath or a version, not both")
+        return version_classpath(version, versions_dir)
     explicit = classpath or os.environ.get("ZOOKEEPER_CLASSPATH")
+    if not explicit and os.environ.get("ZOOKEEPER_VERSION"):
+        return version_classpath(
+            os.environ["ZOOKEEPER_VERSION"], os.environ.get("ZOOKEEPER_VERSIONS_DIR") or versions_dir)
     if explicit:
         entries = [e for e in explicit.split(os.pathsep) if e]
         missing = [e for e in entries if not glob.glob(e)]
         if missing:
             raise ServerError(f"ZooKeeper classpath entries do not exist: {', '.join(missing)}")
-        return os.pathsep.join(entries)
+        return os.pathsep.join(os.path.abspath(e) for e in entries)
     home = os.environ.get("ZOOKEEPER_HOME")
     if home:
+        home = os.path.abspath(home)
         jars = _jars_in(home) + _jars_in(os.path.join(home, "lib"))
         if not any("zookeeper" in os.path.basename(j) for j in jars):
             raise ServerError(f"ZOOKEEPER_HOME={home} holds no zookeeper*.jar: {INSTALL_HINT}")
@@ -98,6 +121,37 @@ def find_classpath(classpath: str | None = None) -> str:
     if any("zookeeper" in os.path.basename(j) for j in jars):
         return os.pathsep.join(jars)
     raise ServerError(f"ZooKeeper jars not found (looked in {DEBIAN_JAVA_DIR} and {SHARE_DIR}): {INSTALL_HINT}")
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else -1 for part in name.split("."))
+
+
+def version_classpath(version: str, versions_dir: str = VERSIONS_DIR) -> str:
+    """The classpath (``<dir>/lib/*``, absolute) of a downloaded ZooKeeper ``version`` under ``versions_dir``.
+
+    ``version`` is exact (``"3.9.5"``) or a prefix of dotted parts
+    (``"3.9"``: the newest ``3.9.N`` there).  Each version is a directory
+    ``<versions_dir>/<version>/lib`` of its jars, as ``scripts/bootstrap
+    --test`` makes with Maven (``scripts/zookeeper/pom.xml`` pins the
+    version).  Raises :class:`ServerError` saying how to get it when none is
+    there.
+    """
+    root = os.path.abspath(versions_dir)
+    names = os.listdir(root) if os.path.isdir(root) else []
+    candidates = [
+        name
+        for name in names
+        if (name == version or name.startswith(version + "."))
+        and glob.glob(os.path.join(root, name, "lib", "zookeeper-*.jar"))
+    ]
+    if not candidates:
+        raise ServerError(
+            f"no ZooKeeper {version} in {root} (a directory <version>/lib of its jars): 'scripts/bootstrap --test' "
+            "fetches the pinned 3.9 with Maven, or give the jars' classpath instead"
+        )
+    newest = max(candidates, key=_version_key)
+    return os.path.join(root, newest, "lib", "*")
 
 
 #: The Netty jars ZooKeeper's ``NettyServerCnxnFactory`` (TLS) needs, by their Debian names.

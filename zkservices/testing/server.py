@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Sequence
 from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java, netty_classpath
-from .net import free_ports, srvr
-from .serverlog import LOG4J_PROPERTIES, forward_lines
+from .net import free_ports, server_version, srvr
+from .serverconfig import config_lines, write_server_files
+from .serverlog import forward_lines
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .. import TLS
@@ -66,9 +67,9 @@ class ZooKeeperServer:
     ``restart(wipe_data=True)`` empties it, as a rebuilt server would be.
 
     With ``tls=True`` the server also serves TLS on :attr:`secure_port`
-    (ZooKeeper's ``secureClientPort``, with its Netty connection factory and
-    Debian's Netty jars), beside the plain :attr:`port` (readiness and the
-    four-letter words stay on the plain port).  Constructing it makes a
+    (ZooKeeper's ``secureClientPort``, its Netty connection factory, the
+    classpath's Netty jars, else Debian's), beside the plain :attr:`port`
+    (readiness and the four-letter words stay on the plain port).  Constructing it makes a
     throw-away CA, a server certificate for ``IP:<host>`` and a client
     certificate in :attr:`tls_dir` (:func:`~zkservices.testing.make_certificates`).
     A client connects with ``ZooKeeper(server.secure_connection_string,
@@ -92,6 +93,9 @@ class ZooKeeperServer:
         directory, removed by :meth:`close`; a given one is kept).
     :param classpath: the server's jars (default: found by
         :func:`~zkservices.testing.find_classpath`).
+    :param version: instead of ``classpath``: a downloaded server's version
+        (``"3.9"``, ``"3.9.5"``) in ``.zookeeper/`` (from ``scripts/bootstrap
+        --test``; :func:`~zkservices.testing.install.version_classpath`).
     :param java: the ``java`` executable (default: :func:`~zkservices.testing.find_java`).
     :param startup_timeout: seconds :meth:`start` waits for the server to serve.
     :param tick_time: ZooKeeper's ``tickTime`` in milliseconds (small: fast expiry).
@@ -106,8 +110,14 @@ class ZooKeeperServer:
     :param secure_port: the TLS port (default: a free one); only with ``tls``.
     :param certificates: use these (e.g. an ensemble's, shared by its members)
         instead of making new ones; only with ``tls``.
+    :param four_letter_words: the four-letter words the server answers
+        (``4lw.commands.whitelist``): ``"*"``, every one (the default, for
+        tests asking ``mntr`` or ``ruok``), a comma-separated list, or None for
+        the server's own default (``srvr`` alone in 3.8 and 3.9; other words
+        get "... is not executed because it is not in the whitelist.").
     :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
-        ``client_auth``/``secure_port``/``certificates`` is given without ``tls``.
+        ``client_auth``/``secure_port``/``certificates`` is given without
+        ``tls``, or both ``classpath`` and ``version`` are given.
     :raises ServerError: Java or the jars cannot be found; for ``tls``: the
         Netty jars, ``openssl`` or ``keytool`` are missing (the message says
         what to install) or making the certificates fails.
@@ -120,6 +130,7 @@ class ZooKeeperServer:
         host: str = "127.0.0.1",
         data_dir: str | None = None,
         classpath: str | None = None,
+        version: str | None = None,
         java: str | None = None,
         startup_timeout: float = 30.0,
         tick_time: int = 200,
@@ -132,6 +143,7 @@ class ZooKeeperServer:
         client_auth: str = "none",
         secure_port: int | None = None,
         certificates: Certificates | None = None,
+        four_letter_words: str | None = "*",
     ) -> None:
         if client_auth not in CLIENT_AUTH:
             raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
@@ -140,13 +152,14 @@ class ZooKeeperServer:
         self.host = host
         ports = free_ports(2, host=host)
         self.port = port if port is not None else ports[0]
-        self.classpath = find_classpath(classpath)
+        self.classpath = find_classpath(classpath, version=version)
         self.java = java or find_java()
         if tls:
             self.classpath = netty_classpath(self.classpath)
         self.startup_timeout = startup_timeout
         self.tick_time = tick_time
         self.max_session_timeout = max_session_timeout
+        self.four_letter_words = four_letter_words
         self.myid = myid
         self.peers = list(peers) if peers else None
         self.name = name or (f"zk{myid}" if myid is not None else "zk")
@@ -158,6 +171,7 @@ class ZooKeeperServer:
         self._reader: threading.Thread | None = None
         self._paused = False
         self._closed = False
+        self._version: tuple[int, int, int] | None = None
         self.client_auth = client_auth
         self.secure_port: int | None = None
         self.certificates: Certificates | None = None
@@ -194,35 +208,19 @@ class ZooKeeperServer:
         return None if self.secure_port is None else f"{self.host}:{self.secure_port}"
 
     def _write_config(self) -> None:
-        os.makedirs(self.data_dir, exist_ok=True)
-        lines = [
-            f"tickTime={self.tick_time}",
-            "initLimit=20",
-            "syncLimit=10",
-            f"dataDir={self.data_dir}",
-            f"clientPort={self.port}",
-            f"clientPortAddress={self.host}",
-            "admin.enableServer=false",
-            "4lw.commands.whitelist=*",
-            "forceSync=no",
-            f"maxSessionTimeout={self.max_session_timeout}",
-            "maxClientCnxns=0",
-        ]
+        secure = []
         if self.certificates is not None:
-            lines += [
+            secure = [
                 f"secureClientPort={self.secure_port}",
                 f"secureClientPortAddress={self.host}",
                 "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
                 *self.certificates.server_properties(client_auth=self.client_auth),
             ]
-        if self.peers:
-            lines += [f"server.{sid}={self.host}:{peer}:{election}" for sid, peer, election in self.peers]
-            with open(os.path.join(self.data_dir, "myid"), "w") as f:
-                f.write(f"{self.myid}\n")
-        with open(os.path.join(self.base_dir, "zoo.cfg"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        with open(os.path.join(self.base_dir, "log4j.properties"), "w") as f:
-            f.write(LOG4J_PROPERTIES)
+        lines = config_lines(
+            data_dir=self.data_dir, host=self.host, port=self.port, tick_time=self.tick_time,
+            max_session_timeout=self.max_session_timeout, four_letter_words=self.four_letter_words,
+            secure=secure, peers=self.peers or ())
+        write_server_files(self.base_dir, self.data_dir, lines, myid=self.myid if self.peers else None)
 
     # -- state -----------------------------------------------------------
 
@@ -267,6 +265,15 @@ class ZooKeeperServer:
     def mode(self) -> str | None:
         """``standalone``, ``leader``, ``follower`` or None when not serving."""
         return self.srvr().get("Mode")
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        """The server's ZooKeeper version, e.g. ``(3, 9, 5)``, from ``srvr`` (kept once known); None before.
+
+        Tests expecting what one version does compare it: ``server.version >= (3, 9)``."""
+        if self._version is None:
+            self._version = server_version(self.srvr())
+        return self._version
 
     def log_tail(self, lines: int = 50) -> str:
         """The last ``lines`` lines the server wrote (all of its runs), newline-separated."""

@@ -1,4 +1,9 @@
-"""A server's console output: the log4j set-up we give it, and its lines forwarded to :mod:`logging`.
+"""A server's console output: the logging set-up we give it, and its lines forwarded to :mod:`logging`.
+
+ZooKeeper 3.8 (Debian's) logs through log4j 1.2 (:data:`LOG4J_PROPERTIES`),
+ZooKeeper 3.9 through logback (:data:`LOGBACK_XML`); both configurations are
+written beside ``zoo.cfg``, whose directory comes first on the server's
+classpath, and both print the one line format :data:`LINE_PATTERN` parses.
 
 Each line the server writes goes to the ``zkservices.server`` logger at the
 level log4j gave it (continuation lines, such as stack traces, keep the level
@@ -12,7 +17,16 @@ import logging
 import re
 from typing import IO, Iterable, MutableSequence
 
-__all__ = ["HARMLESS", "LEVELS", "LINE_PATTERN", "LOG4J_PROPERTIES", "forward_lines", "important_lines"]
+__all__ = [
+    "HARMLESS",
+    "LEVELS",
+    "LINE_PATTERN",
+    "LOG4J_PROPERTIES",
+    "LOGBACK_XML",
+    "LOG_PATTERN",
+    "forward_lines",
+    "important_lines",
+]
 
 server_log = logging.getLogger("zkservices.server")
 
@@ -27,7 +41,11 @@ LEVELS = {
     "FATAL": logging.CRITICAL,
 }
 
-#: A line as :data:`LOG4J_PROPERTIES` makes log4j write it, with groups ``level``, ``where``, ``msg``.
+#: The layout of every line the server prints (log4j 1.2's conversion words; logback's
+#: ``%C{0}`` is log4j's ``%C{1}``, the class's simple name).
+LOG_PATTERN = "%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n"
+
+#: A line as :data:`LOG_PATTERN` makes log4j or logback write it, with groups ``level``, ``where``, ``msg``.
 LINE_PATTERN = re.compile(r"^\d{4}-\d\d-\d\d[ T][\d:,.]+ - (?P<level>[A-Z]+)\s*\[(?P<where>.*?)\] - (?P<msg>.*)$")
 
 #: Lines the server logs at ERROR that are not trouble, as (``where`` prefix, message prefix),
@@ -52,7 +70,17 @@ log4j.rootLogger=INFO, CONSOLE
 log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
 log4j.appender.CONSOLE.Threshold=DEBUG
 log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
-log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
+log4j.appender.CONSOLE.layout.ConversionPattern=""" + LOG_PATTERN + """
+"""
+
+#: logback configuration written beside ``zoo.cfg`` (ZooKeeper 3.9): the same, through logback.
+LOGBACK_XML = """\
+<configuration>
+  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>""" + LOG_PATTERN.replace("%C{1}", "%C{0}") + """</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="CONSOLE"/></root>
+</configuration>
 """
 
 

@@ -1,0 +1,65 @@
+"""The files a test server starts from: ``zoo.cfg``, ``myid``, and the logging set-up.
+
+Written by :class:`~zkservices.testing.ZooKeeperServer` into its directory,
+which comes first on the server's classpath: ZooKeeper 3.8 (log4j 1.2) reads
+``log4j.properties`` there, 3.9 (logback) ``logback.xml``
+(:mod:`zkservices.testing.serverlog`).  The settings suit tests: fast ticks,
+no fsync, no admin HTTP server, loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from .serverlog import LOG4J_PROPERTIES, LOGBACK_XML
+
+__all__ = ["config_lines", "write_server_files"]
+
+
+def config_lines(
+    *,
+    data_dir: str,
+    host: str,
+    port: int,
+    tick_time: int,
+    max_session_timeout: int,
+    four_letter_words: str | None,
+    secure: Sequence[str] = (),
+    peers: Sequence[tuple[int, int, int]] = (),
+) -> list[str]:
+    """The lines of ``zoo.cfg``.
+
+    ``four_letter_words`` is ZooKeeper's ``4lw.commands.whitelist`` (``"*"``:
+    every word); None leaves the line out, so the server's own default holds
+    (``srvr`` alone, in 3.8 as in 3.9).  ``secure`` are the TLS lines, ``peers``
+    the ensemble's members as ``(myid, peer_port, election_port)``.
+    """
+    lines = [
+        f"tickTime={tick_time}",
+        "initLimit=20",
+        "syncLimit=10",
+        f"dataDir={data_dir}",
+        f"clientPort={port}",
+        f"clientPortAddress={host}",
+        "admin.enableServer=false",
+        *([f"4lw.commands.whitelist={four_letter_words}"] if four_letter_words is not None else []),
+        "forceSync=no",
+        f"maxSessionTimeout={max_session_timeout}",
+        "maxClientCnxns=0",
+        *secure,
+    ]
+    lines += [f"server.{sid}={host}:{peer}:{election}" for sid, peer, election in peers]
+    return lines
+
+
+def write_server_files(base_dir: str, data_dir: str, lines: Sequence[str], *, myid: int | None = None) -> None:
+    """Write ``zoo.cfg`` (``lines``) and both logging set-ups into ``base_dir``, ``myid`` into ``data_dir``."""
+    os.makedirs(data_dir, exist_ok=True)
+    if myid is not None:
+        with open(os.path.join(data_dir, "myid"), "w") as f:
+            f.write(f"{myid}\n")
+    files = (("zoo.cfg", "\n".join(lines) + "\n"), ("log4j.properties", LOG4J_PROPERTIES), ("logback.xml", LOGBACK_XML))
+    for filename, text in files:
+        with open(os.path.join(base_dir, filename), "w") as f:
+            f.write(text)
