@@ -169,8 +169,10 @@ class SessionCore:
             self._epoch_live = True
         self._started = True
         # Learn which thread runs kazoo's watch callbacks (first thing in its queue):
-        # settle() must not wait for that queue from that very thread.
-        access(self.client).on_event_thread(self._note_callback_thread)
+        # settle() must not wait for that queue from that very thread.  (A kazoo whose
+        # handler cannot run it there has no such queue to wait for: see settle.)
+        if access(self.client).callbacks:
+            access(self.client).on_event_thread(self._note_callback_thread)
         cid = self.client.client_id
         log.info("connected to %s (session 0x%x)", self.connection_string, cid[0] if cid else 0)
 
@@ -426,7 +428,7 @@ class SessionCore:
         if threading.current_thread() is self._kazoo_callback_thread:
             return  # a write from inside a kazoo watch callback: the marker would queue behind it
         marker = threading.Event()
-        access(self.client).on_event_thread(marker.set)
+        access(self.client).on_event_thread(marker.set)  # (at once where kazoo's handler cannot)
         try:
             if marker.wait(timeout):
                 self.worker.barrier(timeout)
