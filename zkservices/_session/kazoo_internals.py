@@ -231,10 +231,12 @@ class KazooAccess:
 
     # -- requests of our own and watcher tables ---------------------------------
 
-    def call(self, request: Any, result: Any) -> None:
+    def call(self, request: Any) -> Any:
         """Queue ``request`` (anything with ``type``, ``serialize``, ``deserialize``) as
-        kazoo queues its own, completing ``result`` (needs :attr:`watchers`)."""
+        kazoo queues its own; kazoo's result for it (needs :attr:`watchers`)."""
+        result = self.client.handler.async_result()
         self.client._call(request, result)
+        return result
 
     def add_watcher(self, full_path: str, watcher: Callable[..., Any], *, data: bool) -> None:
         """Put ``watcher`` in kazoo's data (or child) watcher table for ``full_path``,

@@ -86,9 +86,7 @@ def rewatch(client: Any, relative_zxid: int, data: Sequence[Watch], child: Seque
             requests.append((chunk, []) if is_data else ([], chunk))
     pending = []
     for data_chunk, child_chunk in requests:
-        result = client.handler.async_result()
-        kazoo.call(SetWatches(relative_zxid, data_chunk, [], child_chunk), result)
-        pending.append(result)
+        pending.append(kazoo.call(SetWatches(relative_zxid, data_chunk, [], child_chunk)))
     ok = True
     for result in pending:
         try:
