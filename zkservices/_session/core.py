@@ -395,7 +395,7 @@ class SessionCore:
         """Drop a one-shot kazoo watcher we set on ``paths`` (releasing what it holds)."""
         # kazoo has no public way to drop a watcher; its tables are per path.
         chroot = self.client.chroot or ""
-        keys = []
+        keys: list[str] = []
         for path in paths:
             full = ((chroot + path).rstrip("/") or "/") if chroot else path
             keys += (path, full) if full != path else (path,)

@@ -174,14 +174,14 @@ class KazooAccess:
         where :attr:`direct_reads` is off."""
         if not self.direct_reads:
             return None
-        kind = _read_kinds().get(getattr(start, "__func__", None))
+        kind = _READ_KINDS.get(getattr(start, "__func__", None))
         return None if kind is None else kind(full_path, None)
 
     @staticmethod
     def gathered(request: Any) -> bool:
         """Whether ``request`` is a plain ``getData``/``getChildren`` (no watch): a
         multi-read can carry it."""
-        return GetData is not None and request.__class__ in (GetData, GetChildren) and request.watcher is None
+        return request.__class__ in _GATHERED and request.watcher is None
 
     def enqueue(self, pairs: list[Pair]) -> None:
         """Queue ``pairs`` on kazoo's request queue and wake its connection thread once
@@ -296,9 +296,12 @@ def access(client: Any) -> KazooAccess:
         return KazooAccess(client)
 
 
-def _read_kinds() -> dict[Any, Any]:
-    return {KazooClient.get_async: GetData, KazooClient.exists_async: Exists,
-            KazooClient.get_children_async: GetChildren}
+#: The plain reads whose request :meth:`KazooAccess.read_request` builds directly.
+_READ_KINDS: dict[Any, Any] = {} if GetData is None else {
+    KazooClient.get_async: GetData, KazooClient.exists_async: Exists, KazooClient.get_children_async: GetChildren}
+
+#: The requests a multi-read can carry (when they have no watch).
+_GATHERED: tuple[Any, ...] = () if GetData is None else (GetData, GetChildren)
 
 
 # -- wire coding (needs ``wire``) ---------------------------------------------------
