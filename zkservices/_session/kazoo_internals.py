@@ -25,6 +25,7 @@ socket), ``check_hostname`` (``KazooClient(check_hostname=...)``, kazoo 2.11).
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import inspect
 import logging
 import socket
@@ -73,8 +74,7 @@ INSTALL: frozenset[str] = _install_capabilities()
 
 def kazoo_version() -> str:
     """The installed kazoo's version."""
-    from kazoo.version import __version__
-    return str(__version__)
+    return str(importlib.metadata.version("kazoo"))
 
 
 def _has(name: str) -> bool:
@@ -288,10 +288,7 @@ class KazooAccess:
 def access(client: Any) -> KazooAccess:
     """What may be used of ``client``'s internals: decided when first asked, then kept."""
     try:
-        return _ACCESS[client]
-    except KeyError:
-        found = _ACCESS[client] = KazooAccess(client)
-        return found
+        return _ACCESS.get(client) or _ACCESS.setdefault(client, KazooAccess(client))
     except TypeError:  # not weakly referable (a stand-in): decided each time
         return KazooAccess(client)
 
