@@ -13,7 +13,9 @@ wire structs, ``check_hostname``), per client when a client is first seen
 (:func:`access`: its private attributes).  Where something is missing, the caller
 gets the plain public call instead (reads one request each, a tree create through
 ``transaction.create``, views read again instead of re-armed) -- slower, same
-behaviour.  :func:`unavailable` makes capabilities missing on purpose (tests).
+results; without ``callbacks`` ``settle`` waits for the worker only, without ``zxid``
+a rebuilt ensemble is reported but not joined, without ``socket`` no fault test can
+drop a connection.  :func:`unavailable` makes capabilities missing on purpose (tests).
 
 Capability names: ``wire`` (kazoo's request classes and structs), ``pipe`` (a client's
 request queue, socket pair and state), ``watchers`` (a client's watcher tables and
@@ -129,15 +131,11 @@ class _Builder:
 
 class KazooAccess:
     """What zkservices may use of one kazoo client's internals (decided once, when the
-    client is first seen: :func:`access`), and the calls that use them.
-
-    The flags: ``pipe`` (queue requests and wake kazoo once: :meth:`build`,
-    :meth:`enqueue`), ``direct_reads`` (plain read requests built here:
-    :meth:`read_request`), ``multi_reads`` (reads gathered into multi-reads),
-    ``watchers`` (:meth:`add_watcher`, :meth:`forget_watcher`, :meth:`call`: SetWatches),
-    ``callbacks`` (:meth:`on_event_thread`), ``zxid`` (:meth:`forget_seen_zxid`),
-    ``socket`` (:meth:`connection_socket`).
-    """
+    client is first seen: :func:`access`), and the calls that use them.  Flags:
+    ``pipe`` (:meth:`build`, :meth:`enqueue`), ``direct_reads`` (:meth:`read_request`),
+    ``multi_reads``, ``watchers`` (:meth:`add_watcher`, :meth:`forget_watcher`,
+    :meth:`call`), ``callbacks`` (:meth:`on_event_thread`), ``zxid``
+    (:meth:`forget_seen_zxid`), ``socket`` (:meth:`connection_socket`)."""
 
     __slots__ = ("client", "pipe", "direct_reads", "multi_reads", "watchers", "callbacks", "zxid", "socket",
                  "__weakref__")
