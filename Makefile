@@ -35,6 +35,12 @@ check: bootstrap
 test-unit: bootstrap
 	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" --hypothesis-profile=quick -n 2 $(PYTEST_ARGS)
 
+# The session, asyncio, TLS and discovery tests on the oldest kazoo setup.cfg allows (pinned)
+# and on the newest on PyPI, each in its own environment (.venv-kazoo-oldest, .venv-kazoo-newest).
+.PHONY: test-compat
+test-compat:
+	@PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-compat
+
 bench: bootstrap
 	$(VENV)/bin/python bench/run.py
 

@@ -17,7 +17,6 @@ import logging
 from typing import Any, Callable, Mapping, TypeVar, cast
 
 from kazoo.exceptions import BadVersionError, NoNodeError
-from kazoo.protocol.states import Callback as KazooCallback
 
 from ..errors import BadPropertyLink, LinkLoop, NodeDeleted, SessionClosed
 from .._znode.encoding import decode
@@ -26,6 +25,7 @@ from .._znode.links import resolve as resolve_links
 from .._znode.paths import check_path, join, split
 from .._session.bridge import AsyncBridge
 from .._session.core import SessionCore
+from .._session.kazoo_internals import access
 from .._session.retry import authorized
 from .._session.writes import check_property_links, next_properties
 
@@ -293,7 +293,7 @@ class AsyncOps:
             return
         marker: concurrent.futures.Future[None] = concurrent.futures.Future()
         try:
-            self.client.handler.dispatch_callback(KazooCallback("watch", marker.set_result, (None,)))
+            access(self.client).on_event_thread(marker.set_result, None)
             await asyncio.wait_for(asyncio.wrap_future(marker), timeout)
             await asyncio.wait_for(self.on_worker(lambda: None), timeout)
             return

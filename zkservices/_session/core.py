@@ -33,7 +33,6 @@ from typing import Any, Callable, Iterable, Sequence
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.states import Callback as KazooCallback
 from kazoo.protocol.states import KazooState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl
@@ -42,6 +41,7 @@ from ..errors import FailedConnect
 from .._znode.encoding import decode
 from .._znode.links import resolve as resolve_links
 from .._znode.paths import format_address
+from .kazoo_internals import access, new_client, tls_arguments
 from .retry import RetryPolicy
 from .rewatch import rewatch
 from .tls import TLS_FAILURE_HINT, TLSOption, kazoo_tls_options
@@ -127,14 +127,14 @@ class SessionCore:
         else:
             self._own_client = True
             self.connection_string = connection_string or default_connection_string()
-            self.client = KazooClient(
+            self.client = new_client(
                 hosts=self.connection_string,
                 timeout=session_timeout,
                 auth_data=list(self.auth) or None,
                 read_only=read_only,
                 connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2.0),
                 command_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=1.0, ignore_expire=True),
-                **tls_options,
+                **tls_arguments(tls_options),
             )
         self.worker = Worker(f"zkservices-worker-{id(self):x}")
         self.client.add_listener(self._on_state)
@@ -169,8 +169,10 @@ class SessionCore:
             self._epoch_live = True
         self._started = True
         # Learn which thread runs kazoo's watch callbacks (first thing in its queue):
-        # settle() must not wait for that queue from that very thread.
-        self.client.handler.dispatch_callback(KazooCallback("watch", self._note_callback_thread, ()))
+        # settle() must not wait for that queue from that very thread.  (A kazoo whose
+        # handler cannot run it there has no such queue to wait for: see settle.)
+        if access(self.client).callbacks:
+            access(self.client).on_event_thread(self._note_callback_thread)
         cid = self.client.client_id
         log.info("connected to %s (session 0x%x)", self.connection_string, cid[0] if cid else 0)
 
@@ -393,13 +395,11 @@ class SessionCore:
         """Drop a one-shot kazoo watcher we set on ``paths`` (releasing what it holds)."""
         # kazoo has no public way to drop a watcher; its tables are per path.
         chroot = self.client.chroot or ""
-        for table in (getattr(self.client, "_child_watchers", {}), getattr(self.client, "_data_watchers", {})):
-            for path in paths:
-                full = ((chroot + path).rstrip("/") or "/") if chroot else path
-                for key in (path, full):
-                    watchers = table.get(key)
-                    if watchers:
-                        watchers.discard(watcher)
+        keys: list[str] = []
+        for path in paths:
+            full = ((chroot + path).rstrip("/") or "/") if chroot else path
+            keys += (path, full) if full != path else (path,)
+        access(self.client).forget_watcher(watcher, keys)
 
     def rewatch(self, relative_zxid: int, data: Sequence[tuple[str, Callable[..., Any]]],
                 children: Sequence[tuple[str, Callable[..., Any]]]) -> bool:
@@ -428,7 +428,7 @@ class SessionCore:
         if threading.current_thread() is self._kazoo_callback_thread:
             return  # a write from inside a kazoo watch callback: the marker would queue behind it
         marker = threading.Event()
-        self.client.handler.dispatch_callback(KazooCallback("watch", marker.set, ()))
+        access(self.client).on_event_thread(marker.set)  # (at once where kazoo's handler cannot)
         try:
             if marker.wait(timeout):
                 self.worker.barrier(timeout)

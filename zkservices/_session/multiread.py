@@ -25,9 +25,9 @@ import logging
 import weakref
 from typing import Any, Callable, Protocol, Sequence
 
-from kazoo.exceptions import EXCEPTIONS, UnimplementedError, ZookeeperError
-from kazoo.protocol.serialization import GetChildren, GetData, int_struct, multiheader_struct, stat_struct
-from kazoo.protocol.states import ZnodeStat
+from kazoo.exceptions import UnimplementedError, ZookeeperError
+
+from .kazoo_internals import decode_reads, encode_reads
 
 __all__ = ["Completion", "MultiRead", "Spread", "MULTI_READ_AT_MOST", "multi_reads", "refuse"]
 
@@ -35,13 +35,6 @@ log = logging.getLogger("zkservices.session")
 
 #: Reads per multi-read at most (the reply holds all their data at once).
 MULTI_READ_AT_MOST = 500
-
-# kazoo's own wire structs: (type, done, error) before each operation and after the
-# last; a 4-byte int; a node's stat
-_header, _int, _stat = multiheader_struct, int_struct, stat_struct
-_END = _header.pack(-1, True, -1)
-_GET_DATA, _GET_CHILDREN, _ERROR = GetData.type, GetChildren.type, -1
-_OPS = {GetData: _GET_DATA, GetChildren: _GET_CHILDREN}
 
 #: Clients whose server answered a multi-read with UNIMPLEMENTED.
 _NO_MULTI_READS: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -79,53 +72,11 @@ class MultiRead:
         self.requests = requests
 
     def serialize(self) -> bytes:
-        out = bytearray()
-        for request in self.requests:
-            path = request.path.encode("utf-8")
-            out += _header.pack(_OPS[request.__class__], False, -1)
-            out += _int.pack(len(path))
-            out += path
-            out += b"\0"  # watch: never (kazoo would not know the watcher)
-        out += _END
-        return bytes(out)
+        return encode_reads(self.requests)
 
     @staticmethod
     def deserialize(buffer: bytes, offset: int) -> list[Any]:
-        unpack_header, unpack_int, unpack_stat = _header.unpack_from, _int.unpack_from, _stat.unpack_from
-        header_size, int_size, stat_size = _header.size, _int.size, _stat.size
-        outcomes: list[Any] = []
-        append = outcomes.append
-        while True:
-            kind, done, error = unpack_header(buffer, offset)
-            offset += header_size
-            if done:
-                return outcomes
-            if kind == _GET_DATA:
-                length = unpack_int(buffer, offset)[0]
-                offset += int_size
-                if length < 0:
-                    data = None
-                else:
-                    data = buffer[offset:offset + length]
-                    offset += length
-                append((data, ZnodeStat._make(unpack_stat(buffer, offset))))
-                offset += stat_size
-            elif kind == _GET_CHILDREN:
-                count = unpack_int(buffer, offset)[0]
-                offset += int_size
-                names = []
-                for _ in range(max(count, 0)):
-                    length = unpack_int(buffer, offset)[0]
-                    offset += int_size
-                    names.append(buffer[offset:offset + length].decode("utf-8"))
-                    offset += length
-                append(names)
-            elif kind == _ERROR:
-                code = unpack_int(buffer, offset)[0]
-                offset += int_size
-                append(EXCEPTIONS[code]())
-            else:
-                raise ZookeeperError(f"multi-read reply with an operation of type {kind}")
+        return decode_reads(buffer, offset)
 
     def __repr__(self) -> str:
         return f"MultiRead({len(self.requests)} reads)"

@@ -14,8 +14,9 @@ caller's own (anything with ``set(value)`` and ``set_exception(exc)``), which ka
 connection thread completes -- so it must be quick and must not raise.  Everything
 else (creates, transactions, ``ensure_path_async``) is made as a plain call by the
 caller.  This leans on three of kazoo's internals (the request queue, the socket pair,
-the client's state); :meth:`Pipe.usable` says whether they are there, and without them
-every call is a plain one.  Requests a lost connection leaves unanswered are failed
+the client's state), reached only through
+:func:`~zkservices._session.kazoo_internals.access`: :meth:`Pipe.usable` says whether
+they are there, and without them every call is a plain one.  Requests a lost connection leaves unanswered are failed
 by kazoo as its own are (ConnectionLoss, SessionExpiredError, ConnectionClosedError);
 a burst queued just as kazoo replaces its queue after a session loss is taken back
 and failed the same way (it would otherwise never be answered).
@@ -32,10 +33,8 @@ import threading
 from typing import Any, Callable, Iterable
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import ConnectionClosedError, SessionExpiredError
-from kazoo.protocol.serialization import Exists, GetChildren, GetData
-from kazoo.protocol.states import KeeperState
 
+from .kazoo_internals import access
 from .multiread import MULTI_READ_AT_MOST, Completion, MultiRead, Spread, multi_reads
 
 __all__ = ["Burst", "Completion", "PIPED", "Pipe", "Slot"]
@@ -47,40 +46,6 @@ log = logging.getLogger("zkservices.session")
 PIPED = frozenset(getattr(KazooClient, name) for name in (
     "get_async", "get_children_async", "exists_async", "set_async", "delete_async"))
 
-_REFUSED = (KeeperState.AUTH_FAILED, KeeperState.CLOSED, KeeperState.EXPIRED_SESSION)
-
-#: The reads whose request for a canonical path without a watch is built here directly:
-#: the chroot (as kazoo's code normalised it) before the path -- what kazoo's own code
-#: builds, at a tenth of its cost (it normalises the chroot and the path every time).
-_READS = {KazooClient.get_async: GetData, KazooClient.exists_async: Exists,
-          KazooClient.get_children_async: GetChildren}
-
-#: The requests a burst gathers into multi-reads (when they have no watch).
-_GATHERED = (GetData, GetChildren)
-
-
-class _Builder:
-    """Stands in for the client while one of its ``*_async`` methods builds a request:
-    its handler hands out the caller's result object and its ``_call`` keeps the
-    request instead of queueing it; everything else is the client's."""
-
-    __slots__ = ("client", "handler", "result", "request")
-
-    def __init__(self, client: KazooClient, result: Any) -> None:
-        self.client = client
-        self.handler = self  # kazoo asks its handler for a result object: ours
-        self.result = result
-        self.request: Any = None
-
-    def async_result(self) -> Any:
-        return self.result
-
-    def _call(self, request: Any, async_object: Any) -> None:
-        self.request = request
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
 
 class Pipe:
     """Queue requests of ``client`` in bursts: one wake-up of its connection thread each.
@@ -90,89 +55,55 @@ class Pipe:
 
     def __init__(self, client: KazooClient) -> None:
         self.client = client
-        root = self.build_with_kazoo(client.get_async, ("/",), {}, None).path  # the chroot, normalised
-        self._root = root
-        self._prefix = "" if root == "/" else root
+        self._access = access(client)
         self._usable = self.usable
+        root = self.build_with_kazoo(client.get_async, ("/",), {}, None).path if self._usable else "/"
+        self._root = root  # the chroot, normalised
+        self._prefix = "" if root == "/" else root
 
     @property
     def usable(self) -> bool:
         """Whether the kazoo internals a pipe needs are there (else every call is a plain one)."""
-        client = self.client
-        return (hasattr(client, "_queue") and hasattr(client, "_state")
-                and hasattr(getattr(client, "_connection", None), "_write_sock"))
+        return self._access.pipe
 
     def pipes(self, start: Callable[..., Any]) -> bool:
         """Whether ``start`` (a bound kazoo method) is one of this client's piped calls
         (none is where the pipe is not :attr:`usable`)."""
         return self._usable and getattr(start, "__self__", None) is self.client and getattr(start, "__func__", None) in PIPED
 
+    def gathers(self, request: Any) -> bool:
+        """Whether ``request`` (built by :meth:`build`) may go in a multi-read: a plain
+        read, on a client whose server and kazoo allow multi-reads."""
+        return self._access.multi_reads and self._access.gathered(request) and multi_reads(self.client)
+
     def build(self, start: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
               result: Completion) -> Any:
         """The request ``start(*args, **kwargs)`` would queue, completing ``result``.
-        Raises what kazoo's method raises for bad arguments (TypeError, ValueError)."""
+        Raises what kazoo's method raises for bad arguments (TypeError, ValueError).
+
+        The plainest reads (a canonical path, no watch) are built directly: the chroot
+        (as kazoo's code normalised it) before the path -- what kazoo's own code builds,
+        at a tenth of its cost (it normalises the chroot and the path every time)."""
         if len(args) == 1 and not kwargs:
-            kind = _READS.get(start.__func__)  # type: ignore[attr-defined]
             path = args[0]
-            if kind is not None and path.__class__ is str and _canonical(path):
-                return kind(self._prefix + path if path != "/" else self._root, None)
+            if path.__class__ is str and _canonical(path):
+                request = self._access.read_request(start, self._prefix + path if path != "/" else self._root)
+                if request is not None:
+                    return request
         return self.build_with_kazoo(start, args, kwargs, result)
 
     def build_with_kazoo(self, start: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                          result: Completion | None) -> Any:
         """The request built by kazoo's own method (what :meth:`build` does for all but
         the plainest reads)."""
-        builder = _Builder(self.client, result)
-        start.__func__(builder, *args, **kwargs)  # type: ignore[attr-defined]
-        return builder.request
+        return self._access.build(start, args, kwargs, result)
 
     def flush(self, burst: Iterable[tuple[Any, Completion]]) -> None:
         """Queue the ``(request, result)`` pairs of ``burst`` and wake kazoo once for all.
         As kazoo's own call does: a client closed, expired or refused fails them at once."""
-        client = self.client
         pairs = list(burst)
-        if not pairs:
-            return
-        if client._state in _REFUSED:
-            for request, result in pairs:  # kazoo's own call sets the error it would
-                client._call(request, result)
-            return
-        queue = client._queue
-        queue.extend(pairs)  # at once: kazoo's threads see all of them or none
-        queued = len(pairs)
-        if client._queue is not queue or client._state in _REFUSED:
-            queued -= self._take_back(queue, pairs)  # a session loss came in between
-            if not queued:
-                return
-        write_sock = client._connection._write_sock
-        try:
-            if write_sock is None:
-                raise ConnectionClosedError("Connection has been closed")
-            write_sock.sendall(b"\0" * queued)
-        except Exception as exc:  # as kazoo's _call: the requests fail (a late reply is ignored)
-            log.debug("waking kazoo's connection thread failed: %r", exc)
-            for _, result in pairs:
-                result.set_exception(ConnectionClosedError("Connection has been closed"))
-
-    def _take_back(self, queue: Any, pairs: list[tuple[Any, Completion]]) -> int:
-        """The session was lost while ``pairs`` were being queued: kazoo sets the state,
-        fails what its queue holds, then replaces the queue.  What it did not see of
-        ours would never be sent nor failed (a caller waiting on it would hang): take
-        it back and fail it as kazoo fails its own; returns how many it took back."""
-        client = self.client
-        taken = 0
-        for pair in pairs:
-            try:
-                queue.remove(pair)  # (results compare by identity: only this very pair)
-            except ValueError:  # (the comparisons run no Python code: kazoo's threads wait meanwhile)
-                continue  # kazoo has it: sent, or failed by kazoo itself
-            taken += 1
-            request, result = pair
-            if client._state in _REFUSED:
-                client._call(request, result)  # kazoo's own refusal (not queued)
-            else:
-                result.set_exception(SessionExpiredError())
-        return taken
+        if pairs:
+            self._access.enqueue(pairs)
 
     def __repr__(self) -> str:
         return f"<Pipe {'usable' if self.usable else 'plain calls only'} for {self.client!r}>"
@@ -258,7 +189,7 @@ class Burst:
         pipe = self.pipe
         if pipe.pipes(start):
             request = pipe.build(start, args, kwargs, result)
-            if request.__class__ in _GATHERED and request.watcher is None and multi_reads(pipe.client):
+            if pipe.gathers(request):
                 reads = self._reads
                 reads.append((request, result))
                 if len(reads) >= MULTI_READ_AT_MOST:

@@ -29,6 +29,7 @@ from kazoo.protocol.states import KazooState
 
 from .._os.fourletter import srvr
 from .core import SessionCore
+from .kazoo_internals import access
 
 __all__ = ["RebuildWatch", "server_zxid"]
 
@@ -111,7 +112,8 @@ class RebuildWatch:
                 self.rebuilds_seen += 1
                 # kazoo's next attempt then carries no transaction id: the server answers
                 # that the session has expired, and kazoo starts a new one.
-                self.core.client.last_zxid = 0
+                if not access(self.core.client).forget_seen_zxid():
+                    log.error("this kazoo keeps no last_zxid to reset: the session cannot start over")
                 self.core.forget_loss_zxids()  # what the views saw is no history of these servers
                 behind_in_a_row = 0
 

@@ -12,8 +12,9 @@ it, a later one fires now.
 
 kazoo has no public call for this: :func:`rewatch` adds the watchers to kazoo's
 watcher tables (where kazoo's event dispatch finds them) and queues the request as
-kazoo queues its own.  Where a kazoo lacks these (another version), it returns
-False and callers read the nodes instead.
+kazoo queues its own, through :mod:`~zkservices._session.kazoo_internals`.  Where a
+kazoo lacks these (another version), it returns False and callers read the nodes
+instead.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-from kazoo.protocol.serialization import int_struct, long_struct
+from .kazoo_internals import access, encode_set_watches
 
 __all__ = ["rewatch", "SetWatches"]
 
 log = logging.getLogger("zkservices.session")
 
 _CHUNK_BYTES = 128 * 1024  # request size per SetWatches at most (the server allows 1 MB)
-_long, _int = long_struct, int_struct  # kazoo's own wire structs
 
 Watch = tuple[str, Callable[..., Any]]  # (path, watcher)
 
@@ -43,14 +43,7 @@ class SetWatches:
         self.lists = (data, exist, child)
 
     def serialize(self) -> bytes:
-        out = bytearray(_long.pack(self.relative_zxid))
-        for paths in self.lists:
-            out += _int.pack(len(paths))
-            for path in paths:
-                raw = path.encode("utf-8")
-                out += _int.pack(len(raw))
-                out += raw
-        return bytes(out)
+        return encode_set_watches(self.relative_zxid, self.lists)
 
     def deserialize(self, buffer: bytes, offset: int) -> bool:
         return True  # the reply is a header only
@@ -61,7 +54,7 @@ class SetWatches:
 
 def supported(client: Any) -> bool:
     """Whether this kazoo client has what :func:`rewatch` uses."""
-    return all(hasattr(client, name) for name in ("_call", "_data_watchers", "_child_watchers", "handler"))
+    return access(client).watchers
 
 
 def rewatch(client: Any, relative_zxid: int, data: Sequence[Watch], child: Sequence[Watch],
@@ -75,14 +68,15 @@ def rewatch(client: Any, relative_zxid: int, data: Sequence[Watch], child: Seque
     """
     if not supported(client):
         return False
+    kazoo = access(client)
     chroot = client.chroot or ""
     requests: list[tuple[list[str], list[str]]] = []
-    for watches, table, is_data in ((data, client._data_watchers, True), (child, client._child_watchers, False)):
+    for watches, is_data in ((data, True), (child, False)):
         chunk: list[str] = []
         size = 0
         for path, watcher in watches:
             full = ((chroot + path).rstrip("/") or "/") if chroot else path
-            table[full].add(watcher)  # before the request: an event it fires finds the watcher
+            kazoo.add_watcher(full, watcher, data=is_data)  # before the request: an event it fires finds the watcher
             chunk.append(full)
             size += len(full) + 4
             if size >= _CHUNK_BYTES:
@@ -92,9 +86,7 @@ def rewatch(client: Any, relative_zxid: int, data: Sequence[Watch], child: Seque
             requests.append((chunk, []) if is_data else ([], chunk))
     pending = []
     for data_chunk, child_chunk in requests:
-        result = client.handler.async_result()
-        client._call(SetWatches(relative_zxid, data_chunk, [], child_chunk), result)
-        pending.append(result)
+        pending.append(kazoo.call(SetWatches(relative_zxid, data_chunk, [], child_chunk)))
     ok = True
     for result in pending:
         try:

@@ -38,7 +38,14 @@ class TLS:
         connection string: an IP address must appear as ``IP:`` in its
         ``subjectAltName``, a name as ``DNS:``).  False accepts any
         certificate: for tests only, it gives up protection against a man in
-        the middle.
+        the middle.  kazoo 2.11 and later check the host name themselves
+        (``check_hostname``); older kazoo cannot (its SSL context never checks
+        one and its connection passes only the resolved address), so there
+        the session connects through
+        :class:`~zkservices._session.kazoo_internals.HostCheckingHandler`,
+        kazoo's threading handler with the same certificate checks plus the
+        host name (each name of the connection string that resolves to the
+        address connected to).
 
     ``ZooKeeper(tls=True)`` means ``TLS()``: the system's CAs, no client
     certificate.  The files are read once here, so that mistakes show at once;
@@ -139,7 +146,9 @@ def probe_context(option: TLSOption) -> ssl.SSLContext | None:
 
 
 def kazoo_tls_options(option: TLSOption) -> dict[str, Any]:
-    """KazooClient keyword arguments for ``tls`` (``{}`` for None/False).
+    """KazooClient keyword arguments for ``tls`` (``{}`` for None/False), as kazoo 2.11
+    takes them (:func:`~zkservices._session.kazoo_internals.tls_arguments` fits them to
+    the kazoo installed).
 
     Raises TypeError when ``tls`` is neither a :class:`TLS` nor a bool/None.
     """

@@ -11,9 +11,11 @@ failed no further batch is sent (those already in flight may still apply).
 ACL changes cannot be part of a ZooKeeper transaction; they are sent after
 the transactions, pipelined, each atomic by itself.
 
-Creates go into a transaction as kazoo's own ``Create`` requests, made here
-(what ``TransactionRequest.create`` checks -- paths, data, ACLs -- was
-checked when the plan was made); sets and deletes through its methods.
+Creates go into a transaction as kazoo's own ``Create`` requests, made by
+:func:`~zkservices._session.kazoo_internals.add_create` (what
+``TransactionRequest.create`` checks -- paths, data, ACLs -- was checked when the
+plan was made; where kazoo's request classes are missing, ``create`` itself);
+sets and deletes through its methods.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from collections import deque
 from typing import Any, Iterator
 
 from kazoo.exceptions import ConnectionClosedError, NoAuthError, RolledBackError, RuntimeInconsistency
-from kazoo.protocol.serialization import Create
 from kazoo.security import ACL, OPEN_ACL_UNSAFE
 
+from .._session.kazoo_internals import add_create
 from .._session.retry import RETRYABLE
 from ..errors import NotAuthorized
 from .core import SessionCore
@@ -103,7 +105,6 @@ def apply_plan(
 def _transaction(client: Any, batch: list[Op], default_acl: list[ACL] | None) -> Any:
     """A kazoo transaction holding ``batch`` (not committed yet)."""
     transaction = client.transaction()
-    operations = transaction.operations
     chroot = client.chroot or ""
     prefix = "" if chroot == "/" else chroot  # (kazoo keeps it normalized: no trailing '/')
     # (as TransactionRequest.create does: ours, else the client's default, else open)
@@ -116,7 +117,7 @@ def _transaction(client: Any, batch: list[Op], default_acl: list[ACL] | None) ->
             if op.acl is not acl_given:
                 acl_given = op.acl
                 acl = list(acl_given) if acl_given else fallback
-            operations.append(Create(prefix + op.path, op.data or b"", acl, 0))
+            add_create(transaction, prefix, op.path, op.data or b"", acl)
         elif action == "set":
             transaction.set_data(op.path, op.data or b"", version=op.version)
         else:

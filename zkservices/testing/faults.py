@@ -16,6 +16,7 @@ from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState, KeeperState
 
+from .._session.kazoo_internals import access, new_client, tls_clone_arguments
 from ..errors import FaultError
 
 __all__ = ["drop_connection", "expire_session"]
@@ -39,14 +40,6 @@ def _hosts_string(client: KazooClient) -> str:
     for host, port in client.hosts:
         parts.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     return ",".join(parts)
-
-
-def _tls_options(client: KazooClient) -> dict[str, Any]:
-    # the same TLS settings as the client (its public attributes), for a TLS port
-    if not getattr(client, "use_ssl", False):
-        return {}
-    names = ("use_ssl", "ca", "certfile", "keyfile", "keyfile_password", "verify_certs", "check_hostname")
-    return {name: getattr(client, name) for name in names}
 
 
 def _wait_connected(client: KazooClient, timeout: float, action: str) -> None:
@@ -108,7 +101,7 @@ def expire_session(client: Any, *, timeout: float = 30.0) -> int:
         # The client under test may reconnect between the clone's start and its close,
         # taking the session back before the clone closes it: then try again.
         for attempt in range(1, 6):
-            clone = KazooClient(hosts=_hosts_string(kz), client_id=(session_id, password), **_tls_options(kz))
+            clone = new_client(hosts=_hosts_string(kz), client_id=(session_id, password), **tls_clone_arguments(kz))
             try:
                 clone.start(timeout=timeout)  # on a time-out it stops and closes itself
             except KazooTimeoutError:
@@ -150,7 +143,8 @@ def drop_connection(client: Any, *, timeout: float = 30.0) -> None:
     failure would; kazoo notices, reports SUSPENDED and reconnects with the
     same session.  A client that is reconnecting is first waited for, within
     ``timeout``; then this returns at once.  This reaches the connection's socket
-    through kazoo's connection object, since kazoo offers no public way.
+    through kazoo's connection object, since kazoo offers no public way
+    (:mod:`zkservices._session.kazoo_internals`).
 
     :param client: as for :func:`expire_session`.
     :param timeout: seconds to wait for a reconnecting client to be connected.
@@ -160,8 +154,10 @@ def drop_connection(client: Any, *, timeout: float = 30.0) -> None:
     """
     kz = _kazoo(client)
     _wait_connected(kz, timeout, "drop_connection")
-    connection = getattr(kz, "_connection", None)
-    sock = getattr(connection, "_socket", None)
+    kazoo = access(kz)
+    if not kazoo.socket:
+        raise FaultError("this kazoo keeps no connection socket zkservices can reach: cannot drop the connection")
+    sock = kazoo.connection_socket()
     if sock is None:
         raise FaultError("client has no open connection to drop")
     try:
