@@ -21,8 +21,12 @@ bootstrap-test:
 demo: bootstrap
 	$(VENV)/bin/zkservices demo
 
+# The README's test command: the checks, the whole suite (newest kazoo, Debian's ZooKeeper 3.8),
+# the server tests again on ZooKeeper 3.9, and the compatibility runs (oldest and newest kazoo).
 test: bootstrap-test check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-zk39
+	@$(MAKE) --no-print-directory test-compat
 
 # Configured in the repository: ruff in pyproject.toml, mypy and the import contracts in setup.cfg.
 # The tools come with the test extra, which bootstrap installs (no load balancers needed).
@@ -61,5 +65,5 @@ clean:
 ZK39_TESTS ?= tests/session tests/discovery tests/feed tests/testing tests/cli/test_session.py tests/cli/test_dev_server.py
 .PHONY: test-zk39
 test-zk39: bootstrap-test
-	$(VENV)/bin/python -m pytest --zk-version 3.9 -m zookeeper $(ZK39_TESTS) $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --zk-version 3.9 -m zookeeper -n 2 $(ZK39_TESTS) $(PYTEST_ARGS)
 # --- end of the ZooKeeper 3.9 block ---------------------------------------------------
