@@ -15,6 +15,17 @@ from zkservices.testing import free_ports
 pytestmark = pytest.mark.zookeeper  # the command starts servers of its own
 
 
+def _stop_leftover(process: subprocess.Popen) -> None:
+    # a dev-server a failed test left running: SIGTERM stops its servers with it (they run
+    # in process groups of their own, which a SIGKILL of the command would leave behind)
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _start(*args: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "zkservices", "dev-server", *args],
@@ -52,8 +63,7 @@ def test_dev_server_serves_then_cleans_up(args, members, stop):
         assert "stopped" in process.stderr.read()
         assert all(_refused(hp) for hp in connection_string.split(","))
     finally:
-        if process.poll() is None:
-            process.kill()
+        _stop_leftover(process)
 
 
 def test_dev_server_port_option(zk_server):
