@@ -41,10 +41,8 @@ class TLS:
         the middle.  kazoo 2.11 and later check the host name themselves
         (``check_hostname``); older kazoo cannot (its SSL context never checks
         one and its connection passes only the resolved address), so there
-        the session connects through
-        :class:`~zkservices._session.kazoo_internals.HostCheckingHandler`,
-        kazoo's threading handler with the same certificate checks plus the
-        host name (each name of the connection string that resolves to the
+        the session connects through a handler of zkservices' own: kazoo's
+        threading handler with the same certificate checks plus the host name (each name of the connection string that resolves to the
         address connected to).
 
     ``ZooKeeper(tls=True)`` means ``TLS()``: the system's CAs, no client
