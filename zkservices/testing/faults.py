@@ -143,8 +143,7 @@ def drop_connection(client: Any, *, timeout: float = 30.0) -> None:
     failure would; kazoo notices, reports SUSPENDED and reconnects with the
     same session.  A client that is reconnecting is first waited for, within
     ``timeout``; then this returns at once.  This reaches the connection's socket
-    through kazoo's connection object, since kazoo offers no public way
-    (:mod:`zkservices._session.kazoo_internals`).
+    through kazoo's connection object, since kazoo offers no public way.
 
     :param client: as for :func:`expire_session`.
     :param timeout: seconds to wait for a reconnecting client to be connected.
