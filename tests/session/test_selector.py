@@ -27,10 +27,13 @@ def test_round_robin_follows_the_view(zk, zk_client):
         assert isinstance(selector, zkservices.Selector)
         assert [selector.get().name for _ in range(6)] == names + names
         zk_client.create("/s/rr/10.0.0.9:80", b"")
-        wait_for(lambda: len(selector.view) == 4, what="the view sees the join")
+        # (the selector follows the view from its callback, which runs after the view changed)
+        wait_for(lambda: len(selector.view) == 4 and "4 provider(s)" in repr(selector),
+                 what="the view and the selector see the join")
         assert {selector.get().name for _ in range(4)} == set(names) | {"10.0.0.9:80"}
         zk_client.delete("/s/rr/10.0.0.1:80")
-        wait_for(lambda: "10.0.0.1:80" not in selector.view, what="the view sees the leaver")
+        wait_for(lambda: "10.0.0.1:80" not in selector.view and "3 provider(s)" in repr(selector),
+                 what="the view and the selector see the leaver")
         assert "10.0.0.1:80" not in {selector.get().name for _ in range(20)}
     assert selector.closed and selector.view.closed
     with pytest.raises(ValueError, match="closed"):
@@ -56,7 +59,7 @@ def test_sticky_keeps_its_provider_until_it_leaves_or_goes_down(zk, zk_client):
     second = selector.get()
     assert second != first and all(selector.get() == second for _ in range(10))
     zk_client.delete(f"/s/sticky/{second.name}")
-    wait_for(lambda: second.name not in selector.view)
+    wait_for(lambda: second.name not in selector.view and "2 provider(s)" in repr(selector))
     third = selector.get()
     assert third.name not in (first.name, second.name)
     selector.close()
@@ -147,6 +150,18 @@ def test_leases_under_six_threads(zk, zk_client):
     selector.close()
 
 
+def _wait_known(selector, known):
+    # the selector counts what its view knows from the view's callback (after the view changed)
+    def counted():
+        try:
+            selector.get()
+        except zkservices.NoProvider as exc:
+            return exc.known == known
+        return False
+
+    wait_for(counted, what=f"the selector to count {known} known provider(s)")
+
+
 def test_no_provider(zk, zk_client):
     zk_client.create("/s/empty", b"", makepath=True)
     selector = zk.selector("/s/empty")
@@ -156,11 +171,12 @@ def test_no_provider(zk, zk_client):
         selector.lease()
     zk_client.create("/s/empty/member_0000000001", DEAD)
     wait_for(lambda: len(selector.view) == 1)
+    _wait_known(selector, 1)
     with pytest.raises(zkservices.NoProvider, match="1 disabled") as info:
         selector.get()
     assert info.value.path == "/s/empty" and info.value.known == 1
     zk_client.create("/s/empty/10.0.0.1:80", b"")
-    wait_for(lambda: len(selector.view) == 2)
+    wait_for(lambda: len(selector.view) == 2 and "1 provider(s)" in repr(selector))
     assert selector.get().name == "10.0.0.1:80"
     selector.close()
 
