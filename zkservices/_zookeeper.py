@@ -25,7 +25,7 @@ from ._session.registrar import Registrar, Registration
 from ._session.selector import Selector
 from ._session.views import Children, Properties
 from ._session.viewset import ViewSet
-from ._session.writes import compare_and_set
+from ._session.writes import compare_and_set, update_properties
 
 __all__ = ["ZooKeeper", "ZK", "default_connection_string"]
 
@@ -219,7 +219,22 @@ class ZooKeeper:
         """
         acl = acl if acl is not None else self.core.default_acl()
         with authorized("create", path):
-            return self.core.retry(self.client.ensure_path, check_path(path), acl=acl)
+            result = self.core.retry(self.client.ensure_path, check_path(path), acl=acl)
+        self.core.settle()
+        return result
+
+    def update_properties(self, path: str, **properties: Any) -> None:
+        """Merge ``properties`` into the node's properties, compare-and-set (concurrent
+        writers lose nothing).  A write bringing property links resolves ``path`` through
+        symbolic links and checks the links, as :meth:`Properties.update` does.
+
+        :raises NoNode: the node is missing.
+        :raises NodeDeleted: the node was deleted while written.
+        :raises ValueError: the data is not a JSON object, or a value cannot be stored.
+        :raises BadPropertyLink: the write would make a property link bad.
+        """
+        update_properties(self.core, path, properties, written=self.registrar.written)
+        self.core.settle()
 
     # -- links -------------------------------------------------------------
 

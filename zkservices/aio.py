@@ -8,7 +8,7 @@ connection trouble and session expiry like every call of the library.  Views are
 opened and refreshed on the session's worker thread, as the synchronous ones are;
 their changes arrive as an ``async for`` stream::
 
-    async with await zkservices.aio.connect("127.0.0.1:2181") as zk:
+    async with zkservices.aio.AsyncZooKeeper("127.0.0.1:2181") as zk:
         await zk.register_server("/svc/providers", ("10.0.0.1", 8080))
         async with await zk.children("/svc/providers") as providers:
             async for names in providers.changes():
@@ -17,11 +17,18 @@ their changes arrive as an ``async for`` stream::
 A stream starts with the current state, then yields each new state; when the
 consumer is slower than the changes, intermediate states are skipped (it
 always gets the latest).  A deleted node yields an empty state and sets the
-view's ``deleted``.
+view's ``deleted``.  ``updates()`` of children and providers yields each state
+with the change object a callback of the synchronous view is given
+(:class:`~zkservices.ChildrenChange`, :class:`~zkservices.ProvidersChange`).
 
-Two calls run in the loop's default executor because they wait for kazoo's own
-threads: :func:`connect` (kazoo's ``start`` blocks until a server answers) and
-:meth:`AsyncZooKeeper.close` (kazoo's ``stop`` joins its connection thread).
+Every operation of :class:`zkservices.ZooKeeper` that the asyncio front offers has
+the same name, arguments, return value and errors here, awaitable where it talks
+to ZooKeeper; a write returns once the session's own views have seen it.
+
+Opening and closing run in the loop's default executor because they wait for
+kazoo's own threads: opening (``async with AsyncZooKeeper(...)`` or :func:`connect`;
+kazoo's ``start`` blocks until a server answers) and :meth:`AsyncZooKeeper.close`
+(kazoo's ``stop`` joins its connection thread).
 """
 
 from __future__ import annotations
@@ -29,13 +36,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, overload
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NoNodeError
+from kazoo.exceptions import BadVersionError, NoAuthError, NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
-from .errors import NoNode
+from .errors import NoNode, NotAuthorized
+from ._aio.nodes import AsyncNodes
 from ._aio.ops import AsyncOps, has_links
 from ._aio.registering import AsyncRegistrar
 from ._aio.views import AsyncChildren, AsyncProperties, AsyncProviders
@@ -70,26 +78,87 @@ async def connect(
     :raises FailedConnect: no server answered within ``timeout`` (and ``wait`` is false).
     :raises ValueError: ``client`` was not started, or a bad ``tls``.
     """
-    loop = asyncio.get_running_loop()
-    make = functools.partial(ZooKeeper, connection_string, session_timeout, wait, auth=auth, read_only=read_only,
-                             client=client, timeout=timeout, acl=acl, tls=tls)
-    return AsyncZooKeeper(await loop.run_in_executor(None, make))
+    zk = AsyncZooKeeper(connection_string, session_timeout, wait, auth=auth, read_only=read_only, client=client,
+                        timeout=timeout, acl=acl, tls=tls)
+    await zk._open()
+    return zk
+
+
+#: What an AsyncZooKeeper has once its session is open.
+_OPENED = frozenset({"sync", "_ops", "_registrar", "_nodes"})
 
 
 class AsyncZooKeeper:
     """An asyncio front for :class:`zkservices.ZooKeeper` (``.sync`` is the wrapped helper).
 
-    :param zk: the session; registrations and views made here are the session's own
-        (restored and re-armed after a session loss like those made with ``zk``).
+    ``async with AsyncZooKeeper(connection_string, ...) as zk:`` opens a session (the
+    arguments of :class:`zkservices.ZooKeeper`) without blocking the loop and closes it
+    at the end; :func:`connect` opens one as well.  ``AsyncZooKeeper(zk)`` wraps the
+    open :class:`zkservices.ZooKeeper` ``zk`` instead: registrations and views made
+    here are then the session's own (restored and re-armed after a session loss like
+    those made with ``zk``).
 
     Any number of loops may use one ``AsyncZooKeeper``; each awaited call completes
-    on the loop that awaited it.
+    on the loop that awaited it.  Before the session is open its calls raise
+    RuntimeError.
+
+    :raises TypeError: both a ``ZooKeeper`` and connection options.
     """
 
-    def __init__(self, zk: ZooKeeper) -> None:
+    sync: ZooKeeper
+    _ops: AsyncOps
+    _registrar: AsyncRegistrar
+    _nodes: AsyncNodes
+
+    def __init__(
+        self,
+        connection_string: "str | ZooKeeper | None" = None,
+        session_timeout: float = 10.0,
+        wait: bool = False,
+        *,
+        auth: Sequence[tuple[str, str]] | None = None,
+        read_only: bool = False,
+        client: KazooClient | None = None,
+        timeout: float = 10.0,
+        acl: Sequence[Any] | None = None,
+        tls: TLS | bool | None = None,
+        zk: ZooKeeper | None = None,
+    ) -> None:
+        if isinstance(connection_string, ZooKeeper):
+            zk, connection_string = _alone(zk is None, connection_string), None
+        self._opening: asyncio.Lock | None = None
+        self._connect: Callable[[], ZooKeeper] | None = None
+        if zk is not None:
+            options = (connection_string, session_timeout, wait, auth, read_only, client, timeout, acl, tls)
+            self._wrap(_alone(options == (None, 10.0, False, None, False, None, 10.0, None, None), zk))
+        else:
+            self._connect = functools.partial(ZooKeeper, connection_string, session_timeout, wait, auth=auth,
+                                              read_only=read_only, client=client, timeout=timeout, acl=acl, tls=tls)
+
+    def _wrap(self, zk: ZooKeeper) -> None:
         self.sync = zk
         self._ops = AsyncOps(zk.core, written=zk.registrar.written)
         self._registrar = AsyncRegistrar(self._ops, zk.registrar)
+        self._nodes = AsyncNodes(self._ops)
+        self._connect = None
+
+    async def _open(self) -> None:
+        """Open the session in the loop's default executor (once; later calls return)."""
+        if self._connect is None:
+            return
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            connect = self._connect
+            if connect is not None:
+                self._wrap(await asyncio.get_running_loop().run_in_executor(None, connect))
+
+    if not TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any:  # only for what is missing: the session before it is open
+            if name in _OPENED:
+                raise RuntimeError(f"{self!r} is not open: use `async with AsyncZooKeeper(...)` or "
+                                   "`await zkservices.aio.connect(...)`")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- reads -----------------------------------------------------------------
 
@@ -103,6 +172,8 @@ class AsyncZooKeeper:
             return await self._ops.bridge.call(self.sync.client.get_async, check_path(path))
         except NoNodeError:
             raise NoNode(path) from None
+        except NoAuthError:
+            raise NotAuthorized(path, "read") from None
 
     async def exists(self, path: str) -> ZnodeStat | None:
         """The node's stat, or None when it does not exist (pipelined).
@@ -111,16 +182,34 @@ class AsyncZooKeeper:
         """
         return await self._ops.bridge.call(self.sync.client.exists_async, check_path(path))
 
-    async def get_children(self, path: str) -> list[str]:
-        """The node's child names (pipelined).
+    @overload
+    async def get_children(self, path: str, *, include_data: Literal[False] = False) -> list[str]: ...
+
+    @overload
+    async def get_children(self, path: str, *, include_data: Literal[True]) -> tuple[list[str], ZnodeStat]: ...
+
+    @overload
+    async def get_children(self, path: str, *,
+                           include_data: bool = False) -> list[str] | tuple[list[str], ZnodeStat]: ...
+
+    async def get_children(self, path: str, *,
+                           include_data: bool = False) -> list[str] | tuple[list[str], ZnodeStat]:
+        """The node's child names, unsorted, as kazoo returns them; with ``include_data``
+        (keyword-only: the synchronous call's second parameter is a kazoo watcher), a
+        ``(names, stat)`` pair (pipelined).
 
         :raises NoNode: the node is missing.
         :raises InvalidPath: ``path`` is not a valid path.
         """
+        call = self._ops.bridge.call
         try:
-            return await self._ops.bridge.call(self.sync.client.get_children_async, check_path(path))
+            if include_data:
+                return await call(self.sync.client.get_children_async, check_path(path), include_data=True)
+            return await call(self.sync.client.get_children_async, check_path(path))
         except NoNodeError:
             raise NoNode(path) from None
+        except NoAuthError:
+            raise NotAuthorized(path, "list") from None
 
     async def get_properties(self, path: str) -> dict[str, Any]:
         """The node's properties as a plain dict (links followed, read once), as
@@ -189,6 +278,59 @@ class AsyncZooKeeper:
         await self._ops.compare_and_set(real, lambda old: {**old, **properties}, merging=True)
         await self._ops.settle()
 
+    # -- node calls (as zkservices.ZooKeeper's: same arguments, results, errors) -------
+
+    async def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
+                     sequence: bool = False, makepath: bool = False) -> str:
+        """Create a node with raw data; its path (with the sequence suffix), as
+        :meth:`zkservices.ZooKeeper.create`.
+
+        :raises NoNode: the parent is missing (without ``makepath``); it names the parent.
+        :raises NotAuthorized: ZooKeeper refuses the create.
+        :raises InvalidPath: ``path`` is not a valid path.
+        """
+        return await self._nodes.create(path, value, acl, ephemeral, sequence, makepath)
+
+    async def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
+        """Replace a node's raw data (``version``: only if it still has that version); its
+        new stat, as :meth:`zkservices.ZooKeeper.set`.
+
+        :raises NoNode: the node is missing.
+        :raises NotAuthorized: ZooKeeper refuses the write.
+        :raises InvalidPath: ``path`` is not a valid path.
+        """
+        return await self._nodes.set(path, value, version)
+
+    async def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool | None:
+        """Delete a node (``recursive``: with everything below it, each level pipelined),
+        as :meth:`zkservices.ZooKeeper.delete`: True, or None for a recursive delete of a
+        node that existed.
+
+        :raises NoNode: the node is missing (not when ``recursive``).
+        :raises NotAuthorized: ZooKeeper refuses a delete.
+        :raises InvalidPath: ``path`` is not a valid path.
+        """
+        return await self._nodes.delete(path, version, recursive)
+
+    async def ensure_path(self, path: str, acl: Any = None) -> str | bool:
+        """Create ``path`` and its missing parents (empty data, the default ACL unless
+        ``acl``), as :meth:`zkservices.ZooKeeper.ensure_path`: the path when this call
+        created the node, True when it existed already.
+
+        :raises NotAuthorized: ZooKeeper refuses a create.
+        :raises InvalidPath: ``path`` is not a valid path.
+        """
+        return await self._nodes.ensure_path(path, acl)
+
+    async def ln(self, target: str, source: str) -> None:
+        """Make ``source`` a symbolic link to ``target``, as :meth:`zkservices.ZooKeeper.ln`
+        (a ``target`` ending in ``/`` gets the source's name appended).
+
+        :raises NoNode: ``source``'s parent does not exist.
+        :raises InvalidPath: ``source`` is not a valid path.
+        """
+        await self._nodes.ln(target, source)
+
     # -- registration --------------------------------------------------------------
 
     async def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None, *,
@@ -232,12 +374,13 @@ class AsyncZooKeeper:
         """
         return AsyncChildren(await self._ops.on_worker(self.sync.children, path), self._ops)
 
-    async def properties(self, path: str) -> AsyncProperties:
-        """A self-updating view of ``path``'s properties (opened as :meth:`children`).
+    async def properties(self, path: str, watch: bool = True) -> AsyncProperties:
+        """A self-updating view of ``path``'s properties (opened as :meth:`children`;
+        ``watch=False``: read once, no stream).
 
         :raises NoNode: ``path`` does not exist.
         """
-        return AsyncProperties(await self._ops.on_worker(self.sync.properties, path), self._ops)
+        return AsyncProperties(await self._ops.on_worker(self.sync.properties, path, watch), self._ops)
 
     async def providers(self, path: str) -> AsyncProviders:
         """A self-updating view of ``path``'s providers in any format (see
@@ -252,9 +395,10 @@ class AsyncZooKeeper:
         """A :class:`~zkservices.Selector` (see :meth:`zkservices.ZooKeeper.selector`;
         its view is opened as :meth:`children`).
 
-        Its ``get()``, ``note_error()`` and ``lease()`` never wait for ZooKeeper, so
-        coroutines call them directly (``async with selector.lease() as provider``
-        works as well as ``with``); ``close()`` too.
+        The same class as the synchronous front's: nothing of it waits once made, so
+        coroutines call ``get()``, ``note_error()``, ``lease()`` (``async with
+        selector.lease() as provider`` works as well as ``with``) and ``close()``
+        directly on the loop; ``async with selector:`` closes it.
 
         :raises NoNode: ``path`` does not exist.
         :raises ValueError: an unknown strategy, a bad threshold or duration.
@@ -279,16 +423,30 @@ class AsyncZooKeeper:
         """Close the session (see :meth:`zkservices.ZooKeeper.close`).
 
         Runs in the loop's default executor: kazoo's ``stop`` joins its connection
-        thread, and the session's worker is joined too.
+        thread, and the session's worker is joined too.  Nothing to do for a session
+        never opened.
         """
-        await asyncio.get_running_loop().run_in_executor(None, self.sync.close)
+        if "sync" in vars(self):
+            await asyncio.get_running_loop().run_in_executor(None, self.sync.close)
 
     async def __aenter__(self) -> "AsyncZooKeeper":
+        """Open the session (unless open already, e.g. from :func:`connect`).
+
+        :raises FailedConnect: no server answered within ``timeout`` (and ``wait`` is false).
+        """
+        await self._open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"<AsyncZooKeeper {self.sync!r}>"
+        zk = vars(self).get("sync")
+        return f"<AsyncZooKeeper {zk!r}>" if zk is not None else "<AsyncZooKeeper not open>"
+
+
+def _alone(alone: bool, zk: ZooKeeper) -> ZooKeeper:
+    if not alone:
+        raise TypeError("AsyncZooKeeper(zk) wraps an open ZooKeeper: pass it alone, without connection options")
+    return zk
 

@@ -1,26 +1,21 @@
-"""The async views: a synchronous view of the session underneath, a stream of its
-changes for ``async for``, writes awaited on the loop.
+"""The async views: a synchronous view of the session underneath, streams of its
+changes for ``async for`` (:mod:`.streams`), writes awaited on the loop.
 
 A view is refreshed on the session's worker thread as every view is (and re-armed
-after a session loss by the view registry); a stream is a callback of that view which
-hands each new state to the stream's loop, where a waiting consumer resumes in the same
-turn (a :class:`~zkservices._aio.wake.Wake`, not a future: one turn of the loop less
-per change).  When the consumer is slower than the changes, intermediate states are
-skipped: it always gets the latest.
+after a session loss by the view registry); its streams are callbacks of it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, TypeVar
 
-from ..errors import BadPropertyLink, CancelWatch, LinkLoop, NodeDeleted
+from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
 from .._formats import Provider
-from .._session.providers import Providers
-from .._session.views import Children, Properties
+from .._session.providers import Providers, ProvidersChange
+from .._session.views import Children, ChildrenChange, Properties
 from .ops import AsyncOps
-from .wake import Wake
+from .streams import states, with_changes
 
 __all__ = ["AsyncChildren", "AsyncProperties", "AsyncProviders"]
 
@@ -71,7 +66,7 @@ class _AsyncView(Generic[V, S]):
     def __contains__(self, name: object) -> bool:
         return name in self.view
 
-    async def changes(self) -> AsyncIterator[S]:
+    def changes(self) -> AsyncIterator[S]:
         """Yield the current state, then every new state (latest wins when behind).
 
         The stream is a callback of the view, added on the session's worker (awaited,
@@ -79,36 +74,7 @@ class _AsyncView(Generic[V, S]):
 
         :raises ValueError: the view is closed.
         """
-        loop = asyncio.get_running_loop()
-        latest: list[S] = []
-        waiter: list[Wake | None] = [None]
-
-        def deliver(snapshot: S) -> None:  # a plain callback of the loop: the newest state replaces an unread one
-            latest[:] = [snapshot]
-            wake = waiter[0]
-            if wake is not None:
-                wake.set()  # the consumer resumes now, not a turn of the loop later
-
-        def callback(*_: Any) -> None:  # on the session's worker thread
-            try:
-                loop.call_soon_threadsafe(deliver, self._snapshot())
-            except RuntimeError:
-                if loop.is_closed():  # the stream's loop is gone: stop quietly
-                    raise CancelWatch() from None
-                raise
-
-        await self._ops.on_worker(self.view, callback)
-        try:
-            while True:
-                if not latest:
-                    wake = waiter[0] = Wake(loop)
-                    try:
-                        await wake
-                    finally:
-                        waiter[0] = None
-                yield latest.pop()
-        finally:
-            self.view.remove(callback)
+        return states(self.view, self._ops, self._snapshot)
 
     async def close(self) -> None:
         """Stop watching; streams from :meth:`changes` end.  Waits for nothing."""
@@ -125,10 +91,22 @@ class _AsyncView(Generic[V, S]):
 
 
 class AsyncChildren(_AsyncView[Children, "tuple[str, ...]"]):
-    """Children of a node; ``changes()`` yields sorted tuples of names."""
+    """Children of a node; ``changes()`` yields sorted tuples of names, ``updates()``
+    those with the :class:`~zkservices.ChildrenChange` a callback of the view gets."""
 
     def _snapshot(self) -> tuple[str, ...]:
         return tuple(self.view)
+
+    def updates(self) -> AsyncIterator[tuple[tuple[str, ...], ChildrenChange]]:
+        """Yield ``(names, change)``: the states of :meth:`changes`, each with the
+        :class:`~zkservices.ChildrenChange` a callback of the view gets for it -- the
+        first from no names, one that follows a deletion to ``()`` (``deleted`` is then
+        set).  When behind, states are skipped and the change covers everything since
+        the pair before (empty when what happened cancelled out).
+
+        :raises ValueError: the view is closed.
+        """
+        return with_changes(self.view, self._ops, self._snapshot, (), ChildrenChange.between)
 
 
 class AsyncProperties(_AsyncView[Properties, "dict[str, Any]"]):
@@ -187,6 +165,16 @@ class AsyncProviders(_AsyncView[Providers, "dict[str, Provider]"]):
 
     def _snapshot(self) -> dict[str, Provider]:
         return dict(self.view.snapshot())
+
+    def updates(self) -> AsyncIterator[tuple[dict[str, Provider], ProvidersChange]]:
+        """Yield ``(providers, change)``: the states of :meth:`changes`, each with the
+        :class:`~zkservices.ProvidersChange` a callback of the view gets for it (the
+        first from no providers); when behind, the change covers everything since the
+        pair before, as :meth:`AsyncChildren.updates` does.
+
+        :raises ValueError: the view is closed.
+        """
+        return with_changes(self.view, self._ops, self._snapshot, {}, ProvidersChange.between)
 
     def __getitem__(self, name: str) -> Provider:
         return self.view[name]

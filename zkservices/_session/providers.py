@@ -39,6 +39,13 @@ class ProvidersChange:
     removed: frozenset[str]
     changed: frozenset[str]
 
+    @classmethod
+    def between(cls, old: Mapping[str, Provider], new: Mapping[str, Provider]) -> "ProvidersChange":
+        """The change from the providers ``old`` to the providers ``new`` (name → provider)."""
+        before, after = old.keys(), new.keys()
+        changed = frozenset(n for n in before & after if old[n] != new[n])
+        return cls(frozenset(after - before), frozenset(before - after), changed)
+
 
 class Providers(View, Mapping[str, Provider]):
     """The providers below a node as a mapping name → :class:`~zkservices.Provider`,
@@ -135,9 +142,7 @@ class Providers(View, Mapping[str, Provider]):
         if callback.max_args < 2:
             callback(self)
             return
-        before, after = set(old), set(new)
-        changed = frozenset(n for n in before & after if old[n] != new[n])
-        callback(self, ProvidersChange(frozenset(after - before), frozenset(before - after), changed))
+        callback(self, ProvidersChange.between(old, new))
 
     # -- the mapping -----------------------------------------------------------
 

@@ -77,6 +77,15 @@ class Selector:
     :meth:`get` returns a provider, :meth:`lease` a context manager around one,
     :meth:`note_error` reports a failure; both raise :class:`~zkservices.NoProvider`
     when no provider is left.  A context manager; :meth:`close` ends it.
+
+    The same class serves asyncio programs (``await zk.selector(...)`` of
+    :mod:`zkservices.aio` makes one without blocking the loop): once made, nothing of it
+    waits -- not for ZooKeeper, not for another thread beyond a lock held for a few
+    assignments -- so coroutines call :meth:`get`, :meth:`lease` (``async with`` as
+    well as ``with``), :meth:`note_error`, :meth:`down`, :meth:`inflight` and
+    :meth:`close` directly on the loop, and ``async with selector:`` closes it as
+    ``with`` does.  It follows its view on the session's worker thread: a pick made
+    on the loop sees every change of the providers the worker has applied.
     """
 
     def __init__(self, view: Providers, strategy: str = "round-robin", *, error_threshold: int = 2,
@@ -234,6 +243,12 @@ class Selector:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Selector":  # the same on a loop: nothing here waits
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

@@ -13,14 +13,14 @@ from typing import Any, Callable, Mapping
 
 from kazoo.exceptions import BadVersionError, NoNodeError
 
-from ..errors import BadPropertyLink, LinkLoop, NodeDeleted
+from ..errors import BadPropertyLink, LinkLoop, NoNode, NodeDeleted
 from .._znode.encoding import decode, encode, is_json_object
 from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, follow_property, linked_names
 from .._znode.paths import check_path, join, split
 from .core import SessionCore
 from .retry import authorized
 
-__all__ = ["compare_and_set", "next_properties", "check_property_links", "resolve_or_create"]
+__all__ = ["compare_and_set", "next_properties", "check_property_links", "resolve_or_create", "update_properties"]
 
 log = logging.getLogger("zkservices.writes")
 
@@ -143,3 +143,31 @@ def resolve_or_create(core: SessionCore, path: str, *, acl: Any = None, _depth: 
     with authorized("create", real):
         core.retry(core.client.ensure_path, real, acl=acl if acl is not None else core.default_acl())
     return real
+
+
+def update_properties(core: SessionCore, path: str, properties: Mapping[str, Any], *,
+                      written: Written | None = None) -> bytes:
+    """Merge ``properties`` into the node at ``path``, compare-and-set (``ZooKeeper.update_properties``).
+
+    ``path`` is the node itself; only a write that brings property links resolves it
+    through symbolic links first (as a view's ``update`` does).  Returns the bytes written.
+
+    Raises NoNode when the node is missing, NodeDeleted when it is deleted while written,
+    ValueError for data that is not a JSON object or properties that cannot be stored,
+    BadPropertyLink/LinkLoop when the write would make a property link bad.
+    """
+    check_path(path)
+    real = core.resolve(path) if any(key.endswith(PROPERTY_LINK_SUFFIX) for key in properties) else path
+    read = False
+
+    def merge(old: dict) -> dict:
+        nonlocal read
+        read = True
+        return {**old, **properties}
+
+    try:
+        return compare_and_set(core, real, merge, merging=True, written=written)
+    except NodeDeleted:
+        if read:  # deleted while written
+            raise
+        raise NoNode(path) from None
