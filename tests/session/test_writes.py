@@ -72,3 +72,51 @@ def test_many_threads_of_one_session_update_and_set_lose_nothing(zk, zk_client):
     assert not errors
     assert len(props(zk_client, "/shared")) == 80
     assert len(data) == 80  # own writes settled
+
+
+# -- ZooKeeper.update_properties: the asyncio front's, in the synchronous one ----------
+
+
+def test_update_properties_from_many_threads_loses_nothing_and_views_see_it(zk, zk_client):
+    zk_client.create("/conf", b'{"n": 0}')
+    view = zk.properties("/conf")
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def writer(i):
+        try:
+            barrier.wait()
+            for j in range(5):
+                zk.update_properties("/conf", **{f"k{i}-{j}": j})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert len(props(zk_client, "/conf")) == 31
+    assert len(view) == 31  # the session's own view has seen its writes when the call returns
+    zk.update_properties("/conf", n=1)
+    assert view["n"] == 1
+
+
+def test_update_properties_errors_and_links(zk, zk_client):
+    from zkservices import NoNode
+
+    zk_client.create("/real", b'{"a": 1}')
+    zk_client.create("/top", b'{"alias ->": "/real"}')
+    with pytest.raises(NoNode) as missing:
+        zk.update_properties("/nowhere", a=1)
+    assert missing.value.path == "/nowhere"
+    with pytest.raises(NoNode):
+        zk.update_properties("/top/alias", b=2)  # the node itself: a symbolic link is not followed
+    zk.update_properties("/top/alias", **{"b =>": ". a"})  # a property link: through links, checked
+    assert props(zk_client, "/real") == {"a": 1, "b =>": ". a"}
+    with pytest.raises(BadPropertyLink):
+        zk.update_properties("/real", **{"c =>": ". nothing"})
+    zk_client.create("/raw", b"not json")
+    with pytest.raises(ValueError, match="not a JSON object"):
+        zk.update_properties("/raw", a=1)
