@@ -366,3 +366,40 @@ def test_close_through_each_front(zk_connection_string, zk_client):
         sync.get("/s")
     asyncio.run(asyncio.wait_for(main(), 60))
     assert zk_client.get_children("/c") == [] and zk_client.get_children("/s") == []
+
+
+def test_writes_of_both_fronts_settle_the_sessions_own_views(zk, zk_client):
+    """When a write returns, the session's own views have seen it (no waiting)."""
+    zk_client.create("/sync/w", b"{}", makepath=True)
+    zk_client.create("/aio/w", b"{}", makepath=True)
+
+    def check(children, props, root):
+        return [
+            ("create", "a" in children), ("ensure_path", "b" in children), ("delete", "a" not in children),
+            ("set", props.get("x") == 1), ("update_properties", props.get("y") == 2),
+            ("ln", props.get("link ->") == root + "/w/b"), ("delete recursive", "b" not in children),
+        ]
+
+    children, props = zk.children("/sync/w"), zk.properties("/sync/w")
+    seen = []
+    for step in (lambda: zk.create("/sync/w/a"), lambda: zk.ensure_path("/sync/w/b/c"),
+                 lambda: zk.delete("/sync/w/a"), lambda: zk.set("/sync/w", b'{"x": 1}'),
+                 lambda: zk.update_properties("/sync/w", y=2), lambda: zk.ln("/sync/w/b", "/sync/w/link"),
+                 lambda: zk.delete("/sync/w/b", recursive=True)):
+        step()
+        seen.append(check(children, props, "/sync")[len(seen)])
+
+    async def main():
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        achildren, aprops = (await azk.children("/aio/w")).view, (await azk.properties("/aio/w")).view
+        aseen = []
+        for step in (lambda: azk.create("/aio/w/a"), lambda: azk.ensure_path("/aio/w/b/c"),
+                     lambda: azk.delete("/aio/w/a"), lambda: azk.set("/aio/w", b'{"x": 1}'),
+                     lambda: azk.update_properties("/aio/w", y=2), lambda: azk.ln("/aio/w/b", "/aio/w/link"),
+                     lambda: azk.delete("/aio/w/b", recursive=True)):
+            await step()
+            aseen.append(check(achildren, aprops, "/aio")[len(aseen)])
+        return aseen
+
+    assert seen == [(name, True) for name, _ in seen]
+    assert asyncio.run(asyncio.wait_for(main(), 60)) == seen
