@@ -35,7 +35,7 @@ def test_server_set_view_callbacks_and_repr(zk):
         assert seen == [[]] and servers.ready and not servers.stale and servers.holding is None
         reg = zk.register_server("/svc/providers", "10.0.0.1:80", weight=1)
         wait_for(lambda: seen[-1] == ["10.0.0.1:80"], WAIT, "the callback to see the join")
-        assert servers.providers["10.0.0.1:80"]["weight"] == 1
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 1
         assert servers.properties == {"balance": "roundrobin"}
         assert "10.0.0.1:80" in servers and len(servers) == 1
         assert repr(servers).startswith("<ServerSet /svc 1 provider(s)")
@@ -62,10 +62,10 @@ def test_session_expiry_rearms_every_watch(zk, zk_client):
     zk_client.create("/svc", b'{"balance":"first"}')
     provider(zk_client, "/svc", "10.0.0.1:80", ephemeral=False, weight=1)
     with ServerSet(zk, "/svc", min_fraction=0) as servers:
-        assert servers.providers["10.0.0.1:80"]["weight"] == 1
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 1
         expire_session(zk)
         zk_client.set("/svc/providers/10.0.0.1:80", json.dumps({"host": "10.0.0.1", "port": 80, "weight": 5}).encode())
-        wait_for(lambda: servers.providers["10.0.0.1:80"]["weight"] == 5, WAIT, "the data change after expiry")
+        wait_for(lambda: servers.providers["10.0.0.1:80"].properties["weight"] == 5, WAIT, "the data change after expiry")
         provider(zk_client, "/svc", "10.0.0.2:80", ephemeral=False)
         zk_client.set("/svc", b'{"balance":"leastconn"}')
         wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join after expiry")
@@ -135,7 +135,7 @@ def test_auth_reads_providers_behind_a_digest_acl(zk_connection_string, zk_clien
             zk_client.get_children("/svc/providers")
         with ServerSet(zk_connection_string, "/svc", auth=[ALICE], timeout=WAIT) as servers:
             assert servers.ready and sorted(servers) == ["10.0.0.1:80"]
-            assert servers.providers["10.0.0.1:80"]["weight"] == 2
+            assert servers.providers["10.0.0.1:80"].properties["weight"] == 2
             assert servers.properties == {"balance": "roundrobin"}
             owner.register_server("/svc/providers", "10.0.0.2:80", acl=alice_only)
             wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join behind the ACL")
@@ -147,7 +147,7 @@ def test_tls_session_for_a_connection_string(zk_tls, zk_tls_server):
     secure = zk_tls_server.secure_connection_string + chroot  # the TLS port only: plain TCP gets no answer
     with ServerSet(secure, "/svc", tls=zk_tls_server.tls, timeout=WAIT) as servers:
         assert servers.ready and sorted(servers) == ["10.0.0.1:80"]
-        assert servers.providers["10.0.0.1:80"]["weight"] == 3
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 3
         zk_tls.register_server("/svc/providers", "10.0.0.2:80")
         wait_for(lambda: len(servers) == 2, WAIT, "the join over TLS")
 
