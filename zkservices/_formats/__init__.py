@@ -122,5 +122,5 @@ def check_curator_siblings(directory: str, clashes: Sequence[str], siblings: Ite
         if provider is not None and provider.format == "curator":
             raise ValueError(
                 f"{directory} holds Curator instances; properties {', '.join(map(repr, clashes))} would be read "
-                "by Curator as its own fields (register with format='curator' there)"
+                "by Curator as its own fields (register with provider_format='curator' there)"
             )
