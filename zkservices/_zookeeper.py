@@ -10,7 +10,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from .errors import NoNode
-from ._formats import Format
+from ._formats import Format, provider_format_argument
 from ._types import Progress, Watch
 from ._znode.links import LINK_SUFFIX
 from ._znode.paths import Address, check_path, normalize, split
@@ -264,35 +264,41 @@ class ZooKeeper:
 
     # -- views -------------------------------------------------------------
 
-    def children(self, path: str) -> Children:
+    def children(self, path: str, *, missing_ok: bool = False) -> Children:
         """A self-updating :class:`Children` view of ``path`` (links followed).
 
-        Raises NoNode when ``path`` does not exist.  Call the view with a function
-        (or use it as a decorator) to be told of changes.
+        Raises NoNode when ``path`` does not exist, unless ``missing_ok``: then the
+        view starts empty and ``deleted``, and fills once the node is created (or a
+        link makes ``path`` resolve).  Call the view with a function (or use it as
+        a decorator) to be told of changes.
         """
-        return Children(self.core, self._viewset, path)
+        return Children(self.core, self._viewset, path, missing_ok=missing_ok)
 
-    def properties(self, path: str, watch: bool = True) -> Properties:
+    def properties(self, path: str, watch: bool = True, *, missing_ok: bool = False) -> Properties:
         """A self-updating :class:`Properties` view (``watch=False``: read once).
 
-        Raises NoNode when ``path`` does not exist.
+        Raises NoNode when ``path`` does not exist, unless ``missing_ok`` (as for
+        :meth:`children`).
         """
-        return Properties(self.core, self._viewset, path, watch=watch, written=self.registrar.written)
+        return Properties(self.core, self._viewset, path, watch=watch, written=self.registrar.written,
+                          missing_ok=missing_ok)
 
-    def providers(self, path: str) -> Providers:
-        """A self-updating :class:`Providers` view: the children of ``path`` read as
-        providers in any format (zkservices/zc.zk/Nerve, Curator, ServerSet), name →
-        :class:`~zkservices.Provider`.
+    def providers(self, path: str, *, missing_ok: bool = False) -> Providers:
+        """A self-updating :class:`Providers` view of ``path``, the providers node: its
+        children read as providers in any format (zkservices/zc.zk/Nerve, Curator,
+        ServerSet), name → :class:`~zkservices.Provider`.
 
         A child no format can read is left out (a WARNING names it once per version).
-        Raises NoNode when ``path`` does not exist.  Call the view with a function (or
-        use it as a decorator) to be told of changes.
+        Raises NoNode when ``path`` does not exist, unless ``missing_ok`` (as for
+        :meth:`children`).  Call the view with a function (or use it as a decorator)
+        to be told of changes.
         """
-        return Providers(self.core, self._viewset, path)
+        return Providers(self.core, self._viewset, path, missing_ok=missing_ok)
 
     def selector(self, path: str, strategy: str = "round-robin", *, error_threshold: int = 2,
                  down_for: float = 30.0) -> Selector:
-        """A :class:`Selector` picking among the enabled providers of ``path``.
+        """A :class:`Selector` picking among the enabled providers below ``path``, the
+        providers node.
 
         :param strategy: ``"round-robin"``, ``"random"``, ``"sticky"`` or ``"least-loaded"``.
         :param error_threshold: errors within ``down_for`` seconds that take a provider
@@ -316,18 +322,20 @@ class ZooKeeper:
     # -- registration --------------------------------------------------------
 
     def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None, *,
-                        format: str | Format = "zkservices", **properties: Any) -> Registration:
-        """Register this server as an ephemeral provider node below ``path``.
+                        provider_format: str | Format | None = None, **properties: Any) -> Registration:
+        """Register this server as an ephemeral provider node below ``path``, the
+        providers node (as in zc.zk: ``zk.register_server("/fooservice/providers", addr)``).
 
         ``address`` is ``"host:port"``, ``(host, port)``, ``":port"`` or a port number;
         without a host, one node per address of this machine.  ``path`` and its missing
         parents are created (links followed).  The node comes back after a session loss
         with its current data.  Returns a :class:`Registration`.
 
-        ``format`` (keyword-only, never stored) chooses the node written:
+        ``provider_format`` (keyword-only, never stored) chooses the node written
+        (``format=`` is its deprecated spelling, still accepted with a DeprecationWarning):
 
-        - ``"zkservices"``: a ``host:port`` child holding ``properties`` plus ``host``,
-          ``port`` and ``pid`` (zc.zk's and Nerve's readers understand it);
+        - ``"zkservices"`` (the default): a ``host:port`` child holding ``properties`` plus
+          ``host``, ``port`` and ``pid`` (zc.zk's and Nerve's readers understand it);
         - ``"curator"`` or a :class:`~zkservices.CuratorFormat` (payload class, sslPort,
           URI spec, service type, instance ID): a Curator service instance
           ``path/ID`` as Curator writes it, named after the last segment of ``path``,
@@ -338,14 +346,16 @@ class ZooKeeper:
           Registration's ``names`` and ``paths`` follow).
 
         Raises ValueError for a bad address, format or properties (nothing is written),
-        ValueTooLarge, InvalidPath.
+        TypeError for both ``provider_format`` and ``format``, ValueTooLarge, InvalidPath.
         """
-        return self.registrar.register(path, address, acl=acl, properties=properties, format=format)
+        provider_format = provider_format_argument(provider_format, properties)
+        return self.registrar.register(path, address, acl=acl, properties=properties, format=provider_format)
 
     register = register_server
 
     def unregister(self, path: str, address: Address) -> None:
-        """Remove a registration made by this session (same address forms as register)."""
+        """Remove a registration made by this session below the providers node ``path``
+        (same address forms as :meth:`register_server`)."""
         self.registrar.unregister(path, address)
 
     # -- trees ---------------------------------------------------------------

@@ -47,7 +47,7 @@ from ._aio.nodes import AsyncNodes
 from ._aio.ops import AsyncOps, has_links
 from ._aio.registering import AsyncRegistrar
 from ._aio.views import AsyncChildren, AsyncProperties, AsyncProviders
-from ._formats import Format
+from ._formats import Format, provider_format_argument
 from ._session import Registration, Selector
 from ._session.retry import authorized
 from ._session.tls import TLS
@@ -334,20 +334,23 @@ class AsyncZooKeeper:
     # -- registration --------------------------------------------------------------
 
     async def register_server(self, path: str, address: Address, acl: Sequence[Any] | None = None, *,
-                              format: str | Format = "zkservices", **properties: Any) -> Registration:
-        """Register this server below ``path`` (see :meth:`zkservices.ZooKeeper.register_server`),
-        every round trip awaited on the loop.
+                              provider_format: str | Format | None = None, **properties: Any) -> Registration:
+        """Register this server below ``path``, the providers node (see
+        :meth:`zkservices.ZooKeeper.register_server`; ``format=`` is the deprecated
+        spelling of ``provider_format=``), every round trip awaited on the loop.
 
         The registration is the session's like any other: restored after a session
         loss, removed by :meth:`unregister` (or by ``Registration.unregister()``,
         which blocks: from a coroutine prefer :meth:`unregister_registration`).
 
         :raises ValueError: a bad address, format or properties (nothing is written).
+        :raises TypeError: both ``provider_format`` and ``format`` were given.
         :raises ValueTooLarge: the node's data is too large.
         :raises InvalidPath: ``path`` is not a valid path.
         :raises NotAuthorized: ZooKeeper refuses a create.
         """
-        return await self._registrar.register(path, address, acl=acl, properties=properties, format=format)
+        provider_format = provider_format_argument(provider_format, properties)
+        return await self._registrar.register(path, address, acl=acl, properties=properties, format=provider_format)
 
     async def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session (as :meth:`zkservices.ZooKeeper.unregister`).

@@ -100,8 +100,8 @@ def test_feed_providers_dot_renders_a_curator_and_a_serverset_directory_with_the
     """``feed --providers .``: the service node's own children are the providers, in
     Curator's and ServerSet's formats; the shipped HAProxy template renders them unchanged
     (weight from the Curator payload), a disabled ServerSet member is left out."""
-    zk.register_server("/services/orders", "10.0.0.7:8080", format="curator", weight=3)
-    zk.register_server("/aurora/web", "10.0.0.3:31337", format="serverset", shard=0)
+    zk.register_server("/services/orders", "10.0.0.7:8080", provider_format="curator", weight=3)
+    zk.register_server("/aurora/web", "10.0.0.3:31337", provider_format="serverset", shard=0)
     zk.create("/aurora/web/member_0000000099",
               b'{"serviceEndpoint": {"host": "10.0.0.4", "port": 31338}, "status": "STOPPING"}')
     command = [sys.executable, "-m", "zkservices", "-z", zk_connection_string, "feed", "--template", "haproxy",

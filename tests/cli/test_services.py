@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from _util import wait_for
 
 WAIT = 30.0
@@ -128,10 +130,11 @@ def test_register_exits_promptly_on_sigterm_while_zookeeper_is_frozen(zk_server,
     wait_for(lambda: zk_client.exists("/svc/10.0.0.1:80") is None, WAIT, "the node gone with its session")
 
 
-def test_register_format_curator_writes_a_curator_instance(zk_connection_string, zk_client):
+@pytest.mark.parametrize("option", ["--provider-format", "--format"])  # --format: deprecated, hidden
+def test_register_format_curator_writes_a_curator_instance(zk_connection_string, zk_client, option):
     import json as json_module
 
-    process = start_register("-z", zk_connection_string, "register", "--format", "curator", "/services/orders",
+    process = start_register("-z", zk_connection_string, "register", option, "curator", "/services/orders",
                              "10.0.0.7:8080", "weight=3")
     try:
         line = process.stdout.readline().strip()
@@ -142,10 +145,23 @@ def test_register_format_curator_writes_a_curator_instance(zk_connection_string,
         assert data["payload"] == {"@class": "java.util.LinkedHashMap", "weight": 3}
         assert "format" not in data["payload"]
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=WAIT)
+        _, stderr = process.communicate(timeout=WAIT)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 0
     assert zk_client.get_children("/services/orders") == []
+    assert ("--format is deprecated; use --provider-format" in stderr) == (option == "--format"), stderr
+
+
+def test_register_help_names_the_providers_node_and_hides_format():
+    result = subprocess.run([sys.executable, "-m", "zkservices", "register", "--help"], capture_output=True,
+                            text=True, timeout=WAIT)
+    assert result.returncode == 0, result.stderr
+    assert "the providers node" in result.stdout and "--provider-format" in result.stdout
+    assert "--format" not in result.stdout.replace("--provider-format", "")
+    both = subprocess.run([sys.executable, "-m", "zkservices", "-z", "127.0.0.1:1", "register", "--format", "curator",
+                           "--provider-format", "curator", "/svc", "10.0.0.1:80"], capture_output=True, text=True,
+                          timeout=WAIT)
+    assert both.returncode == 2 and "--provider-format only" in both.stderr

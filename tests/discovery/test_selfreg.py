@@ -8,6 +8,7 @@ recorded (``on_change``, the ``zkservices.selfreg`` log) and compared exactly.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -244,3 +245,22 @@ def test_close_unregisters_and_ends_every_thread(zk, zk_client):
     hreg.close()  # idempotent
     with pytest.raises(RuntimeError):
         hreg.start()
+
+
+def test_provider_format_and_its_deprecated_spelling(zk, zk_client):
+    check = CommandCheck(["true"])
+    with zkservices.HealthCheckedRegistration(zk, "/fmt", "10.0.0.1:80", check=check, provider_format="serverset",
+                                              **FAST) as hreg:
+        wait_for(lambda: hreg.registered, WAIT, "registered")
+        assert hreg.provider_format == "serverset" and hreg.paths[0].startswith("/fmt/member_")
+    with pytest.warns(DeprecationWarning, match="format= is deprecated; use provider_format=") as caught:
+        old = zkservices.HealthCheckedRegistration(zk, "/fmt", "10.0.0.2:80", check=check, format="curator", **FAST)
+    assert caught[0].filename == __file__
+    assert old.provider_format == "curator"
+    with pytest.warns(DeprecationWarning, match="HealthCheckedRegistration.format is deprecated"):
+        assert old.format == "curator"
+    with old:
+        wait_for(lambda: old.registered, WAIT, "registered")
+        assert json.loads(zk_client.get(old.paths[0])[0])["address"] == "10.0.0.2"  # a Curator instance
+    with pytest.raises(TypeError, match="provider_format= only"):
+        zkservices.HealthCheckedRegistration(zk, "/fmt", "10.0.0.3:80", provider_format="curator", format="curator")

@@ -35,7 +35,7 @@ def test_server_set_view_callbacks_and_repr(zk):
         assert seen == [[]] and servers.ready and not servers.stale and servers.holding is None
         reg = zk.register_server("/svc/providers", "10.0.0.1:80", weight=1)
         wait_for(lambda: seen[-1] == ["10.0.0.1:80"], WAIT, "the callback to see the join")
-        assert servers.providers["10.0.0.1:80"]["weight"] == 1
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 1
         assert servers.properties == {"balance": "roundrobin"}
         assert "10.0.0.1:80" in servers and len(servers) == 1
         assert repr(servers).startswith("<ServerSet /svc 1 provider(s)")
@@ -62,10 +62,10 @@ def test_session_expiry_rearms_every_watch(zk, zk_client):
     zk_client.create("/svc", b'{"balance":"first"}')
     provider(zk_client, "/svc", "10.0.0.1:80", ephemeral=False, weight=1)
     with ServerSet(zk, "/svc", min_fraction=0) as servers:
-        assert servers.providers["10.0.0.1:80"]["weight"] == 1
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 1
         expire_session(zk)
         zk_client.set("/svc/providers/10.0.0.1:80", json.dumps({"host": "10.0.0.1", "port": 80, "weight": 5}).encode())
-        wait_for(lambda: servers.providers["10.0.0.1:80"]["weight"] == 5, WAIT, "the data change after expiry")
+        wait_for(lambda: servers.providers["10.0.0.1:80"].properties["weight"] == 5, WAIT, "the data change after expiry")
         provider(zk_client, "/svc", "10.0.0.2:80", ephemeral=False)
         zk_client.set("/svc", b'{"balance":"leastconn"}')
         wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join after expiry")
@@ -135,7 +135,7 @@ def test_auth_reads_providers_behind_a_digest_acl(zk_connection_string, zk_clien
             zk_client.get_children("/svc/providers")
         with ServerSet(zk_connection_string, "/svc", auth=[ALICE], timeout=WAIT) as servers:
             assert servers.ready and sorted(servers) == ["10.0.0.1:80"]
-            assert servers.providers["10.0.0.1:80"]["weight"] == 2
+            assert servers.providers["10.0.0.1:80"].properties["weight"] == 2
             assert servers.properties == {"balance": "roundrobin"}
             owner.register_server("/svc/providers", "10.0.0.2:80", acl=alice_only)
             wait_for(lambda: sorted(servers) == ["10.0.0.1:80", "10.0.0.2:80"], WAIT, "the join behind the ACL")
@@ -147,7 +147,7 @@ def test_tls_session_for_a_connection_string(zk_tls, zk_tls_server):
     secure = zk_tls_server.secure_connection_string + chroot  # the TLS port only: plain TCP gets no answer
     with ServerSet(secure, "/svc", tls=zk_tls_server.tls, timeout=WAIT) as servers:
         assert servers.ready and sorted(servers) == ["10.0.0.1:80"]
-        assert servers.providers["10.0.0.1:80"]["weight"] == 3
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 3
         zk_tls.register_server("/svc/providers", "10.0.0.2:80")
         wait_for(lambda: len(servers) == 2, WAIT, "the join over TLS")
 
@@ -156,3 +156,74 @@ def test_tls_session_for_a_connection_string(zk_tls, zk_tls_server):
 def test_auth_and_tls_need_a_connection_string(zk, option):
     with pytest.raises(ValueError, match="connection string"):
         ServerSet(zk, "/svc", start=False, **option)
+
+
+# -- the vocabulary: service, providers_path; the deprecated spellings ----------------
+
+
+def test_service_and_its_deprecated_spellings(zk):
+    zk.register_server("/svc/providers", "10.0.0.1:80")
+    with ServerSet(zk, "/svc") as servers:
+        assert servers.service == "/svc" and servers.providers_path == "/svc/providers"
+        with pytest.warns(DeprecationWarning, match=r"ServerSet.path is deprecated; use service") as caught:
+            assert servers.path == "/svc"
+        assert caught[0].filename == __file__
+    with pytest.warns(DeprecationWarning, match="service_path= is deprecated; use service=") as caught:
+        old = ServerSet(zk, service_path="/svc", providers=".", start=False)
+    assert caught[0].filename == __file__
+    assert old.service == "/svc" and old.providers_path == "/svc"
+    with pytest.raises(TypeError, match="service= only"):
+        ServerSet(zk, "/svc", service_path="/svc", start=False)
+    with pytest.raises(TypeError, match="needs the service node"):
+        ServerSet(zk, start=False)
+
+
+# -- the session's views: nodes missing, links dangling, no watches of its own ---------
+
+
+def test_service_behind_a_dangling_link_is_followed_once_it_resolves(zk, zk_client):
+    """/svc is a link to /real/svc, which does not exist yet: empty, then followed."""
+    zk_client.create("/real", b"{}")
+    zk.ln("/real/svc", "/svc")
+    seen = []
+    with ServerSet(zk, "/svc", min_fraction=0) as servers:
+        servers(lambda s: seen.append(sorted(s)))
+        assert servers.ready and len(servers) == 0 and servers.properties == {} and not servers.stale
+        zk_client.create("/real/svc", b'{"balance":"first"}')
+        provider(zk_client, "/real/svc", "10.0.0.1:80", weight=4)
+        wait_for(lambda: seen[-1] == ["10.0.0.1:80"], WAIT, "the providers behind the link once it resolves")
+        assert servers.properties == {"balance": "first"}
+        assert servers.providers["10.0.0.1:80"].properties["weight"] == 4
+        # the target goes and the link is re-targeted: the set follows the new target
+        zk_client.create("/other/providers/10.0.0.2:80", b'{"host":"10.0.0.2","port":80}', makepath=True)
+        zk_client.set("/other", b'{"balance":"leastconn"}')
+        zk_client.delete("/real/svc", recursive=True)
+        zk.ln("/other", "/svc")
+        wait_for(lambda: seen[-1] == ["10.0.0.2:80"], WAIT, "the set behind the re-targeted link")
+        wait_for(lambda: servers.properties == {"balance": "leastconn"}, WAIT, "the new target's properties")
+
+
+def test_service_deleted_and_created_again(zk, zk_client):
+    provider(zk_client, "/svc", "10.0.0.1:80", ephemeral=False)
+    with ServerSet(zk, "/svc", min_fraction=0) as servers:
+        assert sorted(servers) == ["10.0.0.1:80"]
+        zk_client.delete("/svc", recursive=True)
+        wait_for(lambda: len(servers) == 0, WAIT, "the set to empty with the service gone")
+        provider(zk_client, "/svc", "10.0.0.3:80", ephemeral=False)
+        wait_for(lambda: sorted(servers) == ["10.0.0.3:80"], WAIT, "the service created again")
+
+
+def test_providers_are_the_views_provider_records(zk, zk_client):
+    """ServerSet.providers holds the very records zk.providers() gives, less the disabled ones."""
+    zk.register_server("/svc/providers", "10.0.0.1:80", weight=2)
+    zk.register_server("/svc/providers", "10.0.0.2:80", provider_format="serverset")
+    view = zk.providers("/svc/providers")
+    with ServerSet(zk, "/svc") as servers:
+        assert servers.providers == dict(view) and len(servers) == 2
+        member = next(name for name in view if name.startswith("member_"))
+        data = json.loads(zk_client.get(f"/svc/providers/{member}")[0])
+        zk_client.set(f"/svc/providers/{member}", json.dumps({**data, "status": "STOPPING"}).encode())
+        wait_for(lambda: member not in servers, WAIT, "the disabled member to leave")
+        assert member in view and not view[member].enabled
+        assert servers.providers == {"10.0.0.1:80": view["10.0.0.1:80"]}
+    view.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zkservices
 from zkservices._feed import provider_entry, service_entry
 
 from _feedutil import context
@@ -40,3 +41,16 @@ def test_build_context_sorts_providers_and_names_services():
     # a list of entries is accepted too, and sorted
     entries = [provider_entry("b:2", {}), provider_entry("a:1", {})]
     assert [p["name"] for p in service_entry("/s", {}, entries)["providers"]] == ["a:1", "b:2"]
+
+
+def test_provider_entry_from_a_provider_record():
+    """ServerSet.providers holds Provider records: each becomes the entry its node's data gave."""
+    zk_node = zkservices.Provider("10.0.0.1:80", "10.0.0.1", 80, {"weight": 2, "pid": 7})
+    assert provider_entry("10.0.0.1:80", zk_node) == provider_entry(
+        "10.0.0.1:80", {"weight": 2, "pid": 7, "host": "10.0.0.1", "port": 80})
+    curator = zkservices.Provider("c1", "10.0.0.7", 8080, {"weight": 3}, "curator")
+    entry = provider_entry("c1", curator)
+    assert (entry["address"], entry["properties"]) == ("10.0.0.7:8080", {"host": "10.0.0.7", "port": 8080, "weight": 3})
+    assert list(entry["properties"]) == ["host", "port", "weight"]
+    entries = service_entry("/svc", {}, {"c1": curator, "10.0.0.1:80": zk_node})["providers"]
+    assert [e["name"] for e in entries] == ["10.0.0.1:80", "c1"]

@@ -239,6 +239,21 @@ def test_outage_keeps_last_good_set_snapshot_start_and_convergence(zk_server, zk
         stop(survivor)
 
 
+def test_services_and_their_deprecated_spellings():
+    feed = Feed("127.0.0.1:1", ["/a", "/b"], template_text=TEMPLATE, dry_run=True)  # starts nothing
+    assert feed.services == ["/a", "/b"] and "/a /b" in repr(feed)
+    with pytest.warns(DeprecationWarning, match="Feed.service_paths is deprecated; use services") as caught:
+        assert feed.service_paths == ["/a", "/b"]
+    assert caught[0].filename == __file__
+    with pytest.warns(DeprecationWarning, match="service_paths= is deprecated; use services=") as caught:
+        old = Feed("127.0.0.1:1", service_paths="/a", template_text=TEMPLATE, dry_run=True)
+    assert caught[0].filename == __file__ and old.services == ["/a"]
+    with pytest.raises(TypeError, match="services= only"):
+        Feed("127.0.0.1:1", "/a", service_paths="/a", template_text=TEMPLATE, dry_run=True)
+    with pytest.raises(TypeError, match="needs the service nodes"):
+        Feed("127.0.0.1:1", template_text=TEMPLATE, dry_run=True)
+
+
 def test_start_while_down_without_snapshot_writes_nothing_and_once_fails(tmp_path):
     # a port nobody listens on: ZooKeeper is "down" for good
     import socket

@@ -140,7 +140,7 @@ def test_bytes_match_curator_for_any_payload(curator):
 def test_curator_lists_and_watches_what_python_registers(zk, curator):
     assert curator.ask("watch orders") == "ok"
     options = CuratorFormat(ssl_port=9443, uri_spec="{scheme}://{address}:{port}/api")
-    reg = zk.register_server("/services/orders", "10.0.0.8:9090", format=options, weight=2, tags=["a", "b"])
+    reg = zk.register_server("/services/orders", "10.0.0.8:9090", provider_format=options, weight=2, tags=["a", "b"])
     (instance,) = curator.instances("list orders")
     assert instance["id"] == reg.names[0] and instance["name"] == "orders"
     assert (instance["address"], instance["port"], instance["sslPort"]) == ("10.0.0.8", 9090, 9443)
@@ -163,14 +163,14 @@ def test_curator_lists_and_watches_what_python_registers(zk, curator):
 def test_curator_parses_everything_zkservices_writes_into_its_directory(zk, zk_client, curator):
     assert curator.ask('register orders j1 10.0.0.7 8080 {"weight":1}') == "ok"
     regs = [
-        zk.register_server("/services/orders", "10.0.0.1:80", format="curator"),
-        zk.register_server("/services/orders", "10.0.0.2:80", format="curator", text="h\u00e9\U0001F600\u0001",
+        zk.register_server("/services/orders", "10.0.0.1:80", provider_format="curator"),
+        zk.register_server("/services/orders", "10.0.0.2:80", provider_format="curator", text="h\u00e9\U0001F600\u0001",
                            f=1.5e-7, big=2**62, nested={"@class": "x", "l": [None, {}]}),
-        zk.register_server("/services/orders", "[::1]:80", format=CuratorFormat(
+        zk.register_server("/services/orders", "[::1]:80", provider_format=CuratorFormat(
             service_type="STATIC", instance_id="static-1", uri_spec="{scheme}://{address}:{port}",
             payload_class="java.util.HashMap")),
         zk.register_server("/services/orders", "10.0.0.3:80", weight=2, zone="eu"),  # zkservices' own
-        zk.register_server("/services/orders", "10.0.0.4:80", format="serverset", shard=1, zone="eu"),
+        zk.register_server("/services/orders", "10.0.0.4:80", provider_format="serverset", shard=1, zone="eu"),
     ]
     children = zk_client.get_children("/services/orders")
     listed = curator.instances("list orders")  # one unparsable sibling would fail this

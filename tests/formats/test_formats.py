@@ -275,3 +275,43 @@ def test_mixed_directory_with_garbage_siblings():
     found = {name: p.format for name, data in children.items() if (p := read_provider(name, data))}
     assert found == {"10.0.0.1:80": "zkservices", "3e1c3e6e-2f1a-4bd7-9a43-6c2e93fa4f1b": "curator",
                      "member_0000000007": "serverset"}
+
+
+def test_provider_records_for_feeds_and_snapshots():
+    from zkservices._formats import provider_from_record, provider_record
+
+    zk_node = read_provider("10.0.0.1:80", b'{"weight":2,"pid":7,"host":"10.0.0.1","port":80}')
+    assert provider_record(zk_node) == {"weight": 2, "pid": 7, "host": "10.0.0.1", "port": 80}  # the data
+    member = read_provider("member_0000000001", b'{"serviceEndpoint":{"host":"10.0.0.3","port":31337},"shard":1}')
+    record = provider_record(member)
+    assert record == {"host": "10.0.0.3", "port": 31337, "status": "ALIVE", "additionalEndpoints": {}, "shard": 1}
+    back = provider_from_record("member_0000000001", record)  # read back as a zkservices node of that data
+    assert (back.host, back.port, dict(back.properties)) == ("10.0.0.3", 31337, dict(member.properties))
+    assert provider_from_record("junk", {"weight": 1}) is None
+
+
+@pytest.mark.parametrize("name, data, why", [
+    ("10.0.0.1:80", b'{"host": "10.0.0.1", "port": "80x"}', "port '80x' is not an integer"),
+    ("10.0.0.1:80", b'{"host": "10.0.0.1", "port": 0}', "port 0 is not between 1 and 65535"),
+    ("10.0.0.1:80", b'{"host": "10.0.0.1", "port": "70000"}', "port 70000 is not between 1 and 65535"),
+    ("x", b'{"host": "", "port": 80}', "host '' is not a hostname or IP address"),
+    ("junk", b"{not json", "not a provider node any format can read"),
+    ("member_0000000001", b'{"status": "ALIVE"}', "not a provider node any format can read"),
+])
+def test_unreadable_reason(name, data, why):
+    from zkservices._formats import unreadable_reason
+
+    assert read_provider(name, data) is None
+    assert unreadable_reason(name, data) == why
+
+
+def test_provider_format_argument():
+    from zkservices._formats import provider_format_argument
+
+    assert provider_format_argument(None, {}) == "zkservices"
+    properties = {"format": "curator", "weight": 1}
+    with pytest.warns(DeprecationWarning, match="format= is deprecated; use provider_format="):
+        assert provider_format_argument(None, properties) == "curator"
+    assert properties == {"weight": 1}  # never a property
+    with pytest.raises(TypeError):
+        provider_format_argument("serverset", {"format": "curator"})

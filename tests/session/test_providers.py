@@ -97,8 +97,8 @@ def test_disabled_providers(zk, zk_client):
 
 
 def test_follows_registrations_across_expiry(zk, zk_client):
-    curator = zk.register_server("/svc/e", "10.0.0.7:8080", format="curator", weight=1)
-    member = zk.register_server("/svc/e", "10.0.0.3:80", format="serverset", shard=0)
+    curator = zk.register_server("/svc/e", "10.0.0.7:8080", provider_format="curator", weight=1)
+    member = zk.register_server("/svc/e", "10.0.0.3:80", provider_format="serverset", shard=0)
     view = zk.providers("/svc/e")
     assert set(view) == set(curator.names + member.names)
     old_member = member.names[0]
@@ -124,3 +124,44 @@ def test_deleted_node_and_missing_path(zk, zk_client):
     zk_client.create("/svc/gone/10.0.0.2:2", b"", makepath=True)
     wait_for(lambda: list(view) == ["10.0.0.2:2"], what="the node comes back")
     assert "Providers /svc/gone" in repr(view)
+
+
+def test_missing_ok_waits_for_the_node_and_for_a_dangling_link(zk, zk_client):
+    view = zk.providers("/svc/later", missing_ok=True)
+    assert view.deleted and len(view) == 0 and "deleted" in repr(view)
+    calls = []
+    view(lambda *args: calls.append(args))
+    zk_client.create("/svc/later/10.0.0.1:1", b"", makepath=True)
+    wait_for(lambda: list(view) == ["10.0.0.1:1"] and not view.deleted and len(calls[-1]) == 2,
+             what="the node created")
+    # a link whose target does not exist yet: followed once the target is created
+    zk_client.create("/target", b"{}")
+    zk.ln("/target/providers", "/svc/alias")
+    linked = zk.children("/svc/alias", missing_ok=True)
+    properties = zk.properties("/svc/alias", missing_ok=True)
+    assert linked.deleted and properties.deleted and dict(properties) == {}
+    zk_client.create("/target/providers", b'{"a": 1}')
+    zk_client.create("/target/providers/10.0.0.2:2", b"")
+    wait_for(lambda: list(linked) == ["10.0.0.2:2"] and linked.real_path == "/target/providers",
+             what="the view behind the link")
+    wait_for(lambda: dict(properties) == {"a": 1}, what="the properties behind the link")
+    with pytest.raises(zkservices.NoNode):  # without missing_ok, as before
+        zk.properties("/svc/none")
+    for v in (view, linked, properties):
+        v.close()
+
+
+def test_warning_says_why_a_node_is_left_out(zk, zk_client, caplog):
+    caplog.set_level(logging.WARNING, logger="zkservices.providers")
+    zk_client.create("/svc/why/10.0.0.1:80", b'{"host": "10.0.0.1", "port": 70000}', makepath=True)
+    zk_client.create("/svc/why/x", b'{"host": ["x"], "port": 80}')
+    zk_client.create("/svc/why/y", b"junk")
+    view = zk.providers("/svc/why")
+    assert len(view) == 0
+    messages = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert [m.split(" (data ")[0] for m in messages] == [
+        "providers /svc/why: /svc/why/10.0.0.1:80 left out: port 70000 is not between 1 and 65535",
+        "providers /svc/why: /svc/why/x left out: host ['x'] is not a hostname or IP address",
+        "providers /svc/why: /svc/why/y left out: not a provider node any format can read",
+    ]
+    view.close()

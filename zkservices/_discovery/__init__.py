@@ -1,8 +1,9 @@
 """Service discovery on top of the session: server sets, health checks, self-registration.
 
 - :mod:`.serverset` -- :class:`ServerSet`, the protected view of one service,
-  built from :mod:`.reader` (the ZooKeeper side), :mod:`.guard` (what is
-  published, the shrink guard) and :mod:`.snapshot` (the last-known-good file);
+  built from :mod:`.serviceviews` (the ZooKeeper side: the session's views of
+  the service), :mod:`.guard` (what is published, the shrink guard) and
+  :mod:`.snapshot` (the last-known-good file);
 - :mod:`.connect` -- :class:`BackgroundConnection`, a session opened by a
   thread that keeps trying;
 - :mod:`.checks` -- :class:`TcpCheck`, :class:`HttpCheck`, :class:`CommandCheck`;

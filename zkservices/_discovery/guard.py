@@ -36,7 +36,7 @@ def shrink_refused(new: int, last: int, *, min_fraction: float, force: bool) -> 
 class PublishedSet:
     """The published state of one service (see the module documentation).
 
-    :param name: the service path, for log messages.
+    :param name: the service node, for log messages.
     :param min_fraction, force: the shrink guard.
     :param snapshot_entry: the snapshot's entry for the service (the guard's
         baseline, and what :meth:`use_snapshot` serves), or ``None``.
@@ -54,7 +54,7 @@ class PublishedSet:
         self.force = force
         self.snapshot_entry = snapshot_entry
         self.properties: dict[str, Any] = {}
-        self.providers: dict[str, dict] = {}
+        self.providers: dict[str, Any] = {}  # name -> Provider (or any record: compared by value)
         self.ready = threading.Event()
         self.fresh = False
         self.from_snapshot = False
@@ -88,12 +88,12 @@ class PublishedSet:
         if entry is None or self.ready.is_set():
             return False
         self.properties = dict(entry["properties"])
-        self.providers = {name: dict(data) for name, data in entry["providers"].items()}
+        self.providers = dict(entry["providers"])
         self.from_snapshot = True
         self.ready.set()
         return True
 
-    def offer(self, properties: dict[str, Any], providers: dict[str, dict]) -> bool:
+    def offer(self, properties: dict[str, Any], providers: dict[str, Any]) -> bool:
         """Publish a set read in full from ZooKeeper, unless the shrink guard refuses its providers.
 
         The properties are published either way.  Returns whether a set was
@@ -112,7 +112,7 @@ class PublishedSet:
             self.refused = (new, last)
             if not self.ready.is_set() and self.snapshot_entry is not None:
                 # the snapshot is the last good set
-                self.providers = {n: dict(d) for n, d in self.snapshot_entry["providers"].items()}
+                self.providers = dict(self.snapshot_entry["providers"])
                 self.from_snapshot = True
             self.properties = properties
             self.fresh = True

@@ -33,7 +33,8 @@ Decisions:
 - **Closing** removes the node at once: :meth:`close` makes the ZooKeeper
   thread unregister before it waits for a check in progress to end.
 - The option names (``check``, ``interval``, ``timeout``, ``rise``, ``fall``,
-  ``acl``, ``on_change``) cannot be used as property names.
+  ``acl``, ``on_change``, ``provider_format``, and ``format``, its deprecated
+  spelling) cannot be used as property names.
 
 Everything is logged under ``zkservices.selfreg``: INFO for each registration
 and removal, with the reason (``healthy: HTTP 200``, ``unhealthy: connect to
@@ -44,8 +45,10 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from typing import Any, Callable, Sequence
 
+from .._formats import Format, provider_format_argument
 from .._os import UNTIL_WOKEN, BackgroundLoop
 from .._session import Registration
 from .._zookeeper import ZooKeeper
@@ -67,10 +70,11 @@ _MAX_RETRY = 5.0
 
 
 class HealthCheckedRegistration:
-    """Keep ``address`` registered under ``path`` while ``check`` passes.
+    """Keep ``address`` registered under ``path``, the providers node, while ``check`` passes.
 
     :param zk: the session to register in (left open).
-    :param path: the service's providers node; the server's node is ``path/host:port``.
+    :param path: the providers node (as for ``register_server``); the server's node
+        is ``path/host:port`` (in the default provider format).
     :param address: as for ``register_server`` (``'host:port'``, ``(host, port)``,
         a blank host for every local address).
     :param check: any object with ``check(timeout) -> (ok, reason)``
@@ -83,12 +87,14 @@ class HealthCheckedRegistration:
     :param on_change: ``on_change(registered, reason, paths)``, called from the
         ZooKeeper thread after each registration and removal (the one
         :meth:`close` makes included); an exception it raises is logged.
-    :param format: the node's format, as for ``register_server`` (``"zkservices"``,
-        ``"curator"``, ``"serverset"`` or a format object); never a property.
+    :param provider_format: the node's format, as for ``register_server``
+        (``"zkservices"``, the default, ``"curator"``, ``"serverset"`` or a format
+        object); never a property.  ``format=`` is its deprecated spelling (a
+        DeprecationWarning).
     :param properties: the node's data, as for ``register_server``.
 
-    Bad arguments raise :class:`ValueError` (or :class:`TypeError`) here, not
-    later on a thread.
+    Bad arguments raise :class:`ValueError` (or :class:`TypeError`, also for both
+    ``provider_format`` and ``format``) here, not later on a thread.
 
     Lifecycle: the constructor starts nothing; :meth:`start` starts the
     monitor's thread and the ZooKeeper thread; :meth:`close` (or
@@ -109,9 +115,10 @@ class HealthCheckedRegistration:
         fall: int = 3,
         acl: Sequence[Any] | None = None,
         on_change: RegistrationChangeCallback | None = None,
-        format: Any = "zkservices",
+        provider_format: str | Format | None = None,
         **properties: Any,
     ) -> None:
+        provider_format = provider_format_argument(provider_format, properties)
         check_path(path)
         host, port = parse_address(address)
         # fail now, not on the ZooKeeper thread, on values that cannot be stored
@@ -121,7 +128,7 @@ class HealthCheckedRegistration:
         self.address = format_address(host, port)
         self.properties: dict[str, Any] = dict(properties)
         self.acl = list(acl) if acl is not None else None
-        self.format = format
+        self.provider_format = provider_format
         self.on_change = on_change
         self.check = check if check is not None else TcpCheck(host or "127.0.0.1", port)
         self._host = host
@@ -145,6 +152,13 @@ class HealthCheckedRegistration:
         self._delay = 0.0  # before retrying a failed ZooKeeper call
 
     # -- state -----------------------------------------------------------------
+
+    @property
+    def format(self) -> str | Format:
+        """Deprecated: :attr:`provider_format`."""
+        warnings.warn("HealthCheckedRegistration.format is deprecated; use provider_format",
+                      DeprecationWarning, stacklevel=2)
+        return self.provider_format
 
     @property
     def healthy(self) -> bool | None:
@@ -273,7 +287,8 @@ class HealthCheckedRegistration:
 
     def _register(self, reason: str) -> None:
         registration = self.zk.register_server(
-            self.path, (self._host, self._port), acl=self.acl, format=self.format, **self.properties
+            self.path, (self._host, self._port), acl=self.acl, provider_format=self.provider_format,
+            **self.properties
         )
         with self._cond:
             self._registration = registration

@@ -1,32 +1,35 @@
 """Protected, self-updating server sets: :class:`ServerSet` (its docstring says it all).
 
-The parts: :mod:`.reader` reads ZooKeeper, :mod:`.guard` decides what is
-published (the shrink guard), :mod:`.snapshot` keeps the last-known-good file,
-:mod:`.connect` opens the session for a connection string.
+A ServerSet is the session's views of one service (:mod:`.serviceviews`: a
+``Properties`` view of the service node, a ``Providers`` view of its providers node)
+plus what it publishes: :mod:`.guard` decides it (the shrink guard), :mod:`.snapshot`
+keeps the last-known-good file, :mod:`.connect` opens the session for a connection
+string.  It sets no watches of its own: the views follow the nodes (through links,
+creation, deletion, session loss), and their callbacks wake the ServerSet's thread.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from kazoo.exceptions import ConnectionClosedError
 from kazoo.protocol.states import KazooState
 
-from .._os import BackgroundLoop, PathLike
+from .._deprecation import renamed_argument, renamed_attribute
+from .._formats import Provider
+from .._os import UNTIL_WOKEN, BackgroundLoop, PathLike
 from .._zookeeper import ZooKeeper
 from .._session.retry import TRANSIENT
-from .._session.callbacks import Callback
 from .._session.tls import TLSOption
 from .._znode.paths import check_path, join
-from ..errors import CancelWatch
 from .connect import BackgroundConnection
 from .guard import PublishedSet
-from .reader import ServiceReader
-from .snapshot import load_snapshot, save_snapshot
+from .serviceviews import ServiceViews
+from .subscribers import Subscribers
+from .snapshot import load_snapshot, save_snapshot, snapshot_providers, snapshot_records
 
 __all__ = ["ServerSet", "DEFAULT_MIN_FRACTION"]
 
@@ -36,20 +39,18 @@ log = logging.getLogger("zkservices.serverset")
 #: last published.
 DEFAULT_MIN_FRACTION = 0.5
 
-#: Seconds between attempts to attach to service nodes that do not exist and
-#: cannot be watched directly (e.g. behind a dangling symbolic link).
-_REATTACH_INTERVAL = 5.0
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ServerSet:
     """A protected, self-updating view of one service: its properties and its providers.
 
-    It watches the service node's properties and the registered servers below
-    its ``providers`` child (each provider node's data too, so a changed
-    ``weight`` is seen).  What it *publishes* -- :attr:`providers`,
-    :attr:`properties` and what callbacks see -- is protected against
+    It follows the service node's properties and the providers below its
+    ``providers`` node, in any format (zkservices/zc.zk/Nerve, Curator, ServerSet),
+    through the session's own views (``zk.properties(service)`` and
+    ``zk.providers(...)``: each provider node's data too, so a changed ``weight`` is
+    seen).  What it *publishes* -- :attr:`providers`, :attr:`properties` and what
+    callbacks see -- leaves out disabled providers and is protected against
     ZooKeeper trouble, as Synapse and kingpin do it:
 
     - **Outages.**  While the session is SUSPENDED or LOST nothing is
@@ -63,16 +64,17 @@ class ServerSet:
       saved set is served, marked stale, until ZooKeeper answers.  It is also
       the guard's starting point.
 
-    A service or ``providers`` node that does not exist (yet) counts as empty;
-    its creation is watched.
+    A service or providers node that does not exist (yet), or that a symbolic link
+    does not lead to (yet), counts as empty; its creation is watched.
 
     :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), a
         connection string (``None``: the default one) for a session this
         ServerSet opens in the background (so it can start while ZooKeeper is
         down) and closes, or a started :class:`~zkservices.BackgroundConnection`
         shared with others (left open).
-    :param service_path, providers: the service node, and the node holding its providers
-        (any format) relative to it; ``"."`` for a Curator or ServerSet directory.
+    :param service: the service node (``service_path=`` is its deprecated spelling).
+    :param providers: the providers node (any format), relative to ``service``;
+        ``"."`` for a Curator or ServerSet directory.
     :param min_fraction, force: the shrink guard.
     :param snapshot: the last-known-good file; used after ``timeout`` seconds
         without an answer from ZooKeeper, and rewritten on every set published
@@ -89,17 +91,19 @@ class ServerSet:
     :param start: start at once (the default); with ``start=False`` nothing
         runs until :meth:`start` or a ``with`` block.
 
-    Raises :class:`~zkservices.InvalidPath` for a bad path, ValueError for bad options.
+    Raises :class:`~zkservices.InvalidPath` for a bad path, ValueError for bad options,
+    TypeError for no service or both ``service`` and ``service_path``.
 
-    :attr:`providers` (name → node data), :attr:`properties`, iteration over the
-    provider names (sorted), ``len``, ``in``; :attr:`stale`, :attr:`ready`,
-    :attr:`holding` (why the published set is held back, or ``None``).  Calling
-    the ServerSet with a function registers a callback (usable as a decorator):
-    it is called at once with the ServerSet, then after every change of what is
-    published (properties, providers, or :attr:`stale`), on the ServerSet's
-    thread, one call at a time.  A first call that raises propagates and the
-    callback is not kept; a later failure is logged and removes the callback;
-    :class:`~zkservices.CancelWatch` removes it quietly.
+    :attr:`service` (the service node), :attr:`providers_path` (the providers node),
+    :attr:`providers` (name → :class:`~zkservices.Provider`, the enabled ones),
+    :attr:`properties`, iteration over the provider names (sorted), ``len``, ``in``;
+    :attr:`stale`, :attr:`ready`, :attr:`holding` (why the published set is held
+    back, or ``None``).  Calling the ServerSet with a function registers a callback
+    (usable as a decorator): it is called at once with the ServerSet, then after
+    every change of what is published (properties, providers, or :attr:`stale`), on
+    the ServerSet's thread, one call at a time.  A first call that raises propagates
+    and the callback is not kept; a later failure is logged and removes the
+    callback; :class:`~zkservices.CancelWatch` removes it quietly.
 
     Lifecycle: constructed → started (the constructor does it unless
     ``start=False``: one thread, plus a connecting thread for a connection
@@ -109,7 +113,7 @@ class ServerSet:
     def __init__(
         self,
         zk: ZooKeeper | BackgroundConnection | str | None,
-        service_path: str,
+        service: str | None = None,
         *,
         providers: str = "providers",
         min_fraction: float = DEFAULT_MIN_FRACTION,
@@ -122,13 +126,17 @@ class ServerSet:
         start: bool = True,
         auth: Sequence[tuple[str, str]] | None = None,
         tls: TLSOption = None,
+        service_path: str | None = None,
     ) -> None:
-        self.path = check_path(service_path)
+        service = renamed_argument(service, service_path, new="service", old="service_path")
+        if service is None:
+            raise TypeError("ServerSet() needs the service node (service=)")
+        self.service = check_path(service)
         if (auth or tls) and not (zk is None or isinstance(zk, str)):
             raise ValueError(f"auth and tls are for a session opened from a connection string, not {zk!r}")
         if not isinstance(providers, str) or not providers or providers.startswith("/"):
             raise ValueError(f"providers must be a relative path, not {providers!r}")
-        self.providers_path = join(self.path, providers)
+        self.providers_path = join(self.service, providers)
         if not 0.0 <= float(min_fraction) <= 1.0:
             raise ValueError(f"min_fraction must be between 0 and 1, not {min_fraction!r}")
         if timeout < 0:
@@ -141,31 +149,27 @@ class ServerSet:
         self.wait = bool(wait)
         self.session_timeout = float(session_timeout)
 
-        self._loop = BackgroundLoop(self._step, name=f"zkservices-serverset {self.path}")
+        self._loop = BackgroundLoop(self._step, name=f"zkservices-serverset {self.service}")
         self._cond = self._loop.condition
-        self._callback_lock = threading.RLock()
-        self._callbacks: list[Callback] = []
+        self._subscribers = Subscribers(self, self.service, self._seen)
         self._closed = False
         self._started_at = time.monotonic()
         self._source = zk
         self._own_connection: BackgroundConnection | None = None
         self._auth, self._tls = auth, tls
-        self._seen_by: dict[Callback, Any] = {}  # what each callback last saw
 
-        # ZooKeeper side (touched by the ServerSet's thread only, except flags)
+        # ZooKeeper side (the views are opened and read on the ServerSet's thread only)
         self._zk: ZooKeeper | None = None
-        self._reader: ServiceReader | None = None
-        self._dirty: set[str] = set()  # providers whose data must be read again
+        self._views: ServiceViews | None = None
         self._work = True  # something to look at
-        self._idled = False  # the last step found nothing to do and waited
-        self._resync = True  # read every provider again
+        self._resync = True  # open the views again: read everything afresh
         self._state_news: str | None = None  # a session state to report
         self._failures = 0
         self._holding_logged = False
 
-        self._snapshot_entry = load_snapshot(self.snapshot, self.path) if self.snapshot else None
+        self._snapshot_entry = snapshot_providers(load_snapshot(self.snapshot, self.service)) if self.snapshot else None
         self._published = PublishedSet(  # guarded by _cond
-            self.path, min_fraction=self.min_fraction, force=self.force, snapshot_entry=self._snapshot_entry
+            self.service, min_fraction=self.min_fraction, force=self.force, snapshot_entry=self._snapshot_entry
         )
         self._ready = self._published.ready
         if start:
@@ -199,10 +203,17 @@ class ServerSet:
     # -- the public side ---------------------------------------------------
 
     @property
-    def providers(self) -> dict[str, dict]:
-        """The published providers: node name (``host:port``) → node data (a copy)."""
+    def providers(self) -> Mapping[str, Provider]:
+        """The published providers: node name → :class:`~zkservices.Provider` (the
+        enabled ones, in name order; a plain dict that does not change)."""
         with self._cond:
-            return {name: dict(data) for name, data in self._published.providers.items()}
+            return dict(self._published.providers)
+
+    @property
+    def path(self) -> str:
+        """Deprecated: :attr:`service` (the service node)."""
+        renamed_attribute(self, "path", "service")
+        return self.service
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -256,24 +267,13 @@ class ServerSet:
         """
         if self._closed:
             raise ValueError(f"{self!r} is closed")
-        callback = Callback(fn)
-        if callback.min_args > 1:
-            raise TypeError(f"callback {fn!r} requires {callback.min_args} arguments; a ServerSet passes 1")
-        with self._callback_lock:
-            with self._cond:
-                seen = self._published.seen()
-            try:
-                callback(self)
-            except CancelWatch:
-                return self  # type: ignore[return-value]
-            self._callbacks.append(callback)
-            self._seen_by[callback] = seen
+        self._subscribers.add(fn)
         return self  # type: ignore[return-value]
 
     @property
     def callbacks(self) -> tuple[Callable[..., Any], ...]:
         """The registered callback functions."""
-        return tuple(c.fn for c in self._callbacks)
+        return self._subscribers.functions
 
     def close(self) -> None:
         """Stop watching and stop every thread this ServerSet made (idempotent).
@@ -287,14 +287,13 @@ class ServerSet:
                 return
             self._closed = True
         self._loop.stop(30)
-        with self._callback_lock:
-            self._callbacks.clear()
-            self._seen_by.clear()
-        zk, reader = self._zk, self._reader
+        self._subscribers.clear()
+        with self._cond:
+            zk, views, self._views = self._zk, self._views, None
         if zk is not None:
             zk.core.remove_state_listener(self._on_state)
-        if reader is not None:
-            reader.close()
+        if views is not None:
+            views.close()
         if self._own_connection is not None:
             self._own_connection.close()
 
@@ -332,18 +331,14 @@ class ServerSet:
             flags.append(f"({holding})")
         if self._published.from_snapshot:
             flags.append("from snapshot")
-        return f"<ServerSet {self.path} {' '.join(flags)}>"
+        return f"<ServerSet {self.service} {' '.join(flags)}>"
 
-    # -- events (on kazoo's and the views' threads: flags only) -------------
+    # -- events (on kazoo's and the worker's threads: flags only) --------------
 
-    def _poke(self, **flags: Any) -> None:
+    def _poke(self, *, resync: bool = False, state: str | None = None) -> None:
         with self._cond:
-            if flags.get("resync"):
+            if resync:
                 self._resync = True
-            dirty = flags.get("dirty")
-            if dirty:
-                self._dirty.add(dirty)
-            state = flags.get("state")
             if state is not None:
                 self._state_news = state
                 if state != KazooState.CONNECTED:
@@ -360,7 +355,6 @@ class ServerSet:
             if self._closed:
                 return
             self._zk = zk
-            self._reader = ServiceReader(zk, self.path, self.providers_path, poke=self._poke)
         zk.core.add_state_listener(self._on_state)
         self._poke(resync=True)
 
@@ -374,10 +368,8 @@ class ServerSet:
         with self._cond:
             if self._closed:
                 return None
-            if not self._work and not (self._idled and (self._snapshot_due() or self._reattach_due())):
-                self._idled = True
+            if not self._work and not self._snapshot_due():
                 return self._idle_wait()
-            self._idled = False
             self._work = False
             news, self._state_news = self._state_news, None
         delay = 0.0
@@ -391,20 +383,19 @@ class ServerSet:
         except Exception as exc:
             self._failures += 1
             if isinstance(exc, TRANSIENT + (ConnectionClosedError,)):
-                log.debug("%s: ZooKeeper trouble while reading (%r); trying again", self.path, exc)
+                log.debug("%s: ZooKeeper trouble while reading (%r); trying again", self.service, exc)
             else:
-                log.exception("%s: updating the server set failed; trying again", self.path)
+                log.exception("%s: updating the server set failed; trying again", self.service)
             with self._cond:
                 self._work = True
             delay = min(2.0, 0.05 * 2 ** min(self._failures, 6))
-        self._fire()
+        self._subscribers.fire()
         return delay
 
     def _idle_wait(self) -> float:
-        waits = [_REATTACH_INTERVAL]
         if self._snapshot_entry is not None and not self._ready.is_set():
-            waits.append(max(0.0, self._started_at + self.timeout - time.monotonic()) + 0.01)
-        return min(waits)
+            return max(0.0, self._started_at + self.timeout - time.monotonic()) + 0.01
+        return UNTIL_WOKEN
 
     def _snapshot_due(self) -> bool:
         return (
@@ -413,14 +404,10 @@ class ServerSet:
             and time.monotonic() >= self._started_at + self.timeout
         )
 
-    def _reattach_due(self) -> bool:
-        zk, reader = self._zk, self._reader
-        return zk is not None and reader is not None and zk.connected and not reader.attached
-
     def _report_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             if self._holding_logged:
-                log.warning("%s: ZooKeeper connection is back; reading the current set", self.path)
+                log.warning("%s: ZooKeeper connection is back; reading the current set", self.service)
                 self._holding_logged = False
         elif self._ready.is_set():
             self._holding_logged = True
@@ -428,7 +415,7 @@ class ServerSet:
                 count = len(self._published.providers)
             log.warning(
                 "%s: ZooKeeper session %s; holding the last good set (%d provider(s)) until it is back",
-                self.path, "lost" if state == KazooState.LOST else "suspended", count,
+                self.service, "lost" if state == KazooState.LOST else "suspended", count,
             )
 
     def _use_snapshot(self) -> None:
@@ -440,60 +427,51 @@ class ServerSet:
         log.warning(
             "%s: no answer from ZooKeeper within %gs; serving %d provider(s) from snapshot %s (saved %s), "
             "stale until ZooKeeper answers",
-            self.path, self.timeout, len(entry["providers"]), self.snapshot, entry.get("saved") or "at an unknown time",
+            self.service, self.timeout, len(entry["providers"]), self.snapshot,
+            entry.get("saved") or "at an unknown time",
         )
 
     def _sync(self) -> None:
-        """Read what changed and offer the result for publishing (on the thread)."""
-        zk, reader = self._zk, self._reader
-        if zk is None or reader is None or not zk.connected:
+        """Offer what the views hold for publishing; after a (re)connection, open
+        them afresh first, so that everything is read again (on the thread)."""
+        zk = self._zk
+        if zk is None or not zk.connected:
             return
         with self._cond:
             resync, self._resync = self._resync, False
-            dirty, self._dirty = self._dirty, set()
-        try:
-            result = reader.read(resync=resync, dirty=dirty)
-        except BaseException:
-            with self._cond:  # read everything that was due again next time
-                self._resync = self._resync or resync
-                self._dirty |= dirty
-            raise
-        if result is not None:
-            self._offer(*result)
+        if resync or self._views is None:
+            try:
+                views = ServiceViews(zk, self.service, self.providers_path, on_change=self._poke)
+            except BaseException:
+                with self._cond:  # open them again next time
+                    self._resync = True
+                raise
+            with self._cond:
+                if self._closed:
+                    old: ServiceViews | None = views
+                else:
+                    old, self._views = self._views, views
+            if old is not None:
+                old.close()
+        current = self._views
+        if current is not None:  # (None: closed meanwhile)
+            self._offer(*current.read())
 
-    def _offer(self, properties: dict[str, Any], providers: dict[str, dict]) -> None:
+    def _offer(self, properties: dict[str, Any], providers: dict[str, Provider]) -> None:
         """Publish a set read from ZooKeeper unless ZooKeeper is unreachable or the guard refuses."""
         zk = self._zk
         with self._cond:
-            if self._closed or zk is None or zk.core.client.state != KazooState.CONNECTED:
+            if self._closed or zk is None or zk.state != KazooState.CONNECTED:
                 return  # the session went away while reading: hold
             # (a state listener changing this takes _cond, so it runs after us)
             changed = self._published.offer(properties, providers)
         if changed and self.snapshot and self.save_snapshot:
             try:
-                save_snapshot(self.snapshot, self.path, properties, providers)
+                save_snapshot(self.snapshot, self.service, properties,
+                              snapshot_records(providers))
             except OSError as exc:
-                log.error("%s: cannot save snapshot %s: %s", self.path, self.snapshot, exc)
+                log.error("%s: cannot save snapshot %s: %s", self.service, self.snapshot, exc)
 
-    def _fire(self) -> None:
-        with self._callback_lock:
-            with self._cond:
-                seen = self._published.seen()
-            if seen is None:
-                return
-            for callback in list(self._callbacks):
-                if self._seen_by.get(callback) == seen:
-                    continue  # e.g. registered after this state was published
-                self._seen_by[callback] = seen
-                try:
-                    callback(self)
-                except CancelWatch:
-                    self._drop(callback)
-                except Exception:
-                    self._drop(callback)
-                    log.exception("%s: callback %r raised; it is removed, the others go on", self.path, callback)
-
-    def _drop(self, callback: Callback) -> None:
-        if callback in self._callbacks:
-            self._callbacks.remove(callback)
-        self._seen_by.pop(callback, None)
+    def _seen(self) -> Any:
+        with self._cond:
+            return self._published.seen()

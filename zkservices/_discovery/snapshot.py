@@ -18,9 +18,10 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from .._formats import Provider, provider_from_record, provider_record
 from .._os import PathLike, atomic_write
 
-__all__ = ["load_snapshot", "save_snapshot", "SNAPSHOT_FORMAT"]
+__all__ = ["load_snapshot", "save_snapshot", "snapshot_providers", "snapshot_records", "SNAPSHOT_FORMAT"]
 
 log = logging.getLogger("zkservices.serverset")
 
@@ -104,3 +105,25 @@ def save_snapshot(
             "providers": {name: dict(value) for name, value in providers.items()},
         }
         atomic_write(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def snapshot_records(providers: Mapping[str, Provider]) -> dict[str, dict[str, Any]]:
+    """Providers as a snapshot keeps them: name → a flat mapping of ``host``, ``port``
+    and the provider's properties (what feed templates see of it)."""
+    return {name: provider_record(provider) for name, provider in providers.items()}
+
+
+def snapshot_providers(entry: dict | None) -> dict | None:
+    """A snapshot entry (:func:`load_snapshot`) with its providers read back as
+    :class:`~zkservices.Provider` records (``None`` for ``None``); a record without a
+    usable host and port is left out, with a WARNING."""
+    if entry is None:
+        return None
+    providers = {}
+    for name, record in entry["providers"].items():
+        provider = provider_from_record(name, record)
+        if provider is None:
+            log.warning("snapshot: provider %s has no usable host and port; left out", name)
+        else:
+            providers[name] = provider
+    return {**entry, "providers": providers}

@@ -1,20 +1,23 @@
 """The template context of a feed: services, their properties and their providers.
 
 ``{"services": [...]}``, one entry per service in the order given, each with
-``path``, ``name`` (the last path segment), ``properties`` and ``providers``
-(sorted by name, each with ``name``, ``host``, ``port``, ``address`` and
-``properties``, the provider node's data).  Pure functions, no ZooKeeper.
+``path`` (the service node), ``name`` (its last path segment), ``properties`` and
+``providers`` (sorted by name, each with ``name``, ``host``, ``port``, ``address``
+and ``properties``: the provider node's data, or for a
+:class:`~zkservices.Provider` its properties with ``host`` and ``port``).  Pure
+functions, no ZooKeeper.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence, Union
 
+from .._formats import Provider, provider_record
 from .._znode.paths import format_address, parse_address
 
 __all__ = ["build_context", "service_entry", "provider_entry", "describe_changes"]
 
-Providers = Union[Mapping[str, "Mapping[str, Any] | None"], Sequence[Mapping[str, Any]], None]
+Providers = Union[Mapping[str, "Provider | Mapping[str, Any] | None"], Sequence[Mapping[str, Any]], None]
 
 
 def _port(value: Any) -> Any:
@@ -30,11 +33,13 @@ def _port(value: Any) -> Any:
     return value
 
 
-def provider_entry(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+def provider_entry(name: str, data: Provider | Mapping[str, Any] | None) -> dict[str, Any]:
     """The template entry of one provider node: ``name``, ``host``, ``port``, ``address``, ``properties``.
 
     :param name: the node's name, normally ``host:port`` or ``[v6addr]:port``.
-    :param data: the node's data (a mapping, or ``None`` for none).
+    :param data: the node's data (a mapping, or ``None`` for none), or the
+        :class:`~zkservices.Provider` read from it (its properties with its
+        ``host`` and ``port``, in whichever format it was registered).
 
     ``host`` and ``port`` come from the data's ``host``/``port`` keys when
     present, else from the name (a name that is no address gives the whole
@@ -42,7 +47,7 @@ def provider_entry(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
     ready for configuration files, with brackets around an IPv6 host
     (``[::1]:8080``); ``properties`` is the node's data (a dict).
     """
-    properties = dict(data or {})
+    properties = provider_record(data) if isinstance(data, Provider) else dict(data or {})
     host: str | None
     port: Any
     try:
@@ -67,9 +72,9 @@ def service_entry(path: str, properties: Mapping[str, Any] | None = None, provid
 
     :param path: the service node's path; ``name`` is its last segment.
     :param properties: the service node's properties.
-    :param providers: a mapping of provider node name → node data (turned into
-        :func:`provider_entry` dicts) or a list of such entries; either way
-        they come out sorted by name.
+    :param providers: a mapping of provider node name → node data or
+        :class:`~zkservices.Provider` (turned into :func:`provider_entry` dicts) or
+        a list of such entries; either way they come out sorted by name.
     """
     if providers is None:
         entries: list[dict[str, Any]] = []

@@ -1,6 +1,6 @@
 """Load-balancer feeds: services watched in ZooKeeper, rendered into a configuration file.
 
-A :class:`Feed` keeps one :class:`~zkservices.ServerSet` per service path
+A :class:`Feed` keeps one :class:`~zkservices.ServerSet` per service node
 (outage protection, shrink guard, snapshot) and hands the template context
 (:mod:`zkservices._feed.context`, plus ``stale`` per service) to a
 :class:`~zkservices._feed.writer.FileFeed` (quiescence, render, compare, check
@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Sequence
 
+from .._deprecation import renamed_argument, renamed_attribute
 from .._discovery import DEFAULT_MIN_FRACTION, BackgroundConnection, ServerSet, load_snapshot
 from .._os import PathLike
 from .._session.tls import TLSOption
@@ -37,7 +38,7 @@ log = logging.getLogger("zkservices.feed")
 
 #: The default quiescence of a :class:`Feed`, in seconds: long enough to take in
 #: a backend's session restore as one change (its registrations come back in
-#: one transaction per service path, a few milliseconds apart across paths),
+#: one transaction per providers node, a few milliseconds apart across nodes),
 #: short enough not to delay a real change noticeably.
 DEFAULT_MIN_WAIT = 0.2
 
@@ -52,7 +53,8 @@ class Feed:
         a connection string (``None``: the default one) for a session the feed
         opens in the background and retries until a server answers, so a feed
         can start while ZooKeeper is down.
-    :param service_paths: one path or a sequence of paths.
+    :param services: the service nodes: one path or a sequence of paths
+        (``service_paths=`` is the deprecated spelling).
     :param template_text: the Jinja2 template; give exactly one of it and
         ``template_file``.
     :param template_file: a file holding the template.
@@ -79,15 +81,16 @@ class Feed:
     :param on_render: called with the text of each rendering that differs from
         the previous one (dry runs included), on the feed's thread.
     :param template_name: names the template in errors (default: the file's path).
-    :param providers: where each service's providers are, relative to its path
+    :param providers: each service's providers node, relative to the service node
         (``"."`` for a Curator or ServerSet directory), as for :class:`~zkservices.ServerSet`.
 
-    Raises :class:`ValueError` for bad options, :class:`OSError` when
+    Raises :class:`ValueError` for bad options, :class:`TypeError` for no services
+    or both ``services`` and ``service_paths``, :class:`OSError` when
     ``template_file`` cannot be read, :class:`~zkservices.FeedTemplateError`
     for a template syntax error and ``ImportError`` without jinja2.
 
     The template context: ``services``, in the order given, each with
-    ``path``, ``name``, ``properties``, ``providers`` (sorted, each with
+    ``path`` (the service node), ``name``, ``properties``, ``providers`` (sorted, each with
     ``name``, ``host``, ``port``, ``address`` and ``properties``) and ``stale``
     (true while that service is served from a snapshot, ZooKeeper is
     unreachable or the shrink guard holds its set back).
@@ -101,7 +104,7 @@ class Feed:
     def __init__(
         self,
         zk: ZooKeeper | str | None,
-        service_paths: str | Iterable[str],
+        services: str | Iterable[str] | None = None,
         *,
         template_text: str | None = None,
         template_file: PathLike | None = None,
@@ -122,11 +125,15 @@ class Feed:
         auth: Sequence[tuple[str, str]] | None = None,
         tls: TLSOption = None,
         providers: str = "providers",
+        service_paths: str | Iterable[str] | None = None,
     ) -> None:
-        paths = [service_paths] if isinstance(service_paths, str) else list(service_paths)
+        services = renamed_argument(services, service_paths, new="services", old="service_paths")
+        if services is None:
+            raise TypeError("Feed() needs the service nodes (services=)")
+        paths = [services] if isinstance(services, str) else list(services)
         if not paths:
-            raise ValueError("a feed needs at least one service path")
-        self.service_paths: list[str] = [check_path(p) for p in paths]
+            raise ValueError("a feed needs at least one service node")
+        self.services: list[str] = [check_path(p) for p in paths]
         if (template_text is None) == (template_file is None):
             raise ValueError("give exactly one of template_text and template_file")
         if template_file is not None:
@@ -188,11 +195,11 @@ class Feed:
                 self._connection = source = BackgroundConnection(
                     self._zk_arg, session_timeout=self.session_timeout, auth=self._auth, tls=self._tls
                 ).start()
-            for path in self.service_paths:
+            for service in self.services:
                 self.server_sets.append(
                     ServerSet(
                         source,
-                        path,
+                        service,
                         providers=self.providers,
                         min_fraction=self.min_fraction,
                         force=self.force,
@@ -248,9 +255,9 @@ class Feed:
                 self.start()
             deadline = time.monotonic() + wait
             late = [s for s in self.server_sets if not s.wait_ready(max(0.0, deadline - time.monotonic()))]
-            if late and self.snapshot is not None and all(load_snapshot(self.snapshot, s.path) for s in late):
+            if late and self.snapshot is not None and all(load_snapshot(self.snapshot, s.service) for s in late):
                 late = [s for s in late if not s.wait_ready(SNAPSHOT_GRACE)]
-            missing = [s.path for s in late]
+            missing = [s.service for s in late]
             if missing:
                 if self.connection_error:
                     raise FeedError(self.connection_error)
@@ -281,6 +288,12 @@ class Feed:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._state == "closed"
+
+    @property
+    def service_paths(self) -> list[str]:
+        """Deprecated: :attr:`services` (the service nodes)."""
+        renamed_attribute(self, "service_paths", "services")
+        return self.services
 
     @property
     def ready(self) -> bool:
@@ -342,7 +355,7 @@ class Feed:
     def _raw_context(self) -> dict[str, Any]:
         return build_context(
             [
-                {"path": s.path, "properties": s.properties, "providers": s.providers, "stale": s.stale}
+                {"path": s.service, "properties": s.properties, "providers": s.providers, "stale": s.stale}
                 for s in self.server_sets
             ]
         )
@@ -357,7 +370,7 @@ class Feed:
         if self.file_feed.dry_run:
             flags.append("dry-run")
         return (
-            f"<Feed {' '.join(self.service_paths)} -> {self.output} {' '.join(flags)} "
+            f"<Feed {' '.join(self.services)} -> {self.output} {' '.join(flags)} "
             f"writes={self.writes} reloads={self.reloads}>"
         )
 
@@ -368,8 +381,8 @@ class Feed:
         with self._lock:
             if self._state != "started":
                 return
-            not_ready = [s.path for s in self.server_sets if not s.ready]
-            if not_ready or len(self.server_sets) < len(self.service_paths):
+            not_ready = [s.service for s in self.server_sets if not s.ready]
+            if not_ready or len(self.server_sets) < len(self.services):
                 if not_ready and not self._waiting_logged:
                     self._waiting_logged = True
                     log.info("feed %s: waiting for data for %s", self.output, ", ".join(not_ready))

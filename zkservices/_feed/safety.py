@@ -33,6 +33,7 @@ import re
 import threading
 from typing import Any, Callable, Iterator, Mapping
 
+from .._znode.paths import port_problem
 from ..errors import FeedError, FeedTemplateError
 
 __all__ = [
@@ -122,11 +123,7 @@ def _host_problem(host: Any) -> str | None:
 
 
 def _port_problem(port: Any) -> str | None:
-    if isinstance(port, bool) or not isinstance(port, int):
-        return f"port {port!r} is not an integer" if port is not None else "no port (neither in the data nor in the name)"
-    if not 1 <= port <= 65535:
-        return f"port {port} is not between 1 and 65535"
-    return None
+    return "no port (neither in the data nor in the name)" if port is None else port_problem(port)
 
 
 def provider_problem(entry: Mapping[str, Any]) -> str | None:

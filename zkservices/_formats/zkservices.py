@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .._znode.encoding import decode, encode as encode_properties
-from .._znode.paths import format_address, join, parse_address
+from .._znode.paths import format_address, join, parse_address, port_problem
 from .provider import NodeSpec, Provider
 
-__all__ = ["ZkServicesFormat", "encode", "read"]
+__all__ = ["ZkServicesFormat", "encode", "read", "read_value", "unreadable"]
 
 FORMAT = "zkservices"
 
@@ -51,6 +51,11 @@ def read(name: str, data: bytes | None) -> Provider | None:
     value = _json_object(data)
     if value is None:  # not a JSON object: a ``host:port`` name still says where (zc.zk)
         value = decode(data)
+    return read_value(name, value)
+
+
+def read_value(name: str, value: dict[str, Any]) -> Provider | None:
+    """The provider a node ``name`` holding the decoded data ``value`` describes, or None."""
     if "host" in value and "port" in value:
         host, port = value["host"], value["port"]
         if not isinstance(host, str) or not host or isinstance(port, bool):
@@ -68,6 +73,22 @@ def read(name: str, data: bytes | None) -> Provider | None:
     if not host:
         return None
     return Provider(name, host, port, value, FORMAT)
+
+
+def unreadable(name: str, data: bytes | None) -> str:
+    """Why :func:`read` finds no provider in the node ``name`` holding ``data``, in
+    words for a log message (a bad ``host`` or ``port``, or no address at all)."""
+    value = _json_object(data)
+    if value is None:
+        value = decode(data)
+    if "host" not in value or "port" not in value:
+        return "not a provider node any format can read"
+    host, port = value["host"], value["port"]
+    if not isinstance(host, str) or not host:
+        return f"host {host!r} is not a hostname or IP address"
+    if isinstance(port, str) and port.isascii() and port.isdigit():
+        port = int(port)  # as read() takes it
+    return port_problem(port) or f"host {host!r} with port {port!r} is not an address"
 
 
 def _json_object(data: bytes | None) -> dict[str, Any] | None:

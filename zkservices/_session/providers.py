@@ -4,8 +4,8 @@
 and the data of each child, read pipelined on the session's worker, and maps each
 name to a :class:`~zkservices.Provider` recognised by :mod:`zkservices._formats`
 (zkservices/zc.zk/Nerve, Curator, ServerSet).  A child that no format can read is
-left out with one WARNING per version of its data; when it is repaired it joins,
-when a good one breaks it leaves.  Only the children that are new, or whose data
+left out with one WARNING per version of its data, saying why (a bad host or
+port...); when it is repaired it joins, when a good one breaks it leaves.  Only the children that are new, or whose data
 watch fired, are read again; after a connection loss, all of them.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 
 from kazoo.exceptions import NoNodeError
 
-from .._formats import Provider, read_provider
+from .._formats import Provider, read_provider, unreadable_reason
 from .._znode.paths import join
 from .callbacks import Callback
 from .core import SessionCore
@@ -60,7 +60,7 @@ class Providers(View, Mapping[str, Provider]):
     _kind = "providers"
     _state: dict[str, Provider] = {}
 
-    def __init__(self, core: SessionCore, viewset: ViewSet, path: str) -> None:
+    def __init__(self, core: SessionCore, viewset: ViewSet, path: str, *, missing_ok: bool = False) -> None:
         self._cache: dict[str, tuple[int, Provider | None]] = {}  # name -> (mzxid read, provider)
         self._dirty: set[str] = set()
         self._resync = False
@@ -80,7 +80,7 @@ class Providers(View, Mapping[str, Provider]):
             view.core.worker.request_refresh((view,))
 
         self._data_watcher = data_watcher
-        super().__init__(core, viewset, path)
+        super().__init__(core, viewset, path, missing_ok=missing_ok)
 
     # -- reading -------------------------------------------------------------
 
@@ -116,8 +116,8 @@ class Providers(View, Mapping[str, Provider]):
             provider = read_provider(name, data)
             if provider is None and (name, stat.mzxid) not in self._warned:
                 self._warned.add((name, stat.mzxid))
-                log.warning("providers %s: %s is not a provider node any format can read; left out "
-                            "(data %r)", self.path, join(base, name), _excerpt(data))
+                log.warning("providers %s: %s left out: %s (data %r)", self.path, join(base, name),
+                            unreadable_reason(name, data), _excerpt(data))
             cache[name] = (stat.mzxid, provider)
         self._cache = cache
         present = set(names)

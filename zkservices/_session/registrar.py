@@ -5,7 +5,7 @@ A :class:`Registration` owns one node per address, in one of the formats of
 ServerSet members).  The :class:`Registrar` keeps
 every live registration of a session in a table and registers two steps with the
 session core: after a session loss it restores all of them -- one transaction per
-service path, so that watchers see a service's providers come back all at once --
+providers node, so that watchers see a service's providers come back all at once --
 before user calls go on; after a reconnection it re-arms the watches that follow each
 node's data (an operator's change to a live registration survives expiry).
 
@@ -383,7 +383,7 @@ class Registrar:
         log.info("%d registration(s) restored", len(nodes))
 
     def _restore_once(self, nodes: list[Node], generation: int) -> None:
-        """Re-create ``nodes`` in one transaction per service path (pipelined), assuming
+        """Re-create ``nodes`` in one transaction per providers node (pipelined), assuming
         they went with the old session; a transaction that finds one there (another
         session's, or ours from an attempt whose reply was lost) is done again with a
         look first (:meth:`_restore_checked`)."""
@@ -395,7 +395,7 @@ class Registrar:
 
     def _restore_checked(self, nodes: list[Node], generation: int) -> None:
         """Re-create ``nodes`` after looking at what is there: a node that is ours already
-        is kept, one of another session replaced (one transaction per service path); what
+        is kept, one of another session replaced (one transaction per providers node); what
         a transaction cannot do (a parent deleted meanwhile, a race) goes one by one."""
         core = self.core
         session = core.session_id
@@ -415,7 +415,7 @@ class Registrar:
             self._track(node)
 
     def _commit(self, items: list[tuple[Node, Any]], fallback: str) -> tuple[list[list[Node]], list[Node]]:
-        """Create the nodes of ``(node, stat)`` items in transactions per service path, sent
+        """Create the nodes of ``(node, stat)`` items in transactions per providers node, sent
         pipelined (a node with a stat, another session's, is deleted first); return the
         groups created and the nodes of the transactions that failed."""
         client = self.core.client

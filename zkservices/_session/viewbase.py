@@ -79,13 +79,24 @@ class View:
         *,
         watch: bool = True,
         written: Callable[[str, bytes], None] | None = None,
+        missing_ok: bool = False,
     ) -> None:
         self.core = core
         self._viewset = viewset
         self._written = written
         self.path = check_path(path)
-        self.real_path = core.resolve(path)
         self.deleted = False
+        try:
+            self.real_path = core.resolve(path)
+        except (NoNodeError, LinkLoop) as exc:
+            if not missing_ok:
+                raise
+            # Start as a deleted view: empty, waiting for the node (and the links
+            # on the way to it) to appear; the first read sets the watches.
+            self.real_path = self.path
+            self.deleted = True
+            log.info("%s %s does not exist (yet: %s); watching for it", self._kind, self.path,
+                     type(exc).__name__)
         self.watching = watch
         self.closed = False
         self._watcher = Watcher(self, viewset.forget if watch else None)
@@ -186,7 +197,9 @@ class View:
         # The node was deleted: re-resolve through links first.  Watch the
         # nodes that hold the links consulted (the parents on the way): a
         # link re-targeted (or added) after the deletion must wake a deleted
-        # view, which otherwise waited for its old target to come back.
+        # view, which otherwise waited for its old target to come back.  Watch
+        # the nodes looked for on the way too: a node created there (a dangling
+        # link's target, a missing parent) may make the path resolve.
         watch = self._watch()
         client = self.core.client
 
@@ -200,7 +213,11 @@ class View:
             return decode(data)
 
         def exists(path: str) -> bool:
-            return client.exists(path) is not None
+            if watch is None:
+                return client.exists(path) is not None
+            found = client.exists(path, watch=watch) is not None
+            self._note_watched(path)
+            return found
 
         try:
             now = resolve(self.path, read, exists)

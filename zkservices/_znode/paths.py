@@ -15,7 +15,9 @@ from typing import Any
 from ..errors import InvalidPath
 from .._types import Address
 
-__all__ = ["check_path", "normalize", "join", "split", "basename", "format_address", "parse_address", "Address"]
+__all__ = [
+    "check_path", "normalize", "join", "split", "basename", "format_address", "parse_address", "port_problem", "Address",
+]
 
 # What ZooKeeper's PathUtils.validatePath refuses (besides structure).  Java
 # strings hold characters beyond the BMP as surrogate pairs (\ud800-\udfff),
@@ -97,6 +99,16 @@ def format_address(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         return f"[{host}]:{port}"
     return f"{host}:{port}"
+
+
+def port_problem(port: Any) -> str | None:
+    """Why ``port`` is not a TCP port (an integer from 1 to 65535), in words for a log
+    message; ``None`` when it is one."""
+    if isinstance(port, bool) or not isinstance(port, int):
+        return f"port {port!r} is not an integer"
+    if not 1 <= port <= 65535:
+        return f"port {port} is not between 1 and 65535"
+    return None
 
 
 def parse_address(address: Address) -> tuple[str, int]:

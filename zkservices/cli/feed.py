@@ -55,11 +55,11 @@ def _feed_arguments(parser: argparse.ArgumentParser) -> None:
                         help="last-known-good snapshot: saved on every good set, used when ZooKeeper is down at start")
     parser.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
                         help="seconds to wait for ZooKeeper before using the snapshot (--once: before failing; default 10)")
-    parser.add_argument("service_paths", nargs="+", metavar="SERVICE_PATH",
-                        help="service node(s); providers are the children of SERVICE_PATH/providers "
+    parser.add_argument("services", nargs="+", metavar="SERVICE",
+                        help="service node(s); the providers are the children of SERVICE/providers "
                              "(see --providers)")
     parser.add_argument("--providers", metavar="REL", default="providers",
-                        help="where the providers are, relative to each SERVICE_PATH (default 'providers'; "
+                        help="each service's providers node, relative to SERVICE (default 'providers'; "
                              "'.' for a Curator or ServerSet directory, whose own children are the providers)")
 
 
@@ -99,7 +99,7 @@ def feed(args: argparse.Namespace) -> int:
     try:
         feed = Feed(
             options.connection_string,
-            args.service_paths,
+            args.services,
             template_text=text,
             output=args.output,
             check_command=args.check_command,

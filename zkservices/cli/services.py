@@ -1,5 +1,8 @@
 """``register PATH HOST:PORT [name=VALUE...]``: keep a server registered while its health check passes.
 
+PATH is the providers node, as in ``register_server`` (the server's node is
+PATH/HOST:PORT in the default provider format).
+
 Decisions:
 
 - Runs in the foreground.  SIGTERM and SIGINT both remove the node at once
@@ -45,6 +48,7 @@ __all__: list[str] = []
 log = logging.getLogger("zkservices.cli.register")
 
 _SAME_ADDRESS = object()  # --check-tcp given without HOST:PORT
+FORMATS = ("zkservices", "curator", "serverset")  # the provider formats (--provider-format)
 # How long removal may wait for ZooKeeper before the session is closed.  Connected, a
 # removal takes milliseconds (and closing the session removes the node anyway); in an
 # outage nothing can remove it, and the node goes with the session's expiry.
@@ -68,7 +72,8 @@ def _shell_command(text: str) -> str:
 
 
 def _register_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="service path; the server's node is PATH/HOST:PORT")
+    parser.add_argument("path", metavar="PATH",
+                        help="the providers node; the server's node is PATH/HOST:PORT (see --provider-format)")
     parser.add_argument("address", metavar="HOST:PORT", type=address,
                         help="the server's address ([v6addr]:port for IPv6; a blank host registers "
                              "every address of this machine)")
@@ -83,9 +88,12 @@ def _register_arguments(parser: argparse.ArgumentParser) -> None:
     checks.add_argument("--check-command", metavar="CMD", type=_shell_command,
                         help="registered while the shell command CMD exits 0")
     parser.add_argument("--interval", metavar="S", type=positive_seconds, help="seconds between checks (default 2)")
-    parser.add_argument("--format", choices=("zkservices", "curator", "serverset"), default="zkservices",
-                        help="node format: zkservices' host:port node (default), a Curator service instance "
-                             "(PATH/ID) or a Finagle/Aurora ServerSet member (PATH/member_N)")
+    parser.add_argument("--provider-format", choices=FORMATS, default=None,
+                        help="the provider node's format: zkservices' host:port node (default), a Curator "
+                             "service instance (PATH/ID) or a Finagle/Aurora ServerSet member (PATH/member_N)")
+    # the deprecated spelling of --provider-format, hidden
+    parser.add_argument("--format", dest="deprecated_format", choices=FORMATS, default=None,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--check-timeout", dest="check_timeout", metavar="S", type=positive_seconds,
                         help="seconds a check may take (default 2)")
     parser.add_argument("--rise", metavar="N", type=count, help="passes in a row to register again (default 2)")
@@ -127,6 +135,13 @@ def _register_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any], di
         if name in properties:
             parser.error(f"property {name!r} given twice")
         properties[name] = value
+    if args.deprecated_format is not None:
+        if args.provider_format is not None:
+            parser.error("give --provider-format only (--format is its deprecated spelling)")
+        log.warning("--format is deprecated; use --provider-format")
+        args.provider_format = args.deprecated_format
+    if args.provider_format is None:
+        args.provider_format = "zkservices"
     timing = {keyword: getattr(args, option) for option, keyword in _TIMING.items()
               if getattr(args, option) is not None}
     check: Any
@@ -166,7 +181,8 @@ def register(args: argparse.Namespace) -> int:
             return _exit_code(wakeup.signal)
         try:
             selfreg = zkservices.HealthCheckedRegistration(
-                zk, args.path, args.address, check=check, on_change=report, format=args.format, **timing,
+                zk, args.path, args.address, check=check, on_change=report, provider_format=args.provider_format,
+                **timing,
                 **properties,
             )
             selfreg.start()
