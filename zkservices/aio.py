@@ -367,31 +367,36 @@ class AsyncZooKeeper:
 
     # -- views -------------------------------------------------------------------
 
-    async def children(self, path: str) -> AsyncChildren:
+    async def children(self, path: str, *, missing_ok: bool = False) -> AsyncChildren:
         """A self-updating view of ``path``'s children.
 
         Opened on the session's worker thread, where views are refreshed (its first
         read is ordered with its refreshes), awaited without blocking the loop.
 
-        :raises NoNode: ``path`` does not exist.
+        :raises NoNode: ``path`` does not exist, unless ``missing_ok`` (as for
+            :meth:`zkservices.ZooKeeper.children`: the view starts empty and deleted,
+            and fills once the node appears).
         """
-        return AsyncChildren(await self._ops.on_worker(self.sync.children, path), self._ops)
+        view = await self._ops.on_worker(functools.partial(self.sync.children, path, missing_ok=missing_ok))
+        return AsyncChildren(view, self._ops)
 
-    async def properties(self, path: str, watch: bool = True) -> AsyncProperties:
+    async def properties(self, path: str, watch: bool = True, *, missing_ok: bool = False) -> AsyncProperties:
         """A self-updating view of ``path``'s properties (opened as :meth:`children`;
         ``watch=False``: read once, no stream).
 
-        :raises NoNode: ``path`` does not exist.
+        :raises NoNode: ``path`` does not exist, unless ``missing_ok`` (as for :meth:`children`).
         """
-        return AsyncProperties(await self._ops.on_worker(self.sync.properties, path, watch), self._ops)
+        view = await self._ops.on_worker(functools.partial(self.sync.properties, path, watch, missing_ok=missing_ok))
+        return AsyncProperties(view, self._ops)
 
-    async def providers(self, path: str) -> AsyncProviders:
+    async def providers(self, path: str, *, missing_ok: bool = False) -> AsyncProviders:
         """A self-updating view of ``path``'s providers in any format (see
         :meth:`zkservices.ZooKeeper.providers`; opened as :meth:`children`).
 
-        :raises NoNode: ``path`` does not exist.
+        :raises NoNode: ``path`` does not exist, unless ``missing_ok`` (as for :meth:`children`).
         """
-        return AsyncProviders(await self._ops.on_worker(self.sync.providers, path), self._ops)
+        view = await self._ops.on_worker(functools.partial(self.sync.providers, path, missing_ok=missing_ok))
+        return AsyncProviders(view, self._ops)
 
     async def selector(self, path: str, strategy: str = "round-robin", *, error_threshold: int = 2,
                        down_for: float = 30.0) -> Selector:

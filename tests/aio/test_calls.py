@@ -411,3 +411,30 @@ def test_many_concurrent_reads_each_get_their_own_node(zk, zk_client):
 
     order, results = run_without_executor(main)
     assert [r["i"] for r in results[:-1]] == order and results[-1] == {"i": 0}
+
+
+def test_missing_ok_views_on_the_loop_fill_once_the_node_appears(zk, zk_client):
+    async def main(helpers):
+        azk = zkservices.aio.AsyncZooKeeper(zk)
+        children = await azk.children("/later/providers", missing_ok=True)
+        props = await azk.properties("/later", missing_ok=True)
+        providers = await azk.providers("/later/providers", missing_ok=True)
+        for view in (children, props, providers):
+            assert view.view.deleted
+        kids, confs, provs = children.changes(), props.changes(), providers.changes()
+        assert await kids.__anext__() == ()
+        assert await confs.__anext__() == {}
+        assert await provs.__anext__() == {}
+        await azk.create("/later", b'{"n": 1}')
+        assert await asyncio.wait_for(confs.__anext__(), WAIT) == {"n": 1}
+        await azk.register_server("/later/providers", "10.0.0.1:80")
+        assert await asyncio.wait_for(kids.__anext__(), WAIT) == ("10.0.0.1:80",)
+        assert list(await asyncio.wait_for(provs.__anext__(), WAIT)) == ["10.0.0.1:80"]
+        for stream in (kids, confs, provs):
+            await stream.aclose()
+        for view in (children, props, providers):
+            await view.close()
+        with pytest.raises(zkservices.NoNode):  # without missing_ok, as before
+            await azk.providers("/nowhere")
+
+    run_without_executor(main)
