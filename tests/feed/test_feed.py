@@ -206,6 +206,8 @@ def test_outage_keeps_last_good_set_snapshot_start_and_convergence(zk_server, zk
         wait_file(out1, both)
         wait_for(lambda: "10.0.0.2:80" in json.loads(read(snapshot) or "{}").get("services", {}).get("/svc", {}).get("providers", {}),
                  WAIT, "the snapshot to be saved")
+        # the file is renamed into place before the writer counts the write: wait for the count
+        wait_for(lambda: feed1.writes == 1, WAIT, "the feed to count its one write")
         writes = feed1.writes
         zk_server.stop()
         try:

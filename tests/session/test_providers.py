@@ -158,7 +158,8 @@ def test_warning_says_why_a_node_is_left_out(zk, zk_client, caplog):
     zk_client.create("/svc/why/y", b"junk")
     view = zk.providers("/svc/why")
     assert len(view) == 0
-    messages = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    messages = sorted(r.getMessage() for r in caplog.records
+                      if r.levelno == logging.WARNING and r.name.startswith("zkservices"))
     assert [m.split(" (data ")[0] for m in messages] == [
         "providers /svc/why: /svc/why/10.0.0.1:80 left out: port 70000 is not between 1 and 65535",
         "providers /svc/why: /svc/why/x left out: host ['x'] is not a hostname or IP address",
