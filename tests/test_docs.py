@@ -16,8 +16,6 @@ import sys
 import zlib
 from pathlib import Path
 
-import pytest
-
 import zkservices
 import zkservices.aio
 import zkservices.testing
@@ -47,10 +45,9 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", "", html))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def _build(tmp_path: Path) -> Path:
     """The site, built with warnings as errors (a warning fails the build)."""
-    out = tmp_path_factory.mktemp("docs") / "html"
+    out = tmp_path / "html"
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(out.parent / "doctrees"),
          str(DOCS), str(out)],
@@ -59,7 +56,18 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
-def test_the_api_reference_covers_every_public_name(site):
+def test_the_site_builds_with_warnings_as_errors(tmp_path):
+    """One build (about 5-10 s), then what it must hold: one test, so that the site is
+    built once also when the suite runs on several workers."""
+    site = _build(tmp_path)
+    _check_api_reference(site)
+    _check_no_private_module(site)
+    _check_cli_reference(site)
+    _check_story_included(site)
+    _check_includes(site)
+
+
+def _check_api_reference(site: Path) -> None:
     inventory = _inventory(site / "objects.inv")
     expected = {f"zkservices.{name}" for name in zkservices.__all__}
     expected |= {f"zkservices.aio.{name}" for name in zkservices.aio.__all__}
@@ -75,14 +83,14 @@ def test_the_api_reference_covers_every_public_name(site):
         assert name in inventory, name
 
 
-def test_the_api_reference_shows_no_private_module(site):
+def _check_no_private_module(site: Path) -> None:
     for page in sorted((site / "api").glob("*.html")):
         text = _text(page.read_text())
         private = sorted(set(re.findall(r"zkservices\._[a-z]\w*", text)))
         assert not private, f"{page.name} shows private modules: {private}"
 
 
-def test_the_cli_reference_has_every_command_with_its_options(site):
+def _check_cli_reference(site: Path) -> None:
     from zkservices.cli import make_parser
 
     parser = make_parser()
@@ -97,7 +105,7 @@ def test_the_cli_reference_has_every_command_with_its_options(site):
                     assert flag in text, f"the CLI reference lacks {name} {flag}"
 
 
-def test_the_quickstart_is_the_story_included_not_copied(site):
+def _check_story_included(site: Path) -> None:
     story = (ROOT / "doctests" / "story.rst").read_text()
     quickstart = (DOCS / "quickstart.rst").read_text()
     assert ".. include:: ../doctests/story.rst" in quickstart
@@ -110,7 +118,7 @@ def test_the_quickstart_is_the_story_included_not_copied(site):
     assert not copies, f"copies of the story: {copies}"
 
 
-def test_the_architecture_and_the_changelog_are_included_not_copied(site):
+def _check_includes(site: Path) -> None:
     assert ".. include:: ../ARCHITECTURE.rst" in (DOCS / "architecture.rst").read_text()
     assert ".. include:: ../CHANGES.rst" in (DOCS / "changelog.rst").read_text()
     assert "Unreleased" in _text((site / "changelog.html").read_text())
