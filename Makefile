@@ -5,11 +5,12 @@
 #   make test-zk39 -- the server tests again, against ZooKeeper 3.9 (fetched by bootstrap --test)
 #   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
+#   make docs   -- the documentation (docs/), warnings as errors, into docs/_build/html
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: demo test check test-unit bench dist bootstrap bootstrap-test clean
+.PHONY: demo test check test-unit bench dist docs bootstrap bootstrap-test bootstrap-docs clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
@@ -18,12 +19,17 @@ bootstrap:
 bootstrap-test:
 	@VENV=$(VENV) scripts/bootstrap --test
 
+# The documentation's tools alone (the docs extra), for make docs and make test-unit.
+bootstrap-docs:
+	@VENV=$(VENV) scripts/bootstrap --docs
+
 demo: bootstrap
 	$(VENV)/bin/zkservices demo
 
-# The README's test command: the checks, the whole suite (newest kazoo, Debian's ZooKeeper 3.8),
+# The README's test command: the checks, the documentation (built with warnings as errors),
+# the whole suite (newest kazoo, Debian's ZooKeeper 3.8; with the docs' examples as doctests),
 # the server tests again on ZooKeeper 3.9, and the compatibility runs (oldest and newest kazoo).
-test: bootstrap-test check
+test: bootstrap-test check docs
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-zk39
 	@$(MAKE) --no-print-directory test-compat
@@ -36,7 +42,7 @@ check: bootstrap
 	$(VENV)/bin/lint-imports --no-logo
 
 # A classpath that does not exist: a test that starts a server anyway fails instead.
-test-unit: bootstrap
+test-unit: bootstrap-docs
 	ZOOKEEPER_CLASSPATH=/nonexistent/no-server-in-unit-tests.jar $(VENV)/bin/python -m pytest -m "not zookeeper" --hypothesis-profile=quick -n 2 $(PYTEST_ARGS)
 
 # The session, asyncio, TLS and discovery tests on the oldest kazoo setup.cfg allows (pinned)
@@ -54,8 +60,13 @@ dist: bootstrap
 	$(VENV)/bin/python -m build --outdir dist .
 	$(VENV)/bin/python -m twine check --strict dist/*
 
+# Sphinx with warnings as errors; --keep-going reports every warning, not the first.
+# The HTML lands in docs/_build/html (index.html).  The pages' examples run in make test.
+docs: bootstrap-docs
+	$(VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info docs/_build
 
 # --- ZooKeeper 3.9: the server tests again, against the 3.9 that bootstrap --test fetches ----
 # (scripts/zookeeper/pom.xml pins it; .zookeeper/<version>/lib).  The directories whose

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Top-level names of the source tree that are not source (kept out of the copy built from).
 NOT_SOURCE = {"build", "dist", "__pycache__"}
 #: Folders of the source tree the sdist carries whole, besides the package and the plugin.
-SDIST_FOLDERS = ("zkservices", "pytest_zkservices", "tests", "doctests", "bench", "scripts")
+SDIST_FOLDERS = ("zkservices", "pytest_zkservices", "tests", "doctests", "docs", "bench", "scripts")
 SDIST_FILES = {"README.rst", "CHANGES.rst", "ARCHITECTURE.rst", "Makefile", "conftest.py",
                "setup.cfg", "pyproject.toml", "MANIFEST.in"}
 PACKAGES = ("zkservices", "pytest_zkservices")
@@ -41,6 +41,8 @@ def _ignore(folder: str, names: list[str]) -> set[str]:
     if Path(folder).resolve() == ROOT:
         ignored |= {name for name in names
                     if name.startswith(".") or name in NOT_SOURCE or name.endswith(".egg-info")}
+    if Path(folder).resolve() == ROOT / "docs":
+        ignored |= {"_build"}  # the built site (make docs), not source
     return ignored
 
 

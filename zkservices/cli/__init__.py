@@ -9,6 +9,7 @@ usage, 130 interrupted.  Logging is configured in :func:`main` only.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -33,6 +34,12 @@ def load_commands() -> None:
         importlib.import_module(f"{__name__}.{name}")
 
 
+def make_parser() -> argparse.ArgumentParser:
+    """The ``zkservices`` parser with every subcommand (the documentation's CLI reference is built from it)."""
+    load_commands()
+    return build_parser(COMMANDS)
+
+
 def _quiet_broken_pipe() -> int:
     """stdout's reader went away (``| head``): stop quietly, and let the interpreter's last flush succeed."""
     try:
@@ -51,9 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from .session import resolve_session_options
 
-    load_commands()
-    parser = build_parser(COMMANDS)
-    args = parser.parse_args(argv)
+    args = make_parser().parse_args(argv)
     merge_connection_options(args)
     args.session = None
     if args.connects:
