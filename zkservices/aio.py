@@ -32,18 +32,17 @@ import time
 from typing import Any, Sequence
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NoNodeError
+from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from .errors import NoNode
-from ._aio.ops import AsyncOps, has_links
+from ._aio.ops import AsyncOps
 from ._aio.registering import AsyncRegistrar
 from ._aio.views import AsyncChildren, AsyncProperties, AsyncProviders
 from ._formats import Format
 from ._session import Registration, Selector
-from ._session.retry import authorized
 from ._session.tls import TLS
-from ._znode.encoding import decode, encode, is_json_object
+from ._steps import has_links
 from ._znode.paths import Address, check_path, normalize
 from ._zookeeper import ZooKeeper
 
@@ -160,33 +159,12 @@ class AsyncZooKeeper:
         :raises ValueError: the data is not a JSON object, or a value cannot be stored.
         :raises BadPropertyLink: the write would make a property link bad.
         """
-        if has_links(properties):
-            await self._update_with_links(path, properties)
-            return
-        check_path(path)
-        client = self.sync.client
-        while True:
-            data, stat = await self.get(path)
-            if not is_json_object(data):
-                raise ValueError(f"{path} holds data that is not a JSON object; refusing to merge into it")
-            old = decode(data)
-            if has_links(old):
-                await self._update_with_links(path, properties)
-                return
-            encoded = encode({**old, **properties}, path=path)
-            try:
-                with authorized("write", path):
-                    await self._ops.bridge.call(client.set_async, path, encoded, stat.version)
-            except BadVersionError:
-                continue
-            self.sync.registrar.written(path, encoded)
-            await self._ops.settle()
-            return
-
-    async def _update_with_links(self, path: str, properties: dict[str, Any]) -> None:
-        """The compare-and-set of Properties.update: through links, checking them."""
-        real = await self._ops.resolve(check_path(path))
-        await self._ops.compare_and_set(real, lambda old: {**old, **properties}, merging=True)
+        if has_links(properties):  # written through symbolic links, as Properties.update
+            real = await self._ops.resolve(check_path(path))
+            await self._ops.compare_and_set(real, lambda old: {**old, **properties}, merging=True)
+        else:
+            await self._ops.compare_and_set(check_path(path), lambda old: {**old, **properties}, merging=True,
+                                            missing=NoNode)
         await self._ops.settle()
 
     # -- registration --------------------------------------------------------------

@@ -19,7 +19,8 @@ from typing import Any, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from .._formats import CURATOR_SIBLINGS, Format, check_curator_siblings, curator_clashes
+from .._formats import Format
+from .._steps.curator import check_curator_directory
 from .._session.registrar import Registrar, Registration, address_names
 from .._session.members import candidates, choose_member, member_parent
 from .._session.registration import plan_registration
@@ -46,7 +47,7 @@ class AsyncRegistrar:
         plan = plan_registration(path, address, properties=properties, format=format)
         real = await self.ops.resolve_or_create(path)
         if plan.format.name == "zkservices":
-            await self._check_curator_directory(real, properties)
+            await self.ops.run(check_curator_directory(real, properties))
         registration = registrar.record(plan, real, acl=acl)
         try:
             for node in registration.nodes:
@@ -172,29 +173,6 @@ class AsyncRegistrar:
             except NoNodeError:
                 pass
         return found
-
-    async def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
-        """``Registrar._check_curator_directory``, awaited: the directory read as one step
-        through the bridge's retries (its names, then its first nodes at once)."""
-        clashes = curator_clashes(properties)
-        if not clashes:
-            return
-        send, client = self.ops.bridge.send, self.ops.client
-
-        async def read_siblings() -> list[tuple[str, bytes]]:
-            names = (await send(client.get_children_async, real))[:CURATOR_SIBLINGS]
-            results = await asyncio.gather(*(send(client.get_async, join(real, n)) for n in names),
-                                           return_exceptions=True)
-            siblings = []
-            for name, result in zip(names, results):
-                if isinstance(result, NoNodeError):
-                    continue
-                if isinstance(result, BaseException):
-                    raise result
-                siblings.append((name, result[0]))
-            return siblings
-
-        check_curator_siblings(real, clashes, await self.ops.bridge.retry(read_siblings))
 
     def __repr__(self) -> str:
         return f"<AsyncRegistrar {self.registrar!r}>"

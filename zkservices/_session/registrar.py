@@ -28,10 +28,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from .._formats import CURATOR_SIBLINGS, Format, check_curator_siblings, curator_clashes
+from .._formats import Format
+from .._steps.curator import check_curator_directory
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
+from .drivers import run
 from .members import create_member
 from .registration import Node, Registration, RegistrationPlan, plan_registration
 from .retry import RETRYABLE, authorized
@@ -78,7 +80,7 @@ class Registrar:
         plan = plan_registration(path, address, properties=properties, format=format)
         real = resolve_or_create(core, path)
         if plan.format.name == "zkservices":
-            self._check_curator_directory(real, properties)
+            run(core, check_curator_directory(real, properties))
         registration = self.record(plan, real, acl=acl)
         try:
             for node in registration.nodes:
@@ -112,29 +114,6 @@ class Registrar:
             for node in nodes:
                 self._nodes[node.key] = node
         return registration
-
-    def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
-        """Refuse properties Curator parses as its own fields in a directory of Curator
-        instances (:func:`~zkservices._formats.check_curator_siblings`).  The directory
-        is read as one step through the retry policy -- its names, then its first nodes
-        pipelined -- started over after connection trouble in any of its reads."""
-        clashes = curator_clashes(properties)
-        if not clashes:
-            return
-        client = self.core.client
-
-        def read_siblings() -> list[tuple[str, bytes]]:
-            names = client.get_children(real)[:CURATOR_SIBLINGS]
-            pending = [(name, client.get_async(join(real, name))) for name in names]
-            siblings = []
-            for name, result in pending:
-                try:
-                    siblings.append((name, result.get()[0]))
-                except NoNodeError:
-                    continue
-            return siblings
-
-        check_curator_siblings(real, clashes, self.core.retry(read_siblings))
 
     def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session (same address forms as register).
