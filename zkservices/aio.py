@@ -42,6 +42,9 @@ from ._aio.views import AsyncChildren, AsyncProperties, AsyncProviders
 from ._formats import Format
 from ._session import Registration, Selector
 from ._session.tls import TLS
+from ._tree import Change, TreeInput
+from ._tree import ops as tree_ops
+from ._types import Progress
 from ._steps import has_links
 from ._znode.paths import Address, check_path, normalize
 from ._zookeeper import ZooKeeper
@@ -269,4 +272,53 @@ class AsyncZooKeeper:
 
     def __repr__(self) -> str:
         return f"<AsyncZooKeeper {self.sync!r}>"
+
+    # -- trees (the tree steps of the synchronous API, on the awaiting driver) -----
+
+    async def export_tree(self, path: str = "/", ephemeral: bool = False, name: str | None = None,
+                          format: str = "text", *, progress: Progress | None = None) -> str:
+        """The tree at ``path`` in the text or the YAML form (as
+        :meth:`zkservices.ZooKeeper.export_tree`: the same reads, pipelined, awaited
+        on the loop; ``progress`` is called on the loop).
+
+        :raises ValueError: an unknown ``format`` or an invalid ``name``.
+        :raises NoNodeError: there is no node at ``path`` (or the chroot is missing).
+        :raises LinkLoop: symbolic links in ``path`` loop.
+        """
+        return await self._ops.run(tree_ops.exporting(path, ephemeral, name, format, progress=progress))
+
+    async def import_tree(self, text: TreeInput, path: str = "/", trim: bool | None = None,
+                          acl: Sequence[Any] | None = None, dry_run: bool = False, *,
+                          filename: str | None = None, progress: Progress | None = None) -> list[Change]:
+        """Import a tree (text or YAML, or a parsed Node) below ``path`` (as
+        :meth:`zkservices.ZooKeeper.import_tree`: checked first, written in
+        pipelined transactions, planned again when another client changes the tree
+        meanwhile), awaited on the loop.
+
+        :returns: the changes made (or planned), as :class:`~zkservices.Change`.
+        :raises TreeError: naming the line, for a bad tree; nothing is changed.
+        :raises TypeError: ``text`` is not a tree, or ``trim`` not True/False/None.
+        :raises LinkLoop: symbolic links in ``path`` loop.
+        """
+        core = self.sync.core
+        done = await self._ops.run(tree_ops.importing(
+            text, path, trim, acl, dry_run, filename=filename, progress=progress, auth=core.auth,
+            default_acl=core.default_acl()))
+        if done and not dry_run:
+            await self._ops.settle()
+        return done
+
+    async def delete_recursive(self, path: str, dry_run: bool = False, force: bool = False,
+                               ignore_if_ephemeral: bool = False) -> list[Change]:
+        """Delete ``path`` and everything below it, children first (as
+        :meth:`zkservices.ZooKeeper.delete_recursive`), awaited on the loop.
+
+        :returns: the changes made (or planned), as :class:`~zkservices.Change`.
+        :raises NoNodeError: there is no node at ``path``.
+        :raises LinkLoop: symbolic links in ``path`` loop.
+        """
+        done = await self._ops.run(tree_ops.deleting(path, dry_run, force, ignore_if_ephemeral))
+        if not dry_run:
+            await self._ops.settle()
+        return done
 
