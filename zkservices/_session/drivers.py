@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Sequence, TypeVar
 
 from ..errors import SessionClosed
+from .._znode.stepping import advance
 from .._steps.requests import Again, Call, Commit, EventMark, Send, Step, Wait, WorkerMark
 from .kazoo_internals import access
 from .pipe import Burst, Pipe, Slot
@@ -50,10 +51,9 @@ class _Blocking:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                request = step.send(value) if error is None else step.throw(error)
-            except StopIteration as stop:
-                return stop.value
+            done, request = advance(step, value, error)
+            if done:
+                return request
             value = error = None
             try:
                 value = self.make(request, retrying)
@@ -132,10 +132,9 @@ class AsyncDriver:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                request = step.send(value) if error is None else step.throw(error)
-            except StopIteration as stop:
-                return stop.value
+            done, request = advance(step, value, error)
+            if done:
+                return request
             value = error = None
             try:
                 value = await self.make(request, retrying)

@@ -328,13 +328,8 @@ def deleting(
         if dry_run:
             log_changes([op.change for op in plan], dry_run=True)
             return [op.change for op in plan]
-        applied, error = yield from applying(plan, None)
-        done.extend(applied)
-        if error is None:
+        if _applied(done, (yield from applying(plan, None)), attempt, f"delete_recursive {path}"):
             break
-        if not isinstance(error, _CONFLICTS + RETRYABLE) or attempt == ATTEMPTS:
-            raise error
-        log.info("delete_recursive %s: the tree changed meanwhile (%s); reading it again", path, error)
     return done
 
 
@@ -405,11 +400,21 @@ def importing(
         if dry_run:
             log_changes([op.change for op in plan], dry_run=True)
             return [op.change for op in plan]
-        applied, error = yield from applying(plan, progress)
-        done.extend(applied)
-        if error is None:
+        if _applied(done, (yield from applying(plan, progress)), attempt, f"import into {path}"):
             break
-        if not isinstance(error, _CONFLICTS + RETRYABLE) or attempt == ATTEMPTS:
-            raise error
-        log.info("import into %s: the tree changed meanwhile (%s); reading it again", path, error)
     return done
+
+
+def _applied(done: list[Change], outcome: tuple[list[Change], BaseException | None], attempt: int,
+             what: str) -> bool:
+    """Take an applied plan's ``outcome`` into ``done``: True when it all went,
+    False to read, plan and apply again (another client changed the tree meanwhile,
+    or the connection failed); raises any other error, or the last attempt's."""
+    applied, error = outcome
+    done.extend(applied)
+    if error is None:
+        return True
+    if not isinstance(error, _CONFLICTS + RETRYABLE) or attempt == ATTEMPTS:
+        raise error
+    log.info("%s: the tree changed meanwhile (%s); reading it again", what, error)
+    return False

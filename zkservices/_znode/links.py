@@ -23,6 +23,7 @@ from kazoo.exceptions import NoNodeError
 
 from ..errors import BadPropertyLink, LinkLoop, NoNode
 from .paths import check_path, join
+from .stepping import advance
 
 __all__ = [
     "resolve", "resolving", "follow_property", "following", "linked_names", "parse_property_link",
@@ -67,26 +68,21 @@ def answer(step: Generator[Any, Any, Any], read: Reader, exists: Callable[[str],
     """Run ``step`` answering its queries with plain functions: ``read``, ``exists``
     and ``resolve_path`` (default: :func:`resolving` over ``read`` and ``exists``).
     What a function raises is thrown into the step, as the round trip's error is."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            query = step.send(value) if error is None else step.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        value = error = None
-        try:
-            if query.__class__ is ReadProperties:
-                value = read(query.path)
-            elif query.__class__ is NodeExists:
-                assert exists is not None
-                value = exists(query.path)
-            elif resolve_path is not None:
-                value = resolve_path(query.path)
-            else:
-                value = answer(resolving(query.path), read, exists)
-        except Exception as exc:
-            error = exc
+
+    def ask(query: Any) -> Generator[Any, Any, Any]:
+        if query.__class__ is ReadProperties:
+            return read(query.path)
+        if query.__class__ is NodeExists:
+            assert exists is not None
+            return exists(query.path)
+        if resolve_path is not None:
+            return resolve_path(query.path)
+        return answer(resolving(query.path), read, exists)
+        yield  # (a step that needs no round trip)
+
+    done, result = advance(serve(step, ask), None, None)
+    assert done
+    return result
 
 
 def serve(step: Generator[Any, Any, Any],
@@ -97,10 +93,9 @@ def serve(step: Generator[Any, Any, Any],
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            query = step.send(value) if error is None else step.throw(error)
-        except StopIteration as stop:
-            return stop.value
+        done, query = advance(step, value, error)
+        if done:
+            return query
         value = error = None
         try:
             value = yield from ask(query)
