@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from ..errors import SessionClosed
 from .._znode.stepping import advance
-from .._steps.requests import Again, Call, Commit, EventMark, Send, Step, Wait, WorkerMark
+from .._steps.requests import Acquire, Again, Call, Commit, EventMark, Send, Step, Wait, WorkerMark
 from .kazoo_internals import access
 from .pipe import Burst, Pipe, Slot
 
@@ -77,6 +77,8 @@ class _Blocking:
             return self.retry(lambda: build(client).commit()) if retrying else build(client).commit()
         if kind is Again:
             return self.retry(lambda: self.run(request.make(), False))
+        if kind is Acquire:
+            return request.lock.acquire()
         if kind is EventMark:
             marker = threading.Event()
             access(client).on_event_thread(marker.set)  # (at once where kazoo's handler cannot)
@@ -162,6 +164,10 @@ class AsyncDriver:
             return await bridge.send(build(client).commit_async)
         if kind is Again:
             return await bridge.retry(lambda: self.run(request.make(), False))
+        if kind is Acquire:
+            while not request.lock.acquire(blocking=False):  # (held by a thread: never while waiting for it)
+                await asyncio.sleep(0.005)
+            return True
         if kind is EventMark:
             marker: concurrent.futures.Future[None] = concurrent.futures.Future()
             try:

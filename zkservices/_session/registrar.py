@@ -26,10 +26,11 @@ import logging
 import threading
 from typing import Any, Iterable, Mapping, Sequence
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import NoNodeError
 
 from .._formats import Format
 from .._steps.curator import check_curator_directory
+from .._steps.registering import put_node
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
@@ -220,41 +221,8 @@ class Registrar:
         if node.prefix is not None:
             self._put_member(node, retry)
             return
-        assert node.path is not None
-        client = self.core.client
-        while True:
-            try:
-                with authorized("create", node.path):
-                    retry(client.create, node.path, node.data, acl=node.acl, ephemeral=node.ephemeral, makepath=True)
-                return
-            except NodeExistsError:
-                pass
-            try:
-                data, stat = retry(client.get, node.path)
-            except NoNodeError:
-                continue
-            if stat.ephemeralOwner == (self.core.session_id if node.ephemeral else 0) and data == node.data:
-                return
-            if stat.ephemeralOwner == self.core.session_id:
-                if data != node.data:
-                    retry(client.set, node.path, node.data)
-                return
-            log.warning("%s exists under another session (0x%x); replacing it", node.path, stat.ephemeralOwner)
-
-            def replace() -> list[Any]:
-                transaction = client.transaction()
-                transaction.delete(node.path, version=stat.version)
-                transaction.create(node.path, node.data, acl=node.acl, ephemeral=node.ephemeral)
-                return transaction.commit()
-
-            with authorized("replace", node.path):
-                results = retry(replace)
-            if not any(isinstance(r, Exception) for r in results):
-                return
-            if not any(isinstance(r, (BadVersionError, NoNodeError, NodeExistsError)) for r in results):
-                with authorized("replace", node.path):
-                    raise next(r for r in results if isinstance(r, Exception))
-            # someone raced us: look again
+        core = self.core
+        run(core, put_node(node, lambda: core.session_id), retry=retry)
 
     def _put_member(self, node: Node, retry: Any, *, uncertain: bool = False) -> None:
         """Create the sequential ``node`` as a new member unless it exists as ours (see

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kazoo.exceptions import NoNodeError
-
 from .._formats import CURATOR_SIBLINGS, check_curator_siblings, curator_clashes
 from .._znode.paths import join
-from .requests import Again, Step, batch, children, get
+from .requests import Again, Step, children, get_many
 
 __all__ = ["check_curator_directory"]
 
@@ -31,12 +29,5 @@ def check_curator_directory(real: str, properties: Mapping[str, Any]) -> Step[No
 
 def _read_siblings(real: str) -> Step[list[tuple[str, bytes]]]:
     names = (yield children(real))[:CURATOR_SIBLINGS]
-    outcomes = yield from batch([get(join(real, name)) for name in names])
-    siblings = []
-    for name, outcome in zip(names, outcomes):
-        if isinstance(outcome, NoNodeError):
-            continue
-        if isinstance(outcome, BaseException):
-            raise outcome
-        siblings.append((name, outcome[0]))
-    return siblings
+    found = yield from get_many([join(real, name) for name in names])
+    return [(path.rpartition("/")[2], data) for path, data, _ in found]

@@ -21,6 +21,7 @@ once, the I/O twice -- as httpx splits ``BaseClient`` from ``Client`` and
 - :class:`Again`: run the step ``make()`` returns as a whole, started over by the
   retry policy after connection trouble in any of its requests (which are then not
   retried one by one).
+- :class:`Acquire`: take a lock other threads share (the step releases it).
 - :class:`EventMark` and :class:`WorkerMark` (for settling): wait until kazoo's
   event thread, then the session's worker, have passed what is queued now; answered
   True, or False when ``timeout`` passed (or the worker stopped).
@@ -31,13 +32,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Generator, Iterator, NamedTuple, Sequence, TypeVar, Union
 
-from kazoo.exceptions import NoAuthError
+from kazoo.exceptions import NoAuthError, NoNodeError
 
 from ..errors import NotAuthorized
 
 __all__ = [
-    "Call", "Commit", "Send", "Wait", "Again", "EventMark", "WorkerMark", "Request", "Step",
-    "authorized", "batch", "get", "exists", "children", "acls", "set", "create", "delete", "ensure_path", "set_acls",
+    "Call", "Commit", "Send", "Wait", "Again", "Acquire", "EventMark", "WorkerMark", "Request", "Step",
+    "authorized", "batch", "get_many", "get", "exists", "children", "acls", "set_data", "create", "delete", "ensure_path", "set_acls",
 ]
 
 T = TypeVar("T")
@@ -75,6 +76,13 @@ class Again(NamedTuple):
     make: Callable[[], "Step[Any]"]
 
 
+class Acquire(NamedTuple):
+    """Take ``lock`` (a threading lock, shared with other threads): blocking, or
+    polled without blocking the loop.  The step releases it itself."""
+
+    lock: Any
+
+
 class EventMark(NamedTuple):
     """Wait (at most ``timeout``) until kazoo's event thread ran what is queued on it now."""
 
@@ -87,7 +95,7 @@ class WorkerMark(NamedTuple):
     timeout: float
 
 
-Request = Union[Call, Commit, Send, Wait, Again, EventMark, WorkerMark]
+Request = Union[Call, Commit, Send, Wait, Again, Acquire, EventMark, WorkerMark]
 
 #: A step returning ``T``: yields requests, is sent their results.
 Step = Generator[Any, Any, T]
@@ -109,6 +117,20 @@ def batch(requests: Sequence[Union[Call, Commit]]) -> Step[list[Any]]:
     """Send ``requests`` together and wait for them: their outcomes, in order."""
     ticket = yield Send(requests)
     return (yield Wait(ticket))
+
+
+def get_many(paths: Sequence[str]) -> Step[list[tuple[str, bytes, Any]]]:
+    """Get ``paths`` sent together: ``(path, data, stat)`` of each that exists, in
+    order (a node gone meanwhile is left out; any other error is raised)."""
+    outcomes = yield from batch([get(path) for path in paths])
+    found = []
+    for path, outcome in zip(paths, outcomes):
+        if isinstance(outcome, NoNodeError):
+            continue
+        if isinstance(outcome, BaseException):
+            raise outcome
+        found.append((path, outcome[0], outcome[1]))
+    return found
 
 
 def _call(method: str, *args: Any, **kwargs: Any) -> Call:
@@ -135,7 +157,7 @@ def acls(path: str) -> Call:
     return Call("get_acls", (path,), {})
 
 
-def set(path: str, data: bytes, version: int = -1) -> Call:  # noqa: A001 - kazoo's name
+def set_data(path: str, data: bytes, version: int = -1) -> Call:
     """The new stat; BadVersionError, NoNodeError."""
     return Call("set", (path, data, version), {})
 

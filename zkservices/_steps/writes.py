@@ -18,7 +18,7 @@ from .._znode.encoding import decode, encode, is_json_object
 from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, PROPERTY_LINK_SUFFIX, following, linked_names
 from .._znode.paths import check_path, join, split
 from .links import on_server, read_properties, resolve
-from .requests import Step, authorized, ensure_path, get, set
+from .requests import Step, authorized, ensure_path, get, set_data
 
 __all__ = ["compare_and_set", "next_properties", "check_property_links", "resolve_or_create"]
 
@@ -55,7 +55,7 @@ def compare_and_set(
         yield from check_property_links(path, new, old)
         try:
             with authorized("write", path):
-                yield set(path, encoded, stat.version)
+                yield set_data(path, encoded, stat.version)
         except BadVersionError:
             log.debug("%s changed under us (version %d); retrying", path, stat.version)
             continue
