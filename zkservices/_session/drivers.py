@@ -96,13 +96,15 @@ class _Blocking:
             self._pipe = Pipe(client)
         burst = Burst(self._pipe)
         results = []
-        for request in requests:
-            if request.__class__ is Call:
-                start = getattr(client, request.method + "_async")
-                results.append(burst.send(start, request.args, request.kwargs, Slot()))
-            else:
-                results.append(burst.send(request.build(client).commit_async, (), {}, Slot()))
-        burst.flush()
+        try:
+            for request in requests:
+                if request.__class__ is Call:
+                    start = getattr(client, request.method + "_async")
+                    results.append(burst.send(start, request.args, request.kwargs, Slot()))
+                else:
+                    results.append(burst.send(request.build(client).commit_async, (), {}, Slot()))
+        finally:  # (what was queued goes out, also when building a request failed)
+            burst.flush()
         return results
 
 
