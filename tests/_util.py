@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import threading
@@ -114,3 +116,32 @@ def lose_first_read_below(monkeypatch: Any, zk: Any, server: Any, directory: str
 
     monkeypatch.setattr(client, "get_async", get_then_drop)
     return lost
+
+
+# -- asyncio tests ----------------------------------------------------------------------
+
+
+class _NoExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A default executor that refuses work: proves a call did not use a thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        raise AssertionError(f"{fn!r} ran in the executor")
+
+
+def run_without_executor(main):
+    """Run ``main(helpers)`` on a loop whose default executor refuses work; blocking
+    steps of the test itself go to ``helpers`` (a pool of its own)."""
+    helpers = concurrent.futures.ThreadPoolExecutor(2)
+
+    async def wrapper():
+        asyncio.get_running_loop().set_default_executor(_NoExecutor())
+        return await asyncio.wait_for(main(helpers), 60)
+
+    try:
+        return asyncio.run(wrapper())
+    finally:
+        helpers.shutdown()
+
+
+async def blocking(helpers, fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(helpers, fn, *args)

@@ -39,19 +39,20 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, overload
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NoAuthError, NoNodeError
+from kazoo.exceptions import NoAuthError, NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
 from .errors import NoNode, NotAuthorized
 from ._aio.nodes import AsyncNodes
-from ._aio.ops import AsyncOps, has_links
+from ._aio.ops import AsyncOps
 from ._aio.registering import AsyncRegistrar
 from ._aio.views import AsyncChildren, AsyncProperties, AsyncProviders
 from ._formats import Format, provider_format_argument
 from ._session import Registration, Selector
-from ._session.retry import authorized
 from ._session.tls import TLS
-from ._znode.encoding import decode, encode, is_json_object
+from ._tree import Change, TreeInput
+from ._tree import ops as tree_ops
+from ._types import Progress
 from ._znode.paths import Address, check_path, normalize
 from ._zookeeper import ZooKeeper
 
@@ -249,33 +250,7 @@ class AsyncZooKeeper:
         :raises ValueError: the data is not a JSON object, or a value cannot be stored.
         :raises BadPropertyLink: the write would make a property link bad.
         """
-        if has_links(properties):
-            await self._update_with_links(path, properties)
-            return
-        check_path(path)
-        client = self.sync.client
-        while True:
-            data, stat = await self.get(path)
-            if not is_json_object(data):
-                raise ValueError(f"{path} holds data that is not a JSON object; refusing to merge into it")
-            old = decode(data)
-            if has_links(old):
-                await self._update_with_links(path, properties)
-                return
-            encoded = encode({**old, **properties}, path=path)
-            try:
-                with authorized("write", path):
-                    await self._ops.bridge.call(client.set_async, path, encoded, stat.version)
-            except BadVersionError:
-                continue
-            self.sync.registrar.written(path, encoded)
-            await self._ops.settle()
-            return
-
-    async def _update_with_links(self, path: str, properties: dict[str, Any]) -> None:
-        """The compare-and-set of Properties.update: through links, checking them."""
-        real = await self._ops.resolve(check_path(path))
-        await self._ops.compare_and_set(real, lambda old: {**old, **properties}, merging=True)
+        await self._ops.update_properties(path, properties)
         await self._ops.settle()
 
     # -- node calls (as zkservices.ZooKeeper's: same arguments, results, errors) -------
@@ -457,4 +432,53 @@ def _alone(alone: bool, zk: ZooKeeper) -> ZooKeeper:
     if not alone:
         raise TypeError("AsyncZooKeeper(zk) wraps an open ZooKeeper: pass it alone, without connection options")
     return zk
+
+    # -- trees (the tree steps of the synchronous API, on the awaiting driver) -----
+
+    async def export_tree(self, path: str = "/", ephemeral: bool = False, name: str | None = None,
+                          format: str = "text", *, progress: Progress | None = None) -> str:
+        """The tree at ``path`` in the text or the YAML form (as
+        :meth:`zkservices.ZooKeeper.export_tree`: the same reads, pipelined, awaited
+        on the loop; ``progress`` is called on the loop).
+
+        :raises ValueError: an unknown ``format`` or an invalid ``name``.
+        :raises NoNodeError: there is no node at ``path`` (or the chroot is missing).
+        :raises LinkLoop: symbolic links in ``path`` loop.
+        """
+        return await self._ops.run(tree_ops.exporting(path, ephemeral, name, format, progress=progress))
+
+    async def import_tree(self, text: TreeInput, path: str = "/", trim: bool | None = None,
+                          acl: Sequence[Any] | None = None, dry_run: bool = False, *,
+                          filename: str | None = None, progress: Progress | None = None) -> list[Change]:
+        """Import a tree (text or YAML, or a parsed Node) below ``path`` (as
+        :meth:`zkservices.ZooKeeper.import_tree`: checked first, written in
+        pipelined transactions, planned again when another client changes the tree
+        meanwhile), awaited on the loop.
+
+        :returns: the changes made (or planned), as :class:`~zkservices.Change`.
+        :raises TreeError: naming the line, for a bad tree; nothing is changed.
+        :raises TypeError: ``text`` is not a tree, or ``trim`` not True/False/None.
+        :raises LinkLoop: symbolic links in ``path`` loop.
+        """
+        core = self.sync.core
+        done = await self._ops.run(tree_ops.importing(
+            text, path, trim, acl, dry_run, filename=filename, progress=progress, auth=core.auth,
+            default_acl=core.default_acl()))
+        if done and not dry_run:
+            await self._ops.settle()
+        return done
+
+    async def delete_recursive(self, path: str, dry_run: bool = False, force: bool = False,
+                               ignore_if_ephemeral: bool = False) -> list[Change]:
+        """Delete ``path`` and everything below it, children first (as
+        :meth:`zkservices.ZooKeeper.delete_recursive`), awaited on the loop.
+
+        :returns: the changes made (or planned), as :class:`~zkservices.Change`.
+        :raises NoNodeError: there is no node at ``path``.
+        :raises LinkLoop: symbolic links in ``path`` loop.
+        """
+        done = await self._ops.run(tree_ops.deleting(path, dry_run, force, ignore_if_ephemeral))
+        if not dry_run:
+            await self._ops.settle()
+        return done
 

@@ -5,7 +5,6 @@ a dropped connection and a session expiry."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 
 import pytest
@@ -15,35 +14,9 @@ import zkservices
 import zkservices.aio
 from zkservices.testing import drop_connection, expire_session
 
-from _util import lose_first_read_below, wait_for
+from _util import blocking, lose_first_read_below, run_without_executor, wait_for
 
 WAIT = 30.0
-
-
-class _NoExecutor(concurrent.futures.ThreadPoolExecutor):
-    """A default executor that refuses work: proves a call did not use a thread."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        raise AssertionError(f"{fn!r} ran in the executor")
-
-
-def run_without_executor(main):
-    """Run ``main(helpers)`` on a loop whose default executor refuses work; blocking
-    steps of the test itself go to ``helpers`` (a pool of its own)."""
-    helpers = concurrent.futures.ThreadPoolExecutor(2)
-
-    async def wrapper():
-        asyncio.get_running_loop().set_default_executor(_NoExecutor())
-        return await asyncio.wait_for(main(helpers), 60)
-
-    try:
-        return asyncio.run(wrapper())
-    finally:
-        helpers.shutdown()
-
-
-async def blocking(helpers, fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(helpers, fn, *args)
 
 
 def owner(client, path):

@@ -13,17 +13,14 @@ unseen is looked for before trying again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Mapping, Sequence
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
-
-from .._formats import CURATOR_SIBLINGS, Format, check_curator_siblings, curator_clashes
+from .._formats import Format
+from .._steps.curator import check_curator_directory
+from .._steps.registering import create_member, put_node
 from .._session.registrar import Registrar, Registration, address_names
-from .._session.members import candidates, choose_member, member_parent
 from .._session.registration import plan_registration
-from .._session.retry import authorized
 from .._znode.paths import Address, join
 from .ops import AsyncOps
 
@@ -46,7 +43,7 @@ class AsyncRegistrar:
         plan = plan_registration(path, address, properties=properties, format=format)
         real = await self.ops.resolve_or_create(path)
         if plan.format.name == "zkservices":
-            await self._check_curator_directory(real, properties)
+            await self.ops.run(check_curator_directory(real, properties))
         registration = registrar.record(plan, real, acl=acl)
         try:
             for node in registration.nodes:
@@ -78,123 +75,17 @@ class AsyncRegistrar:
     # -- one node ------------------------------------------------------------------
 
     async def _put(self, node: Any) -> str:
-        """Create ``node`` as ours, replacing a node of another session (``Registrar._put``)."""
-        ops, client, core = self.ops, self.ops.client, self.ops.core
-        call = ops.bridge.call
-        while True:
-            try:
-                with authorized("create", node.path):
-                    await call(client.create_async, node.path, node.data, acl=node.acl, ephemeral=node.ephemeral,
-                               makepath=True)
-                return node.path
-            except NodeExistsError:
-                pass
-            try:
-                data, stat = await call(client.get_async, node.path)
-            except NoNodeError:
-                continue
-            if stat.ephemeralOwner == (core.session_id if node.ephemeral else 0) and data == node.data:
-                return node.path
-            if stat.ephemeralOwner == core.session_id:
-                if data != node.data:
-                    await call(client.set_async, node.path, node.data)
-                return node.path
-            log.warning("%s exists under another session (0x%x); replacing it", node.path, stat.ephemeralOwner)
-
-            def replace(stat: Any = stat) -> "asyncio.Future[Any]":
-                transaction = client.transaction()
-                transaction.delete(node.path, version=stat.version)
-                transaction.create(node.path, node.data, acl=node.acl, ephemeral=node.ephemeral)
-                return ops.bridge.send(transaction.commit_async)
-
-            with authorized("replace", node.path):
-                results = await ops.bridge.retry(replace)
-            if not any(isinstance(r, Exception) for r in results):
-                return node.path
-            if not any(isinstance(r, (BadVersionError, NoNodeError, NodeExistsError)) for r in results):
-                with authorized("replace", node.path):
-                    raise next(r for r in results if isinstance(r, Exception))
+        """Create ``node`` as ours, replacing a node of another session (the step ``Registrar._put`` runs)."""
+        core = self.ops.core
+        return await self.ops.run(put_node(node, lambda: core.session_id))
 
     async def _put_member(self, node: Any) -> str:
-        """Create the sequential ``node`` once (``members.create_member``): an attempt
-        after a transient error first looks for a member an unseen create made.  Each
-        attempt holds the node's lock (the restore after a session loss takes it too),
-        never while waiting for the session."""
-        ops, client, core = self.ops, self.ops.client, self.ops.core
-        send = ops.bridge.send
-        tried = False
-
-        async def attempt() -> str:
-            nonlocal tried
-            while not node.lock.acquire(blocking=False):
-                await asyncio.sleep(0.005)
-            try:
-                if node.path is not None:
-                    stat = await send(client.exists_async, node.path)
-                    if stat is not None and stat.ephemeralOwner == core.session_id:
-                        return str(node.path)
-                    if stat is not None:
-                        try:
-                            await send(client.delete_async, node.path, stat.version)
-                        except NoNodeError:
-                            pass
-                if tried:
-                    found = await self._find_own_member(node)
-                    if found is not None:
-                        return found
-                tried = True
-                with authorized("create", node.prefix):
-                    return str(await send(client.create_async, node.prefix, node.data, acl=node.acl, ephemeral=True,
-                                          sequence=True, makepath=True))
-            finally:
-                node.lock.release()
-
-        return str(await ops.bridge.retry(attempt))
-
-    async def _find_own_member(self, node: Any) -> str | None:
-        """``members.find_own_member``, awaited (raises transient errors to the attempt)."""
-        ops, client = self.ops, self.ops.client
-        names = await ops.bridge.send(client.get_children_async, member_parent(node))
-        paths = candidates(node, names, self.registrar.owned_paths())
-        results = await asyncio.gather(*(ops.bridge.send(client.get_async, p) for p in paths), return_exceptions=True)
-        reads = []
-        for path, result in zip(paths, results):
-            if isinstance(result, NoNodeError):
-                continue
-            if isinstance(result, BaseException):
-                raise result
-            data, stat = result
-            reads.append((path, data, stat))
-        found, extra = choose_member(node, ops.core.session_id, reads)
-        for path in extra:
-            try:
-                await ops.bridge.send(client.delete_async, path)
-            except NoNodeError:
-                pass
-        return found
-
-    async def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
-        """``Registrar._check_curator_directory``, awaited: the directory read as one step
-        through the bridge's retries (its names, then its first nodes at once)."""
-        clashes = curator_clashes(properties)
-        if not clashes:
-            return
-        send, client = self.ops.bridge.send, self.ops.client
-
-        async def read_siblings() -> list[tuple[str, bytes]]:
-            names = (await send(client.get_children_async, real))[:CURATOR_SIBLINGS]
-            results = await asyncio.gather(*(send(client.get_async, join(real, n)) for n in names),
-                                           return_exceptions=True)
-            siblings = []
-            for name, result in zip(names, results):
-                if isinstance(result, NoNodeError):
-                    continue
-                if isinstance(result, BaseException):
-                    raise result
-                siblings.append((name, result[0]))
-            return siblings
-
-        check_curator_siblings(real, clashes, await self.ops.bridge.retry(read_siblings))
+        """Create the sequential ``node`` once (the step ``members.create_member`` runs):
+        an attempt after a transient error first looks for a member an unseen create
+        made.  Each attempt holds the node's lock (the restore after a session loss
+        takes it too), never while waiting for the session."""
+        core = self.ops.core
+        return await self.ops.run(create_member(node, lambda: core.session_id, owned=self.registrar.owned_paths))
 
     def __repr__(self) -> str:
         return f"<AsyncRegistrar {self.registrar!r}>"

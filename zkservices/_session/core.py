@@ -26,21 +26,20 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl
 
 from ..errors import FailedConnect
-from .._znode.encoding import decode
-from .._znode.links import resolve as resolve_links
+from .._steps import links as link_steps
+from .._steps.settle import settle
 from .._znode.paths import format_address
+from .drivers import run
 from .kazoo_internals import access, new_client, tls_arguments
 from .retry import RetryPolicy
 from .rewatch import rewatch
@@ -367,19 +366,15 @@ class SessionCore:
 
     def read_properties(self, path: str) -> dict | None:
         """The decoded properties of ``path``; None when the node does not exist."""
-        try:
-            data, _ = self.retry(self.client.get, path)
-        except NoNodeError:
-            return None
-        return decode(data)
+        return run(self, link_steps.read_properties(path))
 
     def node_exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
-        return self.retry(self.client.exists, path) is not None
+        return run(self, link_steps.node_exists(path))
 
     def resolve(self, path: str) -> str:
         """Follow symbolic links.  Raises InvalidPath, LinkLoop, or NoNode naming the missing node."""
-        return resolve_links(path, self.read_properties, self.node_exists)
+        return run(self, link_steps.resolve(path))
 
     def default_acl(self) -> list[Any] | None:
         """The ACL for nodes zkservices creates: the ``acl`` given, else None (kazoo's open
@@ -421,21 +416,13 @@ class SessionCore:
         ZooKeeper sends a watch event before the reply to the write that triggered it;
         kazoo has queued our watcher by the time the write returns.  Wait until kazoo's
         callback queue passed that point, then until our worker ran the resulting
-        refreshes and callbacks.
+        refreshes and callbacks (the settle step, run by the blocking driver).
         """
         if self.worker.in_worker() or self._closed or not self.settle_needed():
             return
         if threading.current_thread() is self._kazoo_callback_thread:
             return  # a write from inside a kazoo watch callback: the marker would queue behind it
-        marker = threading.Event()
-        access(self.client).on_event_thread(marker.set)  # (at once where kazoo's handler cannot)
-        try:
-            if marker.wait(timeout):
-                self.worker.barrier(timeout)
-                return
-        except (FutureTimeout, RuntimeError):  # worker busy (a slow callback, an outage) or stopped
-            pass
-        log.warning("views did not catch up with this session's write within %gs; continuing", timeout)
+        run(self, settle(timeout))
 
     def __repr__(self) -> str:
         if self._closed:

@@ -57,7 +57,9 @@ class Pipe:
         self.client = client
         self._access = access(client)
         self._usable = self.usable
-        root = self.build_with_kazoo(client.get_async, ("/",), {}, None).path if self._usable else "/"
+        # (kazoo's own method, even where a test replaced the client's attribute)
+        get_async = type(client).get_async.__get__(client)
+        root = self.build_with_kazoo(get_async, ("/",), {}, None).path if self._usable else "/"
         self._root = root  # the chroot, normalised
         self._prefix = "" if root == "/" else root
 

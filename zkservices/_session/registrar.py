@@ -26,12 +26,15 @@ import logging
 import threading
 from typing import Any, Iterable, Mapping, Sequence
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import NoNodeError
 
-from .._formats import CURATOR_SIBLINGS, Format, check_curator_siblings, curator_clashes
+from .._formats import Format
+from .._steps.curator import check_curator_directory
+from .._steps.registering import put_node
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import SessionCore
+from .drivers import run
 from .members import create_member
 from .registration import Node, Registration, RegistrationPlan, plan_registration
 from .retry import RETRYABLE, authorized
@@ -78,7 +81,7 @@ class Registrar:
         plan = plan_registration(path, address, properties=properties, format=format)
         real = resolve_or_create(core, path)
         if plan.format.name == "zkservices":
-            self._check_curator_directory(real, properties)
+            run(core, check_curator_directory(real, properties))
         registration = self.record(plan, real, acl=acl)
         try:
             for node in registration.nodes:
@@ -112,29 +115,6 @@ class Registrar:
             for node in nodes:
                 self._nodes[node.key] = node
         return registration
-
-    def _check_curator_directory(self, real: str, properties: Mapping[str, Any]) -> None:
-        """Refuse properties Curator parses as its own fields in a directory of Curator
-        instances (:func:`~zkservices._formats.check_curator_siblings`).  The directory
-        is read as one step through the retry policy -- its names, then its first nodes
-        pipelined -- started over after connection trouble in any of its reads."""
-        clashes = curator_clashes(properties)
-        if not clashes:
-            return
-        client = self.core.client
-
-        def read_siblings() -> list[tuple[str, bytes]]:
-            names = client.get_children(real)[:CURATOR_SIBLINGS]
-            pending = [(name, client.get_async(join(real, name))) for name in names]
-            siblings = []
-            for name, result in pending:
-                try:
-                    siblings.append((name, result.get()[0]))
-                except NoNodeError:
-                    continue
-            return siblings
-
-        check_curator_siblings(real, clashes, self.core.retry(read_siblings))
 
     def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session (same address forms as register).
@@ -241,41 +221,8 @@ class Registrar:
         if node.prefix is not None:
             self._put_member(node, retry)
             return
-        assert node.path is not None
-        client = self.core.client
-        while True:
-            try:
-                with authorized("create", node.path):
-                    retry(client.create, node.path, node.data, acl=node.acl, ephemeral=node.ephemeral, makepath=True)
-                return
-            except NodeExistsError:
-                pass
-            try:
-                data, stat = retry(client.get, node.path)
-            except NoNodeError:
-                continue
-            if stat.ephemeralOwner == (self.core.session_id if node.ephemeral else 0) and data == node.data:
-                return
-            if stat.ephemeralOwner == self.core.session_id:
-                if data != node.data:
-                    retry(client.set, node.path, node.data)
-                return
-            log.warning("%s exists under another session (0x%x); replacing it", node.path, stat.ephemeralOwner)
-
-            def replace() -> list[Any]:
-                transaction = client.transaction()
-                transaction.delete(node.path, version=stat.version)
-                transaction.create(node.path, node.data, acl=node.acl, ephemeral=node.ephemeral)
-                return transaction.commit()
-
-            with authorized("replace", node.path):
-                results = retry(replace)
-            if not any(isinstance(r, Exception) for r in results):
-                return
-            if not any(isinstance(r, (BadVersionError, NoNodeError, NodeExistsError)) for r in results):
-                with authorized("replace", node.path):
-                    raise next(r for r in results if isinstance(r, Exception))
-            # someone raced us: look again
+        core = self.core
+        run(core, put_node(node, lambda: core.session_id), retry=retry)
 
     def _put_member(self, node: Node, retry: Any, *, uncertain: bool = False) -> None:
         """Create the sequential ``node`` as a new member unless it exists as ours (see

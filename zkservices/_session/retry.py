@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from kazoo.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
-    NoAuthError,
     OperationTimeoutError,
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ..errors import NotAuthorized, SessionClosed
+from ..errors import SessionClosed
+from .._steps.requests import authorized  # (where the steps use it too)
 
 __all__ = ["RETRYABLE", "TRANSIENT", "RetryPolicy", "authorized"]
 
@@ -37,17 +36,6 @@ RETRYABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError)
 
 #: RETRYABLE plus kazoo's timeout for a connection attempt (a server that is not up yet).
 TRANSIENT = RETRYABLE + (KazooTimeoutError,)
-
-
-@contextmanager
-def authorized(action: str, path: str) -> Iterator[None]:
-    """Turn kazoo's NoAuthError (which carries no text) into NotAuthorized naming the node."""
-    try:
-        yield
-    except NotAuthorized:
-        raise
-    except NoAuthError:
-        raise NotAuthorized(path, action) from None
 
 
 class RetryPolicy:

@@ -1,5 +1,8 @@
 """Applying a plan: multi-op transactions, a few in flight at once, then ACL changes.
 
+:func:`applying` is the step (either driver runs it); :func:`apply_plan` runs it
+on the session core, blocking.
+
 The plan is cut into transactions of at most :data:`BATCH_OPS` operations
 and about :data:`BATCH_BYTES` bytes (well under ZooKeeper's 1 MB request
 limit), committed with ``commit_async``: while the server works on the
@@ -27,14 +30,16 @@ from typing import Any, Iterator
 from kazoo.exceptions import ConnectionClosedError, NoAuthError, RolledBackError, RuntimeInconsistency
 from kazoo.security import ACL, OPEN_ACL_UNSAFE
 
+from .._session.drivers import run
 from .._session.kazoo_internals import add_create
 from .._session.retry import RETRYABLE
+from .._steps.requests import Commit, Send, Step, Wait, set_acls
 from ..errors import NotAuthorized
 from .core import SessionCore
 from .plan import Change, Op, log_changes
 from .read import Progress
 
-__all__ = ["apply_plan", "BATCH_OPS", "BATCH_BYTES", "BATCHES_IN_FLIGHT"]
+__all__ = ["apply_plan", "applying", "BATCH_OPS", "BATCH_BYTES", "BATCHES_IN_FLIGHT"]
 
 log = logging.getLogger("zkservices.tree")
 
@@ -46,15 +51,22 @@ BATCHES_IN_FLIGHT = 4  # transactions sent and not yet answered, at most
 def apply_plan(
     core: SessionCore, plan: list[Op], progress: Progress | None = None
 ) -> tuple[list[Change], BaseException | None]:
-    """Apply ``plan`` on the session's client: transactions, a few in flight, then ACL changes.
+    """Apply ``plan`` on the session's client, blocking (:func:`applying`)."""
+    return run(core, applying(plan, core.default_acl(), progress))
 
+
+def applying(
+    plan: list[Op], default_acl: list[ACL] | None, progress: Progress | None = None
+) -> Step[tuple[list[Change], BaseException | None]]:
+    """Apply ``plan``: transactions, a few in flight, then ACL changes (a step).
+
+    :param default_acl: the ACL of created nodes without one of their own (the
+        session's: with auth, world-read and all for the identity).
     :returns: the changes applied, and the first error (None if all went
         well).  A failed batch is rolled back as a whole; no batch is sent
         after it, but those in flight may still have been applied.  ACL
         changes are sent only when every batch was applied.
     """
-    client = core.client
-    default_acl = core.default_acl()  # with auth: world-read, all for the identity
     writes = [op for op in plan if op.action != "acl"]
     acls = [op for op in plan if op.action == "acl"]
     applied: list[Change] = []
@@ -62,14 +74,15 @@ def apply_plan(
     total = len(writes)
     in_flight: deque[tuple[list[Op], Any]] = deque()
 
-    def take_oldest() -> None:
+    def take_oldest() -> Step[None]:
         nonlocal error
-        batch, pending = in_flight.popleft()
-        try:
-            results = pending.get()
-        except (ConnectionClosedError,) + RETRYABLE as exc:
-            error = error or exc
+        batch, ticket = in_flight.popleft()
+        (results,) = yield Wait(ticket)
+        if isinstance(results, (ConnectionClosedError,) + RETRYABLE):
+            error = error or results
             return
+        if isinstance(results, BaseException):
+            raise results
         failure = _batch_failure(batch, results)
         if failure is not None:
             log.info("a batch of %d change(s) was rolled back: %s", len(batch), failure)
@@ -83,23 +96,25 @@ def apply_plan(
 
     for batch in _batches(writes):
         while len(in_flight) >= BATCHES_IN_FLIGHT:
-            take_oldest()
+            yield from take_oldest()
         if error is not None:
             break
-        in_flight.append((batch, _transaction(client, batch, default_acl).commit_async()))
+        in_flight.append((batch, (yield Send([Commit(_building(batch, default_acl))]))))
     while in_flight:
-        take_oldest()
+        yield from take_oldest()
     if error is None and acls:
-        started = [(op, client.set_acls_async(op.path, list(op.acl or ()), op.version)) for op in acls]
-        for op, pending in started:
-            try:
-                pending.get()
-            except Exception as exc:
-                error = error or _annotated(exc, op.change)
+        outcomes = yield Wait((yield Send([set_acls(op.path, op.acl or (), op.version) for op in acls])))
+        for op, outcome in zip(acls, outcomes):
+            if isinstance(outcome, Exception):
+                error = error or _annotated(outcome, op.change)
                 continue
             log_changes([op.change])
             applied.append(op.change)
     return applied, error
+
+
+def _building(batch: list[Op], default_acl: list[ACL] | None) -> Any:
+    return lambda client: _transaction(client, batch, default_acl)
 
 
 def _transaction(client: Any, batch: list[Op], default_acl: list[ACL] | None) -> Any:

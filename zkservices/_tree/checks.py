@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Generator, Sequence, Union
 
 from .._znode.encoding import MAX_DATA_SIZE, check_size
-from .._znode.links import MAX_LINK_DEPTH, follow_property, linked_names
-from .._znode.links import resolve as resolve_links
+from .._znode.links import MAX_LINK_DEPTH, Query, ReadProperties, answer, following, linked_names, resolving, serve
 from .._znode.paths import check_path
 from ..errors import BadPropertyLink, LinkLoop, TreeError, ValueTooLarge
 from .formats import parse_tree_encoded
@@ -228,25 +227,31 @@ def check_links(
 
     ``read(path)`` gives a node's properties (None: no such node),
     ``exists(path)`` whether it exists; either may raise :class:`Unknown`.
-    A chain of more than ``MAX_LINK_DEPTH`` (64) property links is refused,
-    like a chain of symbolic links.
+    (:func:`checking_links` over plain functions.)
 
     :returns: the links that could not be checked (the world raised Unknown),
         as ``"/path 'name =>'"``.
     :raises TreeError: naming the node's line, for a bad or looping link.
     """
+    return answer(checking_links(items, filename), read, exists)
+
+
+def checking_links(items: Sequence[Item], filename: str | None) -> Generator[Query, Any, list[str]]:
+    """Follow every property link of ``items``, asking for the nodes outside them
+    (:class:`~zkservices._znode.links.ReadProperties`, ``NodeExists``).  A chain of
+    more than ``MAX_LINK_DEPTH`` (64) property links is refused, like a chain of
+    symbolic links.  Returns and raises as :func:`check_links`."""
     unchecked = []
     hops = 0
 
-    def resolve_path(path: str) -> str:
-        return resolve_links(path, read, exists)
-
-    def read_hop(path: str) -> dict | None:
+    def ask(query: Any) -> Generator[Query, Any, Any]:
         nonlocal hops
-        hops += 1
-        if hops > MAX_LINK_DEPTH:
-            raise _TooLong()
-        return read(path)
+        if query.__class__ is ReadProperties:  # a hop of a property link
+            hops += 1
+            if hops > MAX_LINK_DEPTH:
+                raise _TooLong()
+            return (yield query)
+        return (yield from resolving(query.path))  # (its reads are no hops)
 
     for path, node, data in items:
         if _LINK_MARK not in data:  # (its data names no property link: quick to tell)
@@ -255,7 +260,7 @@ def check_links(
         for name in linked_names(properties):  # (a property of that name wins over the link)
             hops = 0
             try:
-                follow_property(path, node.properties, name, read=read_hop, resolve_path=resolve_path)
+                yield from serve(following(path, node.properties, name), ask)
             except _TooLong:
                 raise tree_error(
                     f"{path} '{name}{PROPERTY_LINK_SUFFIX}': more than {MAX_LINK_DEPTH} property links in a row",

@@ -50,28 +50,49 @@ from __future__ import annotations
 import logging
 import sys
 from collections import deque
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 from kazoo.security import ACL
 
+from .._session.drivers import run
 from .._session.retry import RETRYABLE
+from .._steps.links import resolve
+from .._steps.requests import Step, exists
 from .._znode.paths import check_path, join, split
 from . import apply
 from .checks import TreeInput, as_tree_encoded, prepare_tree
 from .core import SessionCore
 from .formats import FORMATS, emit_checked
 from .model import Node
-from .plan import Change, deletions, import_base, log_changes, plan_import
+from .plan import Change, Op, deletions, import_base, log_changes, plan_import
 from .read import Progress, Znode, everything, exported, read_nodes
 from .rules import RESERVED_TOP_LEVEL, node_name_problem
 
-__all__ = ["is_ephemeral", "export_tree", "print_tree", "walk", "delete_recursive", "import_tree", "ATTEMPTS"]
+__all__ = [
+    "is_ephemeral", "export_tree", "print_tree", "walk", "delete_recursive", "import_tree", "ATTEMPTS",
+    "exporting", "deleting", "importing", "Apply",
+]
 
 log = logging.getLogger("zkservices.tree")
 
 ATTEMPTS = 5  # plan-and-apply rounds when other clients change the tree meanwhile
 _CONFLICTS = (NodeExistsError, NoNodeError, BadVersionError, NotEmptyError)
+
+#: How a step applies a plan: ``apply(plan, progress)``, a step returning the
+#: changes applied and the first error (default: :func:`~.apply.applying`).
+Apply = Callable[[list[Op], "Progress | None"], Step[tuple[list[Change], "BaseException | None"]]]
+
+
+def _applying_on(core: SessionCore) -> Apply:
+    """The blocking front's ``apply``: :func:`.apply.apply_plan` on ``core`` (looked up
+    when called), as a step that makes its round trips itself."""
+
+    def apply_step(plan: list[Op], progress: Progress | None) -> Step[tuple[list[Change], BaseException | None]]:
+        return apply.apply_plan(core, plan, progress=progress)
+        yield  # (a generator: a step, for the blocking driver only)
+
+    return apply_step
 
 
 def _missing(path: str, real: str) -> NoNodeError:
@@ -118,6 +139,18 @@ def export_tree(
     :raises ValueError: an unknown ``format`` or an invalid ``name``.
     :raises NoNodeError: ``path`` does not exist (or the chroot is missing).
     """
+    return run(core, exporting(path, ephemeral, name, format, progress=progress))
+
+
+def exporting(
+    path: str = "/",
+    ephemeral: bool = False,
+    name: str | None = None,
+    format: str = "text",
+    *,
+    progress: Progress | None = None,
+) -> Step[str]:
+    """:func:`export_tree` as a step (either driver runs it)."""
     if format not in FORMATS:
         raise ValueError(f"unknown tree format {format!r}; expected one of {', '.join(FORMATS)}")
     check_path(path)
@@ -125,16 +158,15 @@ def export_tree(
         problem = node_name_problem(name)
         if problem:
             raise ValueError(f"invalid top node name {name!r}: {problem}")
-    real = core.resolve(path)
-    nodes = read_nodes(
-        core,
+    real = yield from resolve(path)
+    nodes = yield from read_nodes(
         [real],
         want_children=lambda p, node: True,
         select=everything,
         skip=lambda p, node: bool(node.stat.ephemeralOwner) and not ephemeral,
         progress=progress,
     )
-    if real not in nodes and core.retry(core.client.exists, real) is None:
+    if real not in nodes and (yield exists(real)) is None:
         # a missing chroot resolves to '/' and reads as nothing: an error,
         # not an empty export (an empty backup)
         raise _missing(path, real)
@@ -267,12 +299,26 @@ def delete_recursive(
     :returns: the changes, children first.
     :raises NoNodeError: there is no node at ``path``.
     """
+    done = run(core, deleting(path, dry_run, force, ignore_if_ephemeral, applier=_applying_on(core)))
+    if not dry_run:
+        core.settle()
+    return done
+
+
+def deleting(
+    path: str, dry_run: bool = False, force: bool = False, ignore_if_ephemeral: bool = False, *,
+    applier: Apply | None = None,
+) -> Step[list[Change]]:
+    """:func:`delete_recursive` as a step, without settling (the caller's, unless
+    ``dry_run``).  ``applier``: how a plan is applied (default :func:`~.apply.applying`
+    with the client's default ACL: a deletion creates nothing)."""
     check_path(path)
     parent, name = split(path)
-    real = join(core.resolve(parent), name) if name else "/"
+    real = join((yield from resolve(parent)), name) if name else "/"
+    applying = applier or (lambda plan, progress: apply.applying(plan, None, progress))
     done: list[Change] = []
     for attempt in range(1, ATTEMPTS + 1):
-        nodes = read_nodes(core, [real], want_children=lambda p, node: True, select=everything)
+        nodes = yield from read_nodes([real], want_children=lambda p, node: True, select=everything)
         if real not in nodes:
             if attempt == 1:
                 raise _missing(path, real)
@@ -282,14 +328,8 @@ def delete_recursive(
         if dry_run:
             log_changes([op.change for op in plan], dry_run=True)
             return [op.change for op in plan]
-        applied, error = apply.apply_plan(core, plan)
-        done.extend(applied)
-        if error is None:
+        if _applied(done, (yield from applying(plan, None)), attempt, f"delete_recursive {path}"):
             break
-        if not isinstance(error, _CONFLICTS + RETRYABLE) or attempt == ATTEMPTS:
-            raise error
-        log.info("delete_recursive %s: the tree changed meanwhile (%s); reading it again", path, error)
-    core.settle()
     return done
 
 
@@ -320,27 +360,61 @@ def import_tree(
     :raises TreeError: naming the line, for a bad tree; nothing is changed.
     :raises TypeError: ``text`` is not a tree, or ``trim`` not True/False/None.
     """
+    done = run(core, importing(text, path, trim, acl, dry_run, filename=filename, progress=progress,
+                               auth=core.auth, default_acl=core.default_acl(), applier=_applying_on(core)))
+    if done and not dry_run:
+        core.settle()
+    return done
+
+
+def importing(
+    text: TreeInput,
+    path: str = "/",
+    trim: bool | None = None,
+    acl: Sequence[ACL] | None = None,
+    dry_run: bool = False,
+    *,
+    filename: str | None = None,
+    progress: Progress | None = None,
+    auth: Sequence[tuple[str, str]] = (),
+    default_acl: list[ACL] | None = None,
+    applier: Apply | None = None,
+) -> Step[list[Change]]:
+    """:func:`import_tree` as a step, without settling (the caller's, when changes
+    were made).  ``auth``: the session's ``(scheme, credential)`` pairs;
+    ``default_acl``: the ACL of created nodes without ``acl``; ``applier``: how a
+    plan is applied (default :func:`~.apply.applying` with ``default_acl``)."""
     check_path(path)
     if trim not in (True, False, None):
         raise TypeError(f"trim must be True, False or None, not {trim!r}")
     root, encoded = as_tree_encoded(text, filename)
     trusted = not isinstance(text, Node)  # parsed just now: names, keys and values are checked
     wanted_acl = tuple(acl) if acl is not None else None
+    applying = applier or (lambda plan, progress: apply.applying(plan, default_acl, progress))
     done: list[Change] = []
     for attempt in range(1, ATTEMPTS + 1):
-        real, missing = import_base(core, path)
+        real, missing = yield from import_base(path)
         items = prepare_tree(root, real, filename, trusted=trusted, encoded=encoded)
-        plan = plan_import(core, items, real, missing, trim, wanted_acl, filename, dry_run, progress, attempt)
+        plan = yield from plan_import(items, real, missing, trim, wanted_acl, filename, dry_run, progress, attempt,
+                                      auth)
         if dry_run:
             log_changes([op.change for op in plan], dry_run=True)
             return [op.change for op in plan]
-        applied, error = apply.apply_plan(core, plan, progress=progress)
-        done.extend(applied)
-        if error is None:
+        if _applied(done, (yield from applying(plan, progress)), attempt, f"import into {path}"):
             break
-        if not isinstance(error, _CONFLICTS + RETRYABLE) or attempt == ATTEMPTS:
-            raise error
-        log.info("import into %s: the tree changed meanwhile (%s); reading it again", path, error)
-    if done:
-        core.settle()
     return done
+
+
+def _applied(done: list[Change], outcome: tuple[list[Change], BaseException | None], attempt: int,
+             what: str) -> bool:
+    """Take an applied plan's ``outcome`` into ``done``: True when it all went,
+    False to read, plan and apply again (another client changed the tree meanwhile,
+    or the connection failed); raises any other error, or the last attempt's."""
+    applied, error = outcome
+    done.extend(applied)
+    if error is None:
+        return True
+    if not isinstance(error, _CONFLICTS + RETRYABLE) or attempt == ATTEMPTS:
+        raise error
+    log.info("%s: the tree changed meanwhile (%s); reading it again", what, error)
+    return False

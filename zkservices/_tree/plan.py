@@ -1,5 +1,8 @@
 """Planning an import or a deletion: the :class:`Change` objects to apply, in order.
 
+The plans that read the server are steps (:func:`import_base`, :func:`plan_import`:
+generators yielding their round trips, run by either driver).
+
 An import plan holds creates and data changes parents first, then deletions
 (children first), then ACL changes.  Data changes and deletions carry the
 version they were planned against, so that applying them fails (and the
@@ -15,11 +18,12 @@ from typing import Any, Iterable, Sequence
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
 from .._znode.encoding import decode
-from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH
+from .._znode.links import LINK_SUFFIX, MAX_LINK_DEPTH, NodeExists, ReadProperties, serve
 from .._znode.paths import join, split
 from ..errors import LinkLoop
-from .checks import Item, check_links
-from .core import SessionCore
+from .._steps.links import node_exists, read_properties
+from .._steps.requests import Step
+from .checks import Item, checking_links
 from .model import same_json
 from .read import Progress, Znode, exported, read_nodes
 
@@ -114,7 +118,7 @@ def log_changes(changes: Iterable[Change], *, dry_run: bool = False) -> None:
         log.info("%s%s", "dry run: " if dry_run else "", change)
 
 
-def import_base(core: SessionCore, path: str) -> tuple[str, list[str]]:
+def import_base(path: str) -> Step[tuple[str, list[str]]]:
     """The real path to import into, and its missing ancestors (to create, top first).
 
     Follows symbolic links like writes do (a real node wins over a link of
@@ -128,12 +132,12 @@ def import_base(core: SessionCore, path: str) -> tuple[str, list[str]]:
     while True:
         below: list[str] = []  # names below the deepest existing node, deepest first
         current = path
-        while current != "/" and not core.node_exists(current):
+        while current != "/" and not (yield from node_exists(current)):
             current, name = split(current)
             below.append(name)
         below.reverse()
         if below:
-            target = (core.read_properties(current) or {}).get(below[0] + LINK_SUFFIX)
+            target = ((yield from read_properties(current)) or {}).get(below[0] + LINK_SUFFIX)
             if isinstance(target, str) and target.strip():
                 link = join(current, below[0])
                 if link in followed:
@@ -153,7 +157,6 @@ def import_base(core: SessionCore, path: str) -> tuple[str, list[str]]:
 
 
 def plan_import(
-    core: SessionCore,
     items: list[Item],
     real: str,
     missing: list[str],
@@ -163,13 +166,15 @@ def plan_import(
     dry_run: bool,
     progress: Progress | None,
     attempt: int,
-) -> list[Op]:
+    auth: Sequence[tuple[str, str]] = (),
+) -> Step[list[Op]]:
     """The changes that make the server hold ``items`` (prepared at ``real``), checked.
 
     Reads what is there (pipelined), plans creates, data and ACL changes,
     and deletions for ``trim``; then checks every property link of the tree
     against the tree as it will be (TreeError naming the line if one is bad).
-    ``attempt`` counts the plan-and-apply rounds (warnings only on the first).
+    ``attempt`` counts the plan-and-apply rounds (warnings only on the first);
+    ``auth`` is the session's ``(scheme, credential)`` pairs (``auth`` ACL entries).
     """
     tree: dict[str, Any] = {}  # path -> node of the tree, made when first needed
 
@@ -178,7 +183,7 @@ def plan_import(
             tree.update((p, node) for p, node, _ in items)
         return tree
 
-    wanted = _expand_acl(core, acl) if acl is not None else None
+    wanted = _expand_acl(auth, acl) if acl is not None else None
 
     def want_children(p: str, node: Znode) -> bool:
         imported = in_tree().get(p)
@@ -196,8 +201,7 @@ def plan_import(
         existing: dict[str, Znode] = {}
     else:
         prefix = real.rstrip("/") + "/"
-        existing = read_nodes(
-            core,
+        existing = yield from read_nodes(
             [p for p, _node, _data in items if "/" not in p[len(prefix):]],
             want_children=want_children,
             select=select,
@@ -246,7 +250,7 @@ def plan_import(
     created: set[str] = set()  # made when first needed
     made: list[bool] = []
 
-    def exists(p: str) -> bool:
+    def exists(p: str) -> Step[bool]:
         if not made:
             created.update(op.path for op in plan if op.action == "create")
             made.append(True)
@@ -263,30 +267,36 @@ def plan_import(
         listed = existing.get(parent)
         if listed is not None and listed.children is not None:
             return name in listed.children
-        return core.retry(core.client.exists, p) is not None
+        return (yield from node_exists(p))
 
-    def read(p: str) -> dict | None:
+    def read(p: str) -> Step[dict | None]:
         tree = in_tree()
         if p in tree:
             return tree[p].properties
-        if not exists(p):
+        if not (yield from exists(p)):
             return None
         if p in created:
             return {}
         if p in existing:
             return decode(existing[p].data)
-        return core.read_properties(p)
+        return (yield from read_properties(p))
 
-    check_links(items, read, exists, filename)
+    def ask(query: Any) -> Step[Any]:
+        if query.__class__ is ReadProperties:
+            return (yield from read(query.path))
+        assert query.__class__ is NodeExists
+        return (yield from exists(query.path))
+
+    yield from serve(checking_links(items, filename), ask)
     return plan
 
 
-def _expand_acl(core: SessionCore, acl: Sequence[ACL]) -> list[ACL]:
+def _expand_acl(auth: Sequence[tuple[str, str]], acl: Sequence[ACL]) -> list[ACL]:
     """``acl`` as the server stores it: ``auth`` entries become this session's digest ids."""
     expanded = []
     for entry in acl:
         if entry.id.scheme == "auth":
-            for scheme, credential in core.auth:
+            for scheme, credential in auth:
                 if scheme == "digest" and ":" in credential:
                     user, password = credential.split(":", 1)
                     expanded.append(ACL(entry.perms, Id("digest", make_digest_acl_credential(user, password))))

@@ -1,12 +1,14 @@
-"""Reading many nodes at once: a breadth-first crawl with many requests in flight.
+"""Reading many nodes at once, as a step: a breadth-first crawl with many requests in flight.
 
 :func:`pipelined_read` keeps up to ``CHUNK * CHUNKS_IN_FLIGHT`` reads in
 flight: a ``get`` per node, and a ``get_children`` only for nodes whose stat
 says they have children (and the caller wants them listed).  A chunk's reads
-leave as one multi-read (:mod:`zkservices._session.multiread`; one request
-per read where the server does not know it).  Nodes deleted
-while being read are left out.  The reserved ``/zookeeper`` node is never
-visited.  :func:`read_nodes` runs it through the session's retry policy.
+leave together (a :class:`~zkservices._steps.requests.Send`: on the blocking
+driver as one multi-read, :mod:`zkservices._session.multiread`, or one request
+per read where the server does not know it; on the awaiting one in one turn of
+the loop).  Nodes deleted while being read are left out.  The reserved
+``/zookeeper`` node is never visited.  :func:`read_nodes` runs it as a whole,
+started over after connection trouble.
 
 :func:`exported` turns node data into the properties of a tree node, as
 export shows them: data no tree form can hold becomes a ``string_value``.
@@ -24,8 +26,7 @@ from kazoo.exceptions import NoAuthError, NoNodeError
 from kazoo.security import ACL
 
 from .._znode.encoding import decode
-from .._session.pipe import Burst, Pipe
-from .core import SessionCore
+from .._steps.requests import Again, Send, Step, Wait, acls, children, get
 from .emit import checked_property
 from .rules import RESERVED_TOP_LEVEL
 from .._types import Progress
@@ -55,7 +56,6 @@ class Znode:
 
 
 def pipelined_read(
-    client: Any,
     roots: Iterable[str],
     *,
     want_children: Callable[[str, Znode], bool],
@@ -63,54 +63,45 @@ def pipelined_read(
     want_acl: Callable[[str], bool] = lambda path: False,
     skip: Callable[[str, Znode], bool] = lambda path, node: False,
     progress: Progress | None = None,
-) -> dict[str, Znode]:
-    """Read ``roots`` and what the callbacks select below them, pipelined.
+) -> Step[dict[str, Znode]]:
+    """Read ``roots`` and what the callbacks select below them, pipelined (a step).
 
     After a node's ``get``: it is dropped if ``skip(path, node)``; its ACL is
     read if ``want_acl(path)``; its children are listed if it has any and
     ``want_children(path, node)``.  Of each listing, the names ``select``
     returns are read in turn.  Returns path -> :class:`Znode` for the nodes
-    that exist; nodes that vanish while being read are left out.
+    that exist; nodes that vanish while being read are left out.  Connection
+    trouble is raised (:func:`read_nodes` starts over).
     """
     nodes: dict[str, Znode] = {}
     todo: deque[tuple[str, str]] = deque(("get", path) for path in roots)
-    chunks: deque[list[tuple[str, str, Any]]] = deque()
+    chunks: deque[tuple[list[tuple[str, str]], Any]] = deque()
     last_report = 0.0
-    get, get_children, get_acls = client.get_async, client.get_children_async, client.get_acls_async
-    burst = Burst(Pipe(client))  # a chunk's reads leave as one multi-read, with one wake-up of kazoo
-    call = burst.call
     while todo or chunks:
         # Requests go out in chunks, two chunks in flight: while one chunk's
         # answers are handled, the next is on the wire.  Waiting once per
         # chunk (ZooKeeper answers in order: when its last answer is in, all
         # are) costs far less than waking up for every answer.
         while todo and len(chunks) < CHUNKS_IN_FLIGHT:
-            chunk: list[tuple[str, str, Any]] = []
+            chunk: list[tuple[str, str]] = []
+            requests = []
             while todo and len(chunk) < CHUNK:
                 kind, path = todo.popleft()
-                if kind == "get":
-                    result = call(get, path)
-                elif kind == "children":
-                    result = call(get_children, path)
-                else:
-                    result = call(get_acls, path)
-                chunk.append((kind, path, result))
-            burst.flush()
-            chunks.append(chunk)
-        chunk = chunks.popleft()
-        chunk[-1][2].wait()
-        for kind, path, result in chunk:
-            try:
-                value = result.get()
-            except NoNodeError:
-                nodes.pop(path, None)  # gone meanwhile (its listing may still be in flight)
-                continue
-            except NoAuthError as exc:
-                # kazoo's NoAuthError carries no text: name the node the ACL refused
-                if exc.args:
-                    raise
-                action = {"get": "reading", "children": "listing the children of"}.get(kind, "reading the ACL of")
-                raise NoAuthError(f"{action} {path}") from None
+                requests.append(get(path) if kind == "get" else children(path) if kind == "children" else acls(path))
+                chunk.append((kind, path))
+            chunks.append((chunk, (yield Send(requests))))
+        chunk, ticket = chunks.popleft()
+        outcomes = yield Wait(ticket)
+        for (kind, path), value in zip(chunk, outcomes):
+            if isinstance(value, BaseException):
+                if isinstance(value, NoNodeError):
+                    nodes.pop(path, None)  # gone meanwhile (its listing may still be in flight)
+                    continue
+                if isinstance(value, NoAuthError) and not value.args:
+                    # kazoo's NoAuthError carries no text: name the node the ACL refused
+                    action = {"get": "reading", "children": "listing the children of"}.get(kind, "reading the ACL of")
+                    raise NoAuthError(f"{action} {path}") from None
+                raise value
             if kind == "get":
                 data, stat = value
                 node = Znode(data or b"", stat)
@@ -152,13 +143,13 @@ def everything(path: str, names: list[str]) -> list[str]:
     return names
 
 
-def read_nodes(core: SessionCore, roots: Iterable[str], **options: Any) -> dict[str, Znode]:
-    """:func:`pipelined_read` on the session's client, started over (by the retry policy) after connection trouble.
+def read_nodes(roots: Iterable[str], **options: Any) -> Step[dict[str, Znode]]:
+    """:func:`pipelined_read` as a whole, started over (by the driver's retry policy) after connection trouble.
 
     ``options`` are :func:`pipelined_read`'s keyword arguments.
     """
     roots = list(roots)
-    return core.retry(lambda: pipelined_read(core.client, roots, **options))
+    return (yield Again(lambda: pipelined_read(roots, **options)))
 
 
 def exported(path: str, data: bytes, *, warn: bool = False) -> dict[str, Any]:
