@@ -427,12 +427,6 @@ class AsyncZooKeeper:
         zk = vars(self).get("sync")
         return f"<AsyncZooKeeper {zk!r}>" if zk is not None else "<AsyncZooKeeper not open>"
 
-
-def _alone(alone: bool, zk: ZooKeeper) -> ZooKeeper:
-    if not alone:
-        raise TypeError("AsyncZooKeeper(zk) wraps an open ZooKeeper: pass it alone, without connection options")
-    return zk
-
     # -- trees (the tree steps of the synchronous API, on the awaiting driver) -----
 
     async def export_tree(self, path: str = "/", ephemeral: bool = False, name: str | None = None,
@@ -482,3 +476,8 @@ def _alone(alone: bool, zk: ZooKeeper) -> ZooKeeper:
             await self._ops.settle()
         return done
 
+
+def _alone(alone: bool, zk: ZooKeeper) -> ZooKeeper:
+    if not alone:
+        raise TypeError("AsyncZooKeeper(zk) wraps an open ZooKeeper: pass it alone, without connection options")
+    return zk

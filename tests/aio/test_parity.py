@@ -36,13 +36,10 @@ SYNC_ONLY = {
     "connected": "session state: AsyncZooKeeper.sync",
     "closed": "session state: AsyncZooKeeper.sync",
     "register": "zc.zk's alias of register_server",
-    # the tree operations come to the asyncio front with their sans-I/O planning
-    "is_ephemeral": "tree operations",
-    "export_tree": "tree operations",
-    "import_tree": "tree operations",
-    "print_tree": "tree operations",
-    "walk": "tree operations",
-    "delete_recursive": "tree operations",
+    # not (yet) in the asyncio front: zc.zk's tree helpers beyond import/export/delete
+    "is_ephemeral": "not yet awaitable: (await zk.exists(path)).ephemeralOwner != 0 does it",
+    "print_tree": "prints to stdout: print(await zk.export_tree(path))",
+    "walk": "a generator of blocking reads: export_tree reads a tree in pipelined batches",
 }
 
 #: Public names of AsyncZooKeeper the synchronous front does not offer, and why.
