@@ -7,7 +7,7 @@ import shutil
 import signal
 import tempfile
 import time
-from typing import Iterator
+from typing import Iterator, Protocol, Sequence
 
 from .. import TLS
 from ..errors import ServerError
@@ -17,6 +17,12 @@ from .net import free_ports
 from .server import CLIENT_AUTH, ZooKeeperServer
 
 __all__ = ["ZooKeeperEnsemble"]
+
+class _Place(Protocol):
+    # where a member runs: a Network's Host
+    address: str
+    namespace: str
+
 
 # Exit codes of a member that was stopped or killed on purpose (not a failure to report).
 _DELIBERATE_EXITS = (0, -signal.SIGKILL, -signal.SIGTERM, 143)
@@ -51,7 +57,11 @@ class ZooKeeperEnsemble:
     :param tls: every member also serves TLS (see above).
     :param client_auth: the members' TLS client authentication, as for
         :class:`ZooKeeperServer` (``"none"``, ``"want"``, ``"need"``).
-    :raises ValueError: ``n`` is below 1, ``client_auth`` is invalid or given without ``tls``,
+    :param hosts: run member ``i`` on ``hosts[i]``, a host of a
+        :class:`~zkservices.testing.Network` (in its namespace, on its
+        address, ports 2181, 2888 and 3888) instead of on loopback;
+        :meth:`Network.ensemble <zkservices.testing.Network.ensemble>` does it.
+    :raises ValueError: ``hosts`` are not ``n``, ``n`` is below 1, ``client_auth`` is invalid or given without ``tls``,
         or both ``classpath`` and ``version`` are given.
     :raises ServerError: Java or the jars cannot be found; for ``tls`` what
         :class:`ZooKeeperServer` raises.
@@ -68,7 +78,10 @@ class ZooKeeperEnsemble:
         tick_time: int = 200,
         tls: bool = False,
         client_auth: str = "none",
+        hosts: Sequence[_Place] | None = None,
     ) -> None:
+        if hosts is not None and len(hosts) != n:
+            raise ValueError(f"an ensemble of {n} needs {n} hosts, not {len(hosts)}")
         if n < 1:
             raise ValueError("an ensemble needs at least one server")
         if client_auth not in CLIENT_AUTH:
@@ -77,7 +90,12 @@ class ZooKeeperEnsemble:
             raise ValueError("client_auth is an option of a TLS ensemble: pass tls=True too")
         self.startup_timeout = startup_timeout
         ports = free_ports(4 * n)
-        peers = [(i + 1, ports[4 * i + 1], ports[4 * i + 2]) for i in range(n)]
+        peers: list[tuple[int, int, int] | tuple[int, str, int, int]]
+        if hosts is None:
+            peers = [(i + 1, ports[4 * i + 1], ports[4 * i + 2]) for i in range(n)]
+        else:
+            ports = [port for _ in range(n) for port in (2181, 2888, 3888, 2281)]
+            peers = [(i + 1, host.address, 2888, 3888) for i, host in enumerate(hosts)]
         classpath = find_classpath(classpath, version=version)
         java = java or find_java()
         self._closed = False
@@ -87,7 +105,8 @@ class ZooKeeperEnsemble:
         if tls:
             self.tls_dir = tempfile.mkdtemp(prefix="zkservices-ensemble-tls-")
             try:
-                self.certificates = make_certificates(self.tls_dir, server_names=["127.0.0.1"], java=java)
+                names = [h.address for h in hosts] if hosts is not None else ["127.0.0.1"]
+                self.certificates = make_certificates(self.tls_dir, server_names=names, java=java)
             except BaseException:
                 shutil.rmtree(self.tls_dir, ignore_errors=True)
                 raise
@@ -105,6 +124,7 @@ class ZooKeeperEnsemble:
                     tick_time=tick_time,
                     myid=i + 1,
                     peers=peers,
+                    **({"host": hosts[i].address, "netns": hosts[i].namespace} if hosts is not None else {}),
                     **options,  # type: ignore[arg-type]
                 ))
         except BaseException:
