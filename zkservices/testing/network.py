@@ -304,13 +304,14 @@ class Network:
     def loss(self, host: Host | str | Any, percent: int, others: Sequence[Host | str | Any] | None = None) -> None:
         """Drop ``percent`` % of the packets between ``host`` and ``others`` at random, in each direction.
 
+        Hosts and ``others`` as for :meth:`cut`; 100 % is a cut.
         Only drops: no delay (this kernel has no ``netem``).  TCP retransmits
         what is lost, so calls slow down and connections may time out.
         """
         if not 0 < percent <= 100:
             raise ValueError(f"percent must be in 1..100, not {percent}")
         target = self.host_of(host)
-        self._rules(target, others, f"numgen random mod 100 < {int(percent)} drop")
+        self._rules(target, others, "drop" if percent == 100 else f"numgen random mod 100 < {int(percent)} drop")
         log.info("%d%% packet loss on %s", percent, target.name)
 
     def heal(self, host: Host | str | Any | None = None) -> None:
