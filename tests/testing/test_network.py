@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from zkservices.testing import FaultError, HostError, Network, network_unavailable
+from zkservices.testing import FaultError, HostError, HostPython, Network, network_unavailable
 
 _UNAVAILABLE = network_unavailable()
 pytestmark = [
@@ -52,19 +52,23 @@ def _nft_tables(namespace: str) -> str:
                           capture_output=True, text=True).stdout
 
 
+_PYTHONS: dict[str, HostPython] = {}
+
+
 @pytest.fixture(scope="module")
 def net():
     with Network() as network:
         server = network.add_host("server").python()
         server.exec(_LISTEN)
         for name in ("client", "other"):
-            network.add_host(name).python().exec(_CONNECT)
+            _PYTHONS[name] = network.add_host(name).python()
+            _PYTHONS[name].exec(_CONNECT)
         yield network
+    _PYTHONS.clear()
 
 
 def _hello(net: Network, name: str) -> str:
-    python = net.hosts[name]._pythons[0]
-    return python.eval(f"hello({net.hosts['server'].address!r})")
+    return _PYTHONS[name].eval(f"hello({net.hosts['server'].address!r})")
 
 
 def test_hosts_reach_each_other_on_their_own_addresses(net):
@@ -114,7 +118,7 @@ def test_loss_drops_a_share_of_packets(net):
 
 
 def test_errors_on_a_host_come_back_with_their_type(net):
-    python = net.hosts["client"]._pythons[0]
+    python = _PYTHONS["client"]
     with pytest.raises(HostError) as caught:
         python.exec("import kazoo.exceptions; raise kazoo.exceptions.ConnectionLoss('gone')")
     assert caught.value.type == "kazoo.exceptions.ConnectionLoss"
@@ -145,14 +149,14 @@ def test_close_leaves_nothing_behind_and_a_crashed_run_is_swept():
     with network:
         host = network.add_host("h")
         network.add_host("h2")
-        host.python()
+        python = host.python()
         network.cut(host)
         assert "zkservices_fault" in _nft_tables(host.namespace)
         assert host.namespace in _ip("netns", "list")
         assert leftover not in _ip("netns", "list")  # swept at start
         assert f"zkf_{pid36}_1b" not in _ip("-o", "link")
         namespaces = [h.namespace for h in network.hosts.values()]
-    assert network.closed
+    assert network.closed and not python.running  # the host's Python ended with it
     listed = _ip("netns", "list")
     links = _ip("-o", "link")
     assert not any(ns in listed for ns in namespaces)

@@ -10,8 +10,8 @@
   loopback helpers (:mod:`.net`; a server's ``version`` attribute comes from ``srvr``);
 - :func:`expire_session`, :func:`drop_connection`: faults on a live client (:mod:`.faults`);
 - :class:`Network`, :class:`Host`, :func:`network_unavailable`: hosts in network
-  namespaces on a bridge, cut off or losing packets by nftables rules (:mod:`.network`;
-  root only); :class:`HostPython`, :class:`HostError`: Python code run on such a
+  namespaces on a bridge, cut off or losing packets by nftables rules (:mod:`.network`,
+  :mod:`.nethost`; root only); :class:`HostPython`, :class:`HostError`: Python code run on such a
   host (:mod:`.hostpython`);
 - :class:`ServerError`, :class:`FaultError`: their errors (subclasses of
   :class:`zkservices.ZkServicesError`; ``zkservices.ServerError`` and
@@ -29,7 +29,8 @@ from .faults import drop_connection, expire_session
 from .hostpython import HostError, HostPython
 from .install import find_classpath, find_java
 from .net import four_letter_word, free_ports, server_version, srvr
-from .network import Host, Network, network_unavailable
+from .nethost import Host
+from .network import Network, network_unavailable
 from .server import ZooKeeperServer
 
 __all__ = [

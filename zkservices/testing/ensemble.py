@@ -7,22 +7,17 @@ import shutil
 import signal
 import tempfile
 import time
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, Sequence
 
 from .. import TLS
 from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java
 from .net import free_ports
+from .nethost import Host
 from .server import CLIENT_AUTH, ZooKeeperServer
 
 __all__ = ["ZooKeeperEnsemble"]
-
-class _Place(Protocol):
-    # where a member runs: a Network's Host
-    address: str
-    namespace: str
-
 
 # Exit codes of a member that was stopped or killed on purpose (not a failure to report).
 _DELIBERATE_EXITS = (0, -signal.SIGKILL, -signal.SIGTERM, 143)
@@ -78,7 +73,7 @@ class ZooKeeperEnsemble:
         tick_time: int = 200,
         tls: bool = False,
         client_auth: str = "none",
-        hosts: Sequence[_Place] | None = None,
+        hosts: Sequence[Host] | None = None,
     ) -> None:
         if hosts is not None and len(hosts) != n:
             raise ValueError(f"an ensemble of {n} needs {n} hosts, not {len(hosts)}")
@@ -124,7 +119,8 @@ class ZooKeeperEnsemble:
                     tick_time=tick_time,
                     myid=i + 1,
                     peers=peers,
-                    **({"host": hosts[i].address, "netns": hosts[i].namespace} if hosts is not None else {}),
+                    host=hosts[i].address if hosts is not None else "127.0.0.1",
+                    netns=hosts[i].namespace if hosts is not None else None,
                     **options,  # type: ignore[arg-type]
                 ))
         except BaseException:

@@ -30,14 +30,13 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ..errors import FaultError
 from .ensemble import ZooKeeperEnsemble
-from .hostpython import HostPython
+from .nethost import Host
 
-__all__ = ["Host", "Network", "network_unavailable"]
+__all__ = ["Network", "network_unavailable", "sweep_leftovers"]
 
 log = logging.getLogger("zkservices.testing")
 
@@ -127,35 +126,6 @@ def _pick_subnet() -> ipaddress.IPv4Network:
         if not any(candidate.overlaps(net) for net in taken):
             return candidate
     raise FaultError("found no free 10.x.y.0/24 for a test network")
-
-
-@dataclass(eq=False)
-class Host:
-    """One host of a :class:`Network`: a network namespace with one address.
-
-    :attr:`name` is the test's name for it, :attr:`namespace` the namespace's,
-    :attr:`address` its IPv4 address on the network.
-    """
-
-    name: str
-    namespace: str
-    address: str
-    link: str = field(repr=False)
-    _pythons: list[HostPython] = field(default_factory=list, repr=False)
-
-    def command(self, *argv: str) -> list[str]:
-        """``argv`` run inside the host (``ip netns exec NAMESPACE ...``)."""
-        return ["ip", "netns", "exec", self.namespace, *argv]
-
-    def run(self, *argv: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        """Run a command inside the host and return its result (output captured as text; not checked)."""
-        return subprocess.run(self.command(*argv), capture_output=True, text=True, timeout=timeout)
-
-    def python(self, *, env: dict[str, str] | None = None) -> HostPython:
-        """A Python interpreter running on this host (:class:`~zkservices.testing.HostPython`), closed with the network."""
-        py = HostPython(prefix=self.command(), name=self.name, env=env)
-        self._pythons.append(py)
-        return py
 
 
 class Network:
