@@ -6,7 +6,9 @@ Made for real (root, ``ip``, ``nft``); skipped with the reason elsewhere.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -76,7 +78,6 @@ def test_hosts_reach_each_other_on_their_own_addresses(net):
     addresses = {h.address for h in net.hosts.values()} | {net.address}
     assert len(addresses) == 4 and all(a.startswith(str(net.subnet.network_address)[:-1]) for a in addresses)
     # the test process (the bridge's address) reaches every host too
-    import socket
     with socket.create_connection((net.hosts["server"].address, 7000), timeout=5) as s:
         assert s.recv(5) == b"hello"
 
@@ -174,7 +175,7 @@ def test_close_runs_when_the_test_fails():
     assert network.id not in _ip("netns", "list") and network.id not in _ip("-o", "link")
 
 
-def test_a_server_cut_from_the_others_stops_serving_and_the_majority_elects(tmp_path):
+def test_a_server_cut_from_the_others_stops_serving_and_the_majority_elects():
     with Network() as net:
         ensemble = net.ensemble(3, startup_timeout=60)
         ensemble.start()
@@ -192,7 +193,6 @@ def test_a_server_cut_from_the_others_stops_serving_and_the_majority_elects(tmp_
 
 
 def _wait_modes(others, cut, timeout=60.0):
-    import time
     deadline = time.monotonic() + timeout
     while True:
         modes = {s.name: s.mode for s in [*others, cut]}
