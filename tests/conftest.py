@@ -27,3 +27,11 @@ _UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("full", max_examples=150, **_UNTIMED)
 settings.register_profile("quick", max_examples=30, **_UNTIMED)
 settings.load_profile("full")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "netfaults: network faults made for real (hosts in network namespaces, nftables; needs root); "
+        "select them with -m netfaults",
+    )

@@ -9,6 +9,10 @@
 - :func:`free_ports`, :func:`four_letter_word`, :func:`srvr`, :func:`server_version`:
   loopback helpers (:mod:`.net`; a server's ``version`` attribute comes from ``srvr``);
 - :func:`expire_session`, :func:`drop_connection`: faults on a live client (:mod:`.faults`);
+- :class:`Network`, :class:`Host`, :func:`network_unavailable`: hosts in network
+  namespaces on a bridge, cut off or losing packets by nftables rules (:mod:`.network`,
+  :mod:`.nethost`; root only); :class:`HostPython`, :class:`HostError`: Python code run on such a
+  host (:mod:`.hostpython`);
 - :class:`ServerError`, :class:`FaultError`: their errors (subclasses of
   :class:`zkservices.ZkServicesError`; ``zkservices.ServerError`` and
   ``zkservices.FaultError`` are deprecated aliases).
@@ -22,14 +26,21 @@ from .certs import Certificates, make_certificates
 from .ensemble import ZooKeeperEnsemble
 from .external import ExternalServer
 from .faults import drop_connection, expire_session
+from .hostpython import HostError, HostPython
 from .install import find_classpath, find_java
 from .net import four_letter_word, free_ports, server_version, srvr
+from .nethost import Host
+from .network import Network, network_unavailable
 from .server import ZooKeeperServer
 
 __all__ = [
     "Certificates",
     "ExternalServer",
     "FaultError",
+    "Host",
+    "HostError",
+    "HostPython",
+    "Network",
     "ServerError",
     "ZooKeeperEnsemble",
     "ZooKeeperServer",
@@ -40,6 +51,7 @@ __all__ = [
     "four_letter_word",
     "free_ports",
     "make_certificates",
+    "network_unavailable",
     "server_version",
     "srvr",
 ]

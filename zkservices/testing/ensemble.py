@@ -7,13 +7,14 @@ import shutil
 import signal
 import tempfile
 import time
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .. import TLS
 from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java
 from .net import free_ports
+from .nethost import Host
 from .server import CLIENT_AUTH, ZooKeeperServer
 
 __all__ = ["ZooKeeperEnsemble"]
@@ -51,7 +52,11 @@ class ZooKeeperEnsemble:
     :param tls: every member also serves TLS (see above).
     :param client_auth: the members' TLS client authentication, as for
         :class:`ZooKeeperServer` (``"none"``, ``"want"``, ``"need"``).
-    :raises ValueError: ``n`` is below 1, ``client_auth`` is invalid or given without ``tls``,
+    :param hosts: run member ``i`` on ``hosts[i]``, a host of a
+        :class:`~zkservices.testing.Network` (in its namespace, on its
+        address, ports 2181, 2888 and 3888) instead of on loopback;
+        :meth:`Network.ensemble <zkservices.testing.Network.ensemble>` does it.
+    :raises ValueError: ``hosts`` are not ``n``, ``n`` is below 1, ``client_auth`` is invalid or given without ``tls``,
         or both ``classpath`` and ``version`` are given.
     :raises ServerError: Java or the jars cannot be found; for ``tls`` what
         :class:`ZooKeeperServer` raises.
@@ -68,7 +73,10 @@ class ZooKeeperEnsemble:
         tick_time: int = 200,
         tls: bool = False,
         client_auth: str = "none",
+        hosts: Sequence[Host] | None = None,
     ) -> None:
+        if hosts is not None and len(hosts) != n:
+            raise ValueError(f"an ensemble of {n} needs {n} hosts, not {len(hosts)}")
         if n < 1:
             raise ValueError("an ensemble needs at least one server")
         if client_auth not in CLIENT_AUTH:
@@ -77,7 +85,12 @@ class ZooKeeperEnsemble:
             raise ValueError("client_auth is an option of a TLS ensemble: pass tls=True too")
         self.startup_timeout = startup_timeout
         ports = free_ports(4 * n)
-        peers = [(i + 1, ports[4 * i + 1], ports[4 * i + 2]) for i in range(n)]
+        peers: list[tuple[int, int, int] | tuple[int, str, int, int]]
+        if hosts is None:
+            peers = [(i + 1, ports[4 * i + 1], ports[4 * i + 2]) for i in range(n)]
+        else:
+            ports = [port for _ in range(n) for port in (2181, 2888, 3888, 2281)]
+            peers = [(i + 1, host.address, 2888, 3888) for i, host in enumerate(hosts)]
         classpath = find_classpath(classpath, version=version)
         java = java or find_java()
         self._closed = False
@@ -87,7 +100,8 @@ class ZooKeeperEnsemble:
         if tls:
             self.tls_dir = tempfile.mkdtemp(prefix="zkservices-ensemble-tls-")
             try:
-                self.certificates = make_certificates(self.tls_dir, server_names=["127.0.0.1"], java=java)
+                names = [h.address for h in hosts] if hosts is not None else ["127.0.0.1"]
+                self.certificates = make_certificates(self.tls_dir, server_names=names, java=java)
             except BaseException:
                 shutil.rmtree(self.tls_dir, ignore_errors=True)
                 raise
@@ -105,6 +119,8 @@ class ZooKeeperEnsemble:
                     tick_time=tick_time,
                     myid=i + 1,
                     peers=peers,
+                    host=hosts[i].address if hosts is not None else "127.0.0.1",
+                    netns=hosts[i].namespace if hosts is not None else None,
                     **options,  # type: ignore[arg-type]
                 ))
         except BaseException:

@@ -101,7 +101,8 @@ class ZooKeeperServer:
     :param tick_time: ZooKeeper's ``tickTime`` in milliseconds (small: fast expiry).
     :param max_session_timeout: the longest session timeout the server grants (ms).
     :param myid: this member's id in an ensemble.
-    :param peers: every member as ``(myid, peer_port, election_port)``.
+    :param peers: every member as ``(myid, peer_port, election_port)`` (all on
+        ``host``), or ``(myid, peer_host, peer_port, election_port)``.
     :param name: the name in logs and reprs (default ``zk`` or ``zk<myid>``).
     :param log_tail_lines: how many output lines :meth:`log_tail` keeps.
     :param tls: also serve TLS on a secure client port, with throw-away certificates.
@@ -115,6 +116,10 @@ class ZooKeeperServer:
         tests asking ``mntr`` or ``ruok``), a comma-separated list, or None for
         the server's own default (``srvr`` alone in 3.8 and 3.9; other words
         get "... is not executed because it is not in the whitelist.").
+    :param netns: run the server inside this network namespace (``ip netns exec
+        NETNS java ...``; needs root), on ``host``, an address of that namespace
+        (see :class:`~zkservices.testing.Network`).  The port check before
+        starting is skipped: the namespace's ports are its own.
     :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
         ``client_auth``/``secure_port``/``certificates`` is given without
         ``tls``, or both ``classpath`` and ``version`` are given.
@@ -136,7 +141,7 @@ class ZooKeeperServer:
         tick_time: int = 200,
         max_session_timeout: int = 60000,
         myid: int | None = None,
-        peers: Sequence[tuple[int, int, int]] | None = None,
+        peers: Sequence[tuple[int, int, int] | tuple[int, str, int, int]] | None = None,
         name: str | None = None,
         log_tail_lines: int = 200,
         tls: bool = False,
@@ -144,13 +149,15 @@ class ZooKeeperServer:
         secure_port: int | None = None,
         certificates: Certificates | None = None,
         four_letter_words: str | None = "*",
+        netns: str | None = None,
     ) -> None:
         if client_auth not in CLIENT_AUTH:
             raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
         if not tls and (client_auth != "none" or secure_port is not None or certificates is not None):
             raise ValueError("client_auth, secure_port and certificates are options of a TLS server: pass tls=True too")
         self.host = host
-        ports = free_ports(2, host=host)
+        self.netns = netns
+        ports = free_ports(2) if netns is not None else free_ports(2, host=host)
         self.port = port if port is not None else ports[0]
         self.classpath = find_classpath(classpath, version=version)
         self.java = java or find_java()
@@ -293,9 +300,10 @@ class ZooKeeperServer:
             raise ServerError(f"{self!r} is closed")
         if not self.running:
             for port in (self.port, self.secure_port):
-                if port is not None:
+                if port is not None and self.netns is None:
                     self._check_port_free(port)
-            cmd = [
+            prefix = ["ip", "netns", "exec", self.netns] if self.netns is not None else []
+            cmd = prefix + [
                 self.java,
                 "-Xmx256m",
                 "-XX:+UseSerialGC",
@@ -487,4 +495,5 @@ class ZooKeeperServer:
         else:
             state = "stopped"
         secure = f" tls={self.secure_connection_string} client_auth={self.client_auth}" if self.secure_port else ""
-        return f"<ZooKeeperServer {self.name} {self.connection_string}{secure} {state}>"
+        netns = f" netns={self.netns}" if self.netns is not None else ""
+        return f"<ZooKeeperServer {self.name} {self.connection_string}{secure}{netns} {state}>"

@@ -26,14 +26,15 @@ def config_lines(
     max_session_timeout: int,
     four_letter_words: str | None,
     secure: Sequence[str] = (),
-    peers: Sequence[tuple[int, int, int]] = (),
+    peers: Sequence[tuple[int, int, int] | tuple[int, str, int, int]] = (),
 ) -> list[str]:
     """The lines of ``zoo.cfg``.
 
     ``four_letter_words`` is ZooKeeper's ``4lw.commands.whitelist`` (``"*"``:
     every word); None leaves the line out, so the server's own default holds
     (``srvr`` alone, in 3.8 as in 3.9).  ``secure`` are the TLS lines, ``peers``
-    the ensemble's members as ``(myid, peer_port, election_port)``.
+    the ensemble's members as ``(myid, peer_port, election_port)`` (on ``host``)
+    or ``(myid, peer_host, peer_port, election_port)`` (each on its own address).
     """
     lines = [
         f"tickTime={tick_time}",
@@ -49,7 +50,9 @@ def config_lines(
         "maxClientCnxns=0",
         *secure,
     ]
-    lines += [f"server.{sid}={host}:{peer}:{election}" for sid, peer, election in peers]
+    for member in peers:
+        sid, address, peer, election = member if len(member) == 4 else (member[0], host, *member[1:])
+        lines.append(f"server.{sid}={address}:{peer}:{election}")
     return lines
 
 
