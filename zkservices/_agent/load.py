@@ -316,7 +316,7 @@ def _cross_checks(
             first = table.setdefault(value, (file, index))
             if first != (file, index):
                 where = f"feeds[{first[1]}]" + (f" in {first[0]}" if first[0] != file else "")
-                detail = " (the default name: the output file's)" if what == "name" and not named else ""
+                detail = " (the output file's name: give the feed a name)" if what == "name" and not named else ""
                 problems.append(ConfigProblem(file, f"feeds[{index}].{key}",
                                               f"feed {what} {value!r}{detail} is also {where}'s"))
 

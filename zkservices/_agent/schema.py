@@ -40,6 +40,8 @@ from pydantic import (
     JsonValue,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -165,15 +167,19 @@ class RegisterEntry(_Section):
     properties: dict[str, JsonValue] = Field(default_factory=dict)
     check: Optional[CheckEntry] = None
 
-    @model_validator(mode="after")
-    def _storable(self) -> "RegisterEntry":
+    @field_validator("properties")
+    @classmethod
+    def _storable(cls, properties: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         # What the format will write: refuses host/port properties, NaN, values too large...
-        taken = [name for name in ("host", "port") if name in self.properties]
+        taken = [name for name in ("host", "port") if name in properties]
         if taken:
-            raise ValueError(f"properties: {' and '.join(taken)} come from address and cannot be properties")
-        host, port = parse_address(self.address)
-        resolve_format(self.format).node(self.path, host or "127.0.0.1", port, self.properties)
-        return self
+            verb = "come" if len(taken) > 1 else "comes"
+            raise ValueError(f"{' and '.join(taken)} {verb} from address: not a property")
+        path, address, format = (info.data.get(k) for k in ("path", "address", "format"))
+        if path is not None and address is not None and format is not None:
+            host, port = parse_address(address)
+            resolve_format(format).node(path, host or "127.0.0.1", port, properties)
+        return properties
 
 
 class FeedEntry(_Section):
