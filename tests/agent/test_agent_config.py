@@ -269,6 +269,22 @@ def test_checks_that_need_the_whole_entry(site):
     ]]
 
 
+def test_property_values_must_be_json(tmp_path):
+    path = write(tmp_path, "agent.yaml", """\
+        register:
+          - path: /s/providers
+            address: "10.0.0.5:8080"
+            properties: {since: 2020-01-01, "my key": [1, !!binary aGk=], 3: x}
+        """)
+    assert problems(path) == [f"{path}: {line}" for line in [
+        "register[0].properties.since: should be text, a number, true, false, null, a list or a mapping "
+        "(got datetime.date(2020, 1, 1))",
+        'register[0].properties["my key"][1]: should be text, a number, true, false, null, a list or a mapping '
+        "(got b'hi')",
+        "register[0].properties[3]: keys should be text (got 3)",
+    ]]
+
+
 def test_yaml_syntax_errors_name_the_line(tmp_path):
     path = write(tmp_path, "agent.yaml", """\
         register:

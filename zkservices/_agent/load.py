@@ -35,6 +35,9 @@ __all__ = ["load_agent_config", "config_files"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
+#: What pydantic puts in an error's location for the member of a union (JSON values).
+_UNION_TAGS = frozenset({"list", "dict", "str", "int", "float", "bool"})
+
 
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing duplicate keys (a second ``register:`` would
@@ -117,13 +120,24 @@ def _read_document(file: str, problems: list[ConfigProblem]) -> Any:
 # -- pydantic's errors as the reference writes them ------------------------
 
 
-def _location(loc: Iterable[Any]) -> str:
+def _location(loc: Iterable[Any], document: Any) -> str:
+    """pydantic's ``loc`` as a key path (``register[1].check.http``), walking ``document``
+    alongside to tell keys from the tags pydantic adds for unions (``list``, ``dict``...)."""
     text = ""
+    here: Any = document
     parts = list(loc)
     for i, part in enumerate(parts):
         if part == "[key]":
             continue
-        if isinstance(part, int) and not (i + 1 < len(parts) and parts[i + 1] == "[key]") and text:
+        if isinstance(here, dict) and part in here:
+            here = here[part]
+        elif isinstance(here, list) and isinstance(part, int) and 0 <= part < len(here):
+            here = here[part]
+        elif part in _UNION_TAGS and i + 1 < len(parts) and isinstance(here, (list, dict)):
+            continue  # a union member's tag, not a key
+        else:
+            here = None
+        if isinstance(part, int) and text:
             text += f"[{part}]"
         elif isinstance(part, str) and _IDENTIFIER.match(part):
             text += ("." if text else "") + part
@@ -161,6 +175,7 @@ _WANTED = {
     "invalid_key": "keys should be text",
     "missing": "required, but missing",
     "too_short": "should list at least one",
+    "invalid-json-value": "should be text, a number, true, false, null, a list or a mapping",
 }
 
 
@@ -186,6 +201,8 @@ def _message(error: Any) -> str:
         return str(error["ctx"]["error"])
     if kind == "missing":
         return _WANTED[kind]
+    if kind == "string_type" and tuple(error["loc"])[-1:] == ("[key]",):
+        kind = "invalid_key"
     if kind == "literal_error":
         return f"should be one of {error['ctx']['expected']} (got {_shown(value)})"
     wanted = _WANTED.get(kind)
@@ -351,7 +368,7 @@ def load_agent_config(path: PathLike) -> AgentConfig:
             continue
         parsed = validate(document)
         for error in parsed.errors:
-            problems.append(ConfigProblem(file, _location(error["loc"]), _message(error)))
+            problems.append(ConfigProblem(file, _location(error["loc"], document), _message(error)))
         base = os.path.dirname(os.path.abspath(file))
         if document.get("zookeeper") is not None:
             if zookeeper is not None:
