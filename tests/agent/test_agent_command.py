@@ -137,3 +137,15 @@ def test_tls_files_are_checked_as_a_session_takes_them(tmp_path):
         """))
     result = agent("agent", "--check", str(path))
     assert result.returncode == 2 and result.stderr.startswith(f"{path}: zookeeper.tls: "), result.stderr
+
+
+def test_a_session_problem_names_the_file_of_the_zookeeper_section(tmp_path):
+    directory = tmp_path / "agent.d"
+    directory.mkdir()
+    (directory / "10-register.yaml").write_text("register: [{path: /s/providers, address: '10.0.0.5:1'}]\n")
+    auth = tmp_path / "auth"
+    auth.write_text("nonsense\n")
+    (directory / "20-zookeeper.yaml").write_text(f"zookeeper: {{auth_file: {auth}}}\n")
+    result = agent("agent", "--check", str(directory))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{directory / '20-zookeeper.yaml'}: zookeeper.auth_file: {auth}, line 1: ")

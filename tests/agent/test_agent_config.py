@@ -169,6 +169,7 @@ def test_a_directory_is_merged_in_name_order(site):
     assert config.feeds[0].output == str(site / "out" / "web.conf")  # relative to the file's directory
     assert [r.file for r in config.register] == [str(directory / n) for n in ("10-base.yaml", "20-web.yaml", "30-more.yaml")]
     assert config.zookeeper.connection == "zk1:2181" and config.listen == "127.0.0.1:9150"
+    assert config.zookeeper.file == str(directory / "10-base.yaml")
 
 
 def test_sections_given_in_two_files_are_problems(tmp_path):
@@ -434,6 +435,19 @@ def test_records_are_immutable_and_compare_by_value(site):
     before = load_agent_config(path).feeds[0]
     (site / "t.j2").write_text("two\n")
     assert load_agent_config(path).feeds[0] != before
+
+
+def test_properties_thaw_into_plain_values_for_writing(tmp_path):
+    from zkservices._agent.config import thaw
+
+    path = write(tmp_path, "agent.yaml", """\
+        register:
+          - {path: /s/providers, address: "10.0.0.5:1", properties: {tags: [a, {b: [1]}], weight: 2}}
+        """)
+    (entry,) = load_agent_config(path).register
+    assert entry.properties["tags"] == ("a", {"b": (1,)})
+    plain = thaw(entry.properties)
+    assert plain == {"tags": ["a", {"b": [1]}], "weight": 2} and type(plain["tags"][1]) is dict
 
 
 def test_problems_are_records_too():

@@ -57,13 +57,15 @@ class ZooKeeperConfig:
 
     ``connection`` is the connection string as written, ``session_timeout``
     seconds, ``auth_file`` the absolute path of a file of ``SCHEME:CREDENTIALS``
-    lines (never its content), ``tls`` the certificate files.
+    lines (never its content), ``tls`` the certificate files; ``file`` the
+    configuration file holding the section (not compared).
     """
 
     connection: str | None = None
     session_timeout: float | None = None
     auth_file: str | None = None
     tls: TLSConfig | None = None
+    file: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

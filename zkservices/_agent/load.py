@@ -273,7 +273,7 @@ def _zookeeper(file: str, section: Any, base: str, problems: list[ConfigProblem]
                 _readable(file, f"zookeeper.tls.{what}", value, problems)
             files[what] = value
         tls = TLSConfig(**files)
-    return ZooKeeperConfig(section.connection, section.session_timeout, auth_file, tls)
+    return ZooKeeperConfig(section.connection, section.session_timeout, auth_file, tls, file)
 
 
 def _registration(file: str, entry: Any) -> RegisterConfig:
@@ -376,7 +376,7 @@ def load_agent_config(path: PathLike) -> AgentConfig:
             elif parsed.zookeeper is not None:
                 zookeeper = (file, _zookeeper(file, parsed.zookeeper, base, problems))
             else:
-                zookeeper = (file, ZooKeeperConfig())
+                zookeeper = (file, ZooKeeperConfig(file=file))
         if document.get("listen") is not None:
             if listen is not None:
                 problems.append(ConfigProblem(file, "listen", f"also in {listen[0]}: give it in one file only"))

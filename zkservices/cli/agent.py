@@ -49,7 +49,7 @@ def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
 
     section = config.zookeeper
     given: SessionOptions = args.session
-    where = config.files[0] if len(config.files) == 1 else args.config
+    where = section.file or args.config
     problems = []
     auth = given.auth
     if section.auth_file is not None:
