@@ -222,7 +222,7 @@ class AgentConfigError(ZkServicesError, ValueError):
     """
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:
-        self.problems: tuple[ConfigProblem, ...] = tuple(problems)
+        self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems) or "invalid agent configuration")
 
 

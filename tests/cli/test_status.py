@@ -22,9 +22,9 @@ def setup(zk, zk_client) -> dict:
     zk_client.create("/svc/providers", acl=acl)
     names = {
         "zkservices": zk.register_server("/svc/providers", "10.0.0.1:80", weight=3).names[0],
-        "curator": zk.register_server("/svc/providers", "10.0.0.2:80", format="curator", zone="eu").names[0],
-        "serverset": zk.register_server("/svc/providers", "10.0.0.3:80", format="serverset").names[0],
-        "dead": zk.register_server("/svc/providers", "10.0.0.4:80", format=ServerSetFormat(status="DEAD")).names[0],
+        "curator": zk.register_server("/svc/providers", "10.0.0.2:80", provider_format="curator", zone="eu").names[0],
+        "serverset": zk.register_server("/svc/providers", "10.0.0.3:80", provider_format="serverset").names[0],
+        "dead": zk.register_server("/svc/providers", "10.0.0.4:80", provider_format=ServerSetFormat(status="DEAD")).names[0],
     }
     zk_client.create("/svc/providers/10.0.0.9:9", json.dumps(NERVE).encode())
     zk_client.create("/svc/providers/junk", b"{not json")
@@ -84,7 +84,7 @@ def test_status_text_is_one_screen(zk, zk_client, zk_connection_string):
 
 
 def test_status_of_a_curator_directory_and_without_providers(zk, zk_client, zk_connection_string):
-    reg = zk.register_server("/orders", "10.0.0.7:8080", format="curator")
+    reg = zk.register_server("/orders", "10.0.0.7:8080", provider_format="curator")
     status = json.loads(cli(zk_connection_string, "status", "/orders", "--providers", ".", "--json").stdout)
     assert [(p["name"], p["format"]) for p in status["providers"]] == [(reg.names[0], "curator")]
     assert status["warnings"] == [] and status["properties"] == {}

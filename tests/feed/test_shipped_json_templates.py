@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from zkservices import Feed, ServerSetFormat
+from zkservices import Feed, Provider, ServerSetFormat
 from zkservices._feed.context import build_context, service_entry
 from zkservices._feed.render import render, shipped_template
 from zkservices._feed.shipped import file_sd, label_name
@@ -46,9 +46,9 @@ def services(zk, zk_client):
     node(zk_client, "/web/providers/10.0.0.1:80", host="10.0.0.1", port=80, pid=11, weight=3, **SHARED)
     node(zk_client, "/web/providers/10.0.0.2:80", host="10.0.0.2", port=80, pid=12, weight=5, **SHARED)
     zk_client.create("/web/providers/[2001:db8::7]:81", b"")  # zc.zk style: the name says where
-    curator = zk.register_server("/api/providers", "10.0.1.1:8080", format="curator", zone="us")
-    serverset = zk.register_server("/api/providers", "10.0.1.2:8080", format="serverset", shard=2)
-    zk.register_server("/api/providers", "10.0.1.3:8080", format=ServerSetFormat(status="DEAD"))
+    curator = zk.register_server("/api/providers", "10.0.1.1:8080", provider_format="curator", zone="us")
+    serverset = zk.register_server("/api/providers", "10.0.1.2:8080", provider_format="serverset", shard=2)
+    zk.register_server("/api/providers", "10.0.1.3:8080", provider_format=ServerSetFormat(status="DEAD"))
     zk_client.create("/empty")
     return {"curator": curator.names[0], "serverset": serverset.names[0]}
 
@@ -139,9 +139,9 @@ def test_json_lists_every_provider_with_its_format(zk_connection_string, service
 
 
 def test_hostile_values_cannot_break_out_of_the_json():
-    context = build_context([service_entry("/s", {}, {
+    context = build_context([{"path": "/s", "providers": {
         "10.0.0.1:80": {"host": "10.0.0.1", "port": 80, HOSTILE_NAME: HOSTILE_VALUE, '"': "\\", "}{": "]["},
-    }, formats={"10.0.0.1:80": "zkservices"})])
+    }}], with_format=True)
     for name, expected in (
         ("json", [{"service": "/s", "name": "10.0.0.1:80", "host": "10.0.0.1", "port": 80, "format": "zkservices",
                    "enabled": True, "properties": {HOSTILE_NAME: HOSTILE_VALUE, '"': "\\", "}{": "]["}}]),
@@ -152,10 +152,13 @@ def test_hostile_values_cannot_break_out_of_the_json():
         assert json.loads(text) == expected, name
 
 
-def test_a_provider_served_from_a_snapshot_has_an_unknown_format():
-    entry = service_entry("/s", {}, {"10.0.0.1:80": {"host": "10.0.0.1", "port": 80}}, formats={})
-    assert entry["providers"][0]["format"] == "unknown" and entry["providers"][0]["enabled"] is True
-    assert "format" not in service_entry("/s", {}, {"10.0.0.1:80": {}})["providers"][0]  # as before
+def test_a_feeds_context_says_each_providers_format():
+    curator = Provider("c1", "10.0.0.7", 8080, {"weight": 3}, "curator")
+    entry = service_entry("/s", {}, {"c1": curator, "10.0.0.1:80": {"host": "10.0.0.1", "port": 80}},
+                          with_format=True)
+    assert [(p["name"], p["format"], p["enabled"]) for p in entry["providers"]] == [
+        ("10.0.0.1:80", "zkservices", True), ("c1", "curator", True)]
+    assert "format" not in service_entry("/s", {}, {"c1": curator})["providers"][0]  # as before
 
 
 def test_label_names():

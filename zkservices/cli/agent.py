@@ -78,7 +78,7 @@ def _agent_arguments(parser: argparse.ArgumentParser) -> None:
                         help="validate CONFIG and exit (0: valid; 2: one line per problem on stderr); "
                              "no server is needed (running the agent comes in a later version)")
     parser.add_argument("config", metavar="CONFIG",
-                        help="a YAML file, or a directory whose *.yaml files are read in name order and merged")
+                        help="a YAML file, or a directory whose .yaml files are read in name order and merged")
 
 
 def _count(n: int, what: str) -> str:
