@@ -16,6 +16,15 @@ live in :mod:`zkservices.testing`.
 import logging
 import warnings
 
+from ._agent import (
+    AgentConfig,
+    CheckConfig,
+    FeedConfig,
+    RegisterConfig,
+    TLSConfig,
+    ZooKeeperConfig,
+    load_agent_config,
+)
 from ._discovery import (
     BackgroundConnection,
     CommandCheck,
@@ -46,8 +55,10 @@ from ._types import Address, Command, PathLike, Progress, Watch
 from ._version import __version__
 from ._zookeeper import ZK, ZooKeeper
 from .errors import (
+    AgentConfigError,
     BadPropertyLink,
     CancelWatch,
+    ConfigProblem,
     FailedConnect,
     FeedError,
     FeedTemplateError,
@@ -112,8 +123,18 @@ __all__ = [
     "Watch",
     # feeds
     "Feed",
+    # the fleet agent's configuration
+    "AgentConfig",
+    "ZooKeeperConfig",
+    "TLSConfig",
+    "RegisterConfig",
+    "CheckConfig",
+    "FeedConfig",
+    "load_agent_config",
     # errors (zkservices.errors)
     "ZkServicesError",
+    "AgentConfigError",
+    "ConfigProblem",
     "BadPropertyLink",
     "CancelWatch",
     "FailedConnect",

@@ -24,6 +24,8 @@ exception, so zc.zk-style ``except NoNodeError`` keeps working.
     undefined name; names template and line.
   - ``NoProvider`` -- a selector has no enabled provider that is not down; ``path``
     names the service.
+  - ``AgentConfigError`` (also ``ValueError``) -- an agent configuration is invalid;
+    ``problems`` holds every problem found (:class:`ConfigProblem`: file, key path, what).
 - ``CancelWatch`` -- raised by a callback to remove itself quietly (not an error).
 
 The test harness's errors derive from ``ZkServicesError`` too but are
@@ -35,6 +37,9 @@ The test harness's errors derive from ``ZkServicesError`` too but are
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
 
 from kazoo.exceptions import ConnectionClosedError, NoAuthError, NoNodeError
 
@@ -53,6 +58,8 @@ __all__ = [
     "FeedError",
     "FeedTemplateError",
     "NoProvider",
+    "AgentConfigError",
+    "ConfigProblem",
     "CancelWatch",
 ]
 
@@ -185,6 +192,38 @@ class NoProvider(ZkServicesError):
         else:
             why = f"{known} provider(s): {disabled} disabled, {down} down"
         super().__init__(f"{path}: no provider available ({why})")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem of an agent configuration: where it is and what is wrong.
+
+    ``file`` names the file (``""`` when the problem is not in one file),
+    ``location`` the key path in it as the configuration reference writes it
+    (``register[1].check.http``, ``feeds[0].template``, ``bogus_key``; ``line 3,
+    column 5`` for a YAML syntax error; ``""`` for the whole file) and
+    ``message`` what is wrong.  ``str()`` gives the line ``zkservices agent``
+    prints: ``"agent.yaml: register[1].check.http: unknown key"``.
+    """
+
+    file: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.file, self.location, self.message) if part)
+
+
+class AgentConfigError(ZkServicesError, ValueError):
+    """An agent configuration is invalid.
+
+    ``problems`` holds every problem found, in file order (each a
+    :class:`ConfigProblem`); the message is their lines, one per problem.
+    """
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems) or "invalid agent configuration")
 
 
 class CancelWatch(Exception):

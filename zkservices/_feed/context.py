@@ -33,7 +33,9 @@ def _port(value: Any) -> Any:
     return value
 
 
-def provider_entry(name: str, data: Provider | Mapping[str, Any] | None) -> dict[str, Any]:
+def provider_entry(
+    name: str, data: Provider | Mapping[str, Any] | None, *, with_format: bool = False
+) -> dict[str, Any]:
     """The template entry of one provider node: ``name``, ``host``, ``port``, ``address``, ``properties``.
 
     :param name: the node's name, normally ``host:port`` or ``[v6addr]:port``.
@@ -45,7 +47,9 @@ def provider_entry(name: str, data: Provider | Mapping[str, Any] | None) -> dict
     present, else from the name (a name that is no address gives the whole
     name as ``host`` and ``None`` as ``port``).  ``address`` is ``host:port``
     ready for configuration files, with brackets around an IPv6 host
-    (``[::1]:8080``); ``properties`` is the node's data (a dict).
+    (``[::1]:8080``); ``properties`` is the node's data (a dict).  With
+    ``with_format`` (a feed's context), the entry also has ``format`` (the
+    Provider's; ``zkservices`` for node data, that format's) and ``enabled``.
     """
     properties = provider_record(data) if isinstance(data, Provider) else dict(data or {})
     host: str | None
@@ -64,10 +68,16 @@ def provider_entry(name: str, data: Provider | Mapping[str, Any] | None) -> dict
         address = f"[{host}]" if ":" in host and not host.startswith("[") else host
     else:
         address = format_address(host, port)
-    return {"name": name, "host": host, "port": port, "address": address, "properties": properties}
+    entry = {"name": name, "host": host, "port": port, "address": address, "properties": properties}
+    if with_format:
+        entry["format"] = data.format if isinstance(data, Provider) else "zkservices"
+        entry["enabled"] = data.enabled if isinstance(data, Provider) else True
+    return entry
 
 
-def service_entry(path: str, properties: Mapping[str, Any] | None = None, providers: Providers = None) -> dict[str, Any]:
+def service_entry(
+    path: str, properties: Mapping[str, Any] | None = None, providers: Providers = None, *, with_format: bool = False
+) -> dict[str, Any]:
     """The template entry of one service: ``path``, ``name``, ``properties``, ``providers``.
 
     :param path: the service node's path; ``name`` is its last segment.
@@ -75,11 +85,13 @@ def service_entry(path: str, properties: Mapping[str, Any] | None = None, provid
     :param providers: a mapping of provider node name → node data or
         :class:`~zkservices.Provider` (turned into :func:`provider_entry` dicts) or
         a list of such entries; either way they come out sorted by name.
+    :param with_format: entries made from the mapping have ``format`` and
+        ``enabled`` too (see :func:`provider_entry`).
     """
     if providers is None:
         entries: list[dict[str, Any]] = []
     elif isinstance(providers, Mapping):
-        entries = [provider_entry(name, data) for name, data in providers.items()]
+        entries = [provider_entry(name, data, with_format=with_format) for name, data in providers.items()]
     else:
         entries = [dict(p) for p in providers]
     entries.sort(key=lambda p: str(p.get("name", "")))
@@ -92,19 +104,23 @@ def service_entry(path: str, properties: Mapping[str, Any] | None = None, provid
     }
 
 
-def build_context(services: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def build_context(services: Sequence[Mapping[str, Any]], *, with_format: bool = False) -> dict[str, Any]:
     """The template context ``{"services": [...]}``, in the given order.
 
     :param services: mappings with at least ``path`` and optionally
         ``properties``, ``providers`` (see :func:`service_entry`) and ``name``
         (filled in from the path when missing); other keys (``stale``…) are
         copied into the entry.
+    :param with_format: each provider entry has ``format`` and ``enabled``
+        too (a feed's context; see :func:`provider_entry`).
 
     Raises :class:`KeyError` for a service without ``path``.
     """
     result = []
     for service in services:
-        entry = service_entry(service["path"], service.get("properties"), service.get("providers"))
+        entry = service_entry(
+            service["path"], service.get("properties"), service.get("providers"), with_format=with_format
+        )
         if service.get("name") is not None:
             entry["name"] = service["name"]
         for key, value in service.items():

@@ -91,7 +91,9 @@ class Feed:
 
     The template context: ``services``, in the order given, each with
     ``path`` (the service node), ``name``, ``properties``, ``providers`` (sorted, each with
-    ``name``, ``host``, ``port``, ``address`` and ``properties``) and ``stale``
+    ``name``, ``host``, ``port``, ``address``, ``properties``, ``format`` --
+    ``zkservices``, ``curator`` or ``serverset`` -- and ``enabled``, true: the
+    disabled ones are left out) and ``stale``
     (true while that service is served from a snapshot, ZooKeeper is
     unreachable or the shrink guard holds its set back).
 
@@ -357,7 +359,8 @@ class Feed:
             [
                 {"path": s.service, "properties": s.properties, "providers": s.providers, "stale": s.stale}
                 for s in self.server_sets
-            ]
+            ],
+            with_format=True,
         )
 
     def __repr__(self) -> str:

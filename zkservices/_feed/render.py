@@ -7,7 +7,13 @@ jinja2 is imported on first use, so ``import zkservices`` never needs it
 and the trailing newline kept.  The ``token`` filter
 (:func:`~zkservices._feed.safety.token`) passes a value that must be a single
 safe word (``{{ p.properties.weight | token }}``) and raises
-:class:`~zkservices.FeedTemplateError` naming any other.
+:class:`~zkservices.FeedTemplateError` naming any other.  The ``json``,
+``file_sd`` and ``provider_list`` filters (:mod:`.shipped`) make JSON files
+without pasting values into text.
+
+The shipped templates (:data:`SHIPPED_TEMPLATES`) are ``haproxy``,
+``nginx``, ``prometheus`` (Prometheus ``file_sd`` target groups) and ``json``
+(a list of providers).
 """
 
 from __future__ import annotations
@@ -18,8 +24,26 @@ from typing import Any, Mapping
 
 from ..errors import FeedTemplateError
 from .safety import token
+from .shipped import file_sd, provider_list, to_json
 
-__all__ = ["render", "compile_template", "render_compiled", "example_template", "FeedTemplateError"]
+__all__ = [
+    "render",
+    "compile_template",
+    "render_compiled",
+    "example_template",
+    "shipped_template",
+    "SHIPPED_TEMPLATES",
+    "FeedTemplateError",
+]
+
+#: The shipped templates by name (what ``--template NAME`` and the agent's
+#: ``template: NAME`` pick when no file of that name exists) -> their file in ``examples/``.
+SHIPPED_TEMPLATES = {
+    "haproxy": "haproxy-backend.cfg.j2",
+    "nginx": "nginx-upstream.conf.j2",
+    "prometheus": "prometheus-file-sd.json.j2",
+    "json": "providers.json.j2",
+}
 
 
 def _jinja2() -> types.ModuleType:
@@ -40,6 +64,9 @@ def _environment() -> Any:
         keep_trailing_newline=True,
     )
     env.filters["token"] = token
+    env.filters["json"] = to_json
+    env.filters["file_sd"] = file_sd
+    env.filters["provider_list"] = provider_list
     return env
 
 
@@ -100,8 +127,15 @@ def render(template_text: str, context: Mapping[str, Any], *, template_name: str
 def example_template(name: str) -> str:
     """The text of an example template shipped in ``zkservices/examples/``.
 
-    :param name: ``"nginx-upstream.conf.j2"`` or ``"haproxy-backend.cfg.j2"``.
+    :param name: a file name among :data:`SHIPPED_TEMPLATES`' values
+        (``"nginx-upstream.conf.j2"``...).
 
     Raises :class:`FileNotFoundError` for another name.
     """
     return resources.files("zkservices").joinpath("examples").joinpath(name).read_text(encoding="utf-8")
+
+
+def shipped_template(name: str) -> str:
+    """The text of the shipped template ``name`` (``"haproxy"``, ``"nginx"``,
+    ``"prometheus"``, ``"json"``); :class:`KeyError` for another name."""
+    return example_template(SHIPPED_TEMPLATES[name])

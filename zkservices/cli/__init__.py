@@ -2,7 +2,7 @@
 
 One :mod:`argparse` parser (:mod:`.args`); each subcommand is a function
 registered with :func:`~.args.command` by the module of its group (``tree``,
-``nodes``, ``services``, ``feed``, ``dev``).  :func:`main` returns the exit
+``nodes``, ``services``, ``status``, ``feed``, ``agent``, ``dev``).  :func:`main` returns the exit
 code: 0 success, 1 a failure the command reports (one line on stderr), 2 bad
 usage, 130 interrupted.  Logging is configured in :func:`main` only.
 """
@@ -23,7 +23,7 @@ __all__ = ["main", "command", "parse_value"]
 log = logging.getLogger("zkservices.cli")
 
 #: The modules that register subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("tree", "properties", "nodes", "services", "feed", "dev")
+COMMAND_MODULES = ("tree", "properties", "nodes", "services", "status", "feed", "agent", "dev")
 
 
 def load_commands() -> None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from .._tree import key_problem, link_value_problem
-from .._znode.paths import check_path, parse_address
+from .._znode.connection import DEFAULT_PORT, split_connection_string
+from .._znode.paths import parse_address
 
 __all__ = [
     "COMMANDS",
@@ -43,10 +44,6 @@ __all__ = [
 
 Handler = Callable[[argparse.Namespace], int]
 AddArguments = Callable[[argparse.ArgumentParser], None]
-
-#: The port a connection string's host without one gets (as kazoo does).
-DEFAULT_PORT = 2181
-
 
 class CommandError(Exception):
     """A failure a command reports as one line on stderr (exit code 1)."""
@@ -141,42 +138,6 @@ def address(text: str) -> tuple[str, int]:
         return parse_address(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def split_connection_string(text: str) -> tuple[list[tuple[str, int]], str]:
-    """``'h1:2181,h2/chroot'`` -> ``([('h1', 2181), ('h2', 2181)], '/chroot')``.
-
-    :raises ValueError: naming the connection string and what is wrong with it.
-    """
-    hosts_part, slash, rest = text.strip().partition("/")
-    chroot = slash + rest
-    problem = None
-    hosts: list[tuple[str, int]] = []
-    for item in hosts_part.split(","):
-        item = item.strip()
-        if not item:
-            problem = "a host is missing" if hosts_part.strip() else "no host"
-            break
-        bracketed = item.startswith("[") and item.endswith("]")
-        if bracketed or (":" not in item):
-            item = f"{item}:{DEFAULT_PORT}"
-        try:
-            host, port = parse_address(item)
-        except ValueError as exc:
-            problem = str(exc)
-            break
-        if not host:
-            problem = f"{item!r} has no host"
-            break
-        hosts.append((host, port))
-    if problem is None and chroot and chroot != "/":
-        try:
-            check_path(chroot)
-        except ValueError as exc:
-            problem = f"chroot: {exc}"
-    if problem is not None:
-        raise ValueError(f"invalid connection string {text!r}: {problem}")
-    return hosts, "" if chroot == "/" else chroot
 
 
 def connection_string(text: str) -> str:

@@ -5,8 +5,8 @@ Decisions:
 - ``--timeout S`` is how long to wait for ZooKeeper (then the snapshot is
   used; ``--once`` without a snapshot fails after S seconds, not later).
 - The feed's log (files written, reloads) shows at INFO at the default verbosity.
-- ``--template nginx`` or ``haproxy`` picks a shipped example when no file of
-  that name exists.
+- ``--template nginx``, ``haproxy``, ``prometheus`` or ``json`` picks a shipped
+  template when no file of that name exists.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import signal
 import sys
 import threading
 
+from .._feed.render import SHIPPED_TEMPLATES
 from .args import CommandError, command, fraction, seconds
 from .logs import show_info
 
 __all__: list[str] = []
 
-#: ``--template NAME`` picks a shipped example when no file of that name exists.
-EXAMPLES = {"nginx": "nginx-upstream.conf.j2", "haproxy": "haproxy-backend.cfg.j2"}
+#: ``--template NAME`` picks a shipped template when no file of that name exists.
+EXAMPLES = SHIPPED_TEMPLATES
 
 #: How long ``--once`` waits beyond ``--timeout`` for the snapshot to be taken up.
 SNAPSHOT_GRACE = 0.5
@@ -31,7 +32,7 @@ SNAPSHOT_GRACE = 0.5
 
 def _feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", required=True, metavar="FILE",
-                        help="Jinja2 template (strict undefined); 'nginx' or 'haproxy' picks a shipped example")
+                        help="Jinja2 template (strict undefined); 'nginx', 'haproxy', 'prometheus' or 'json' picks a shipped template")
     parser.add_argument("--output", metavar="FILE", help="the file to maintain (not needed with --dry-run)")
     parser.add_argument("--once", action="store_true", help="render once and exit")
     parser.add_argument("--dry-run", action="store_true",

@@ -1,0 +1,105 @@
+"""``agent --check CONFIG``: validate a fleet agent's configuration (a YAML file or a directory of them).
+
+Decisions:
+
+- Only ``--check`` exists in this version: the agent itself does not run yet,
+  so ``zkservices agent CONFIG`` without ``--check`` is a usage error (exit 2)
+  rather than a command that pretends.
+- ``--check`` needs no server: it reads the files, validates them with the
+  same code a running agent will use, and checks what the host must provide
+  (template, auth and certificate files readable, output directories present).
+  Exit 0 with one summary line on stdout, or 2 with one line per problem on
+  stderr: ``FILE: KEY.PATH: what is wrong``.
+- The global connection options (``-z``, ``--auth``, ``--auth-file``,
+  ``--tls-*``, and their environment variables) fill what the file's
+  ``zookeeper`` section leaves out, setting by setting; the file wins where
+  both say something.  The result is checked as a session would take it (the
+  connection string, the auth file's lines, the certificates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from .args import command
+from .session import SessionOptions, read_auth_file
+
+__all__ = ["AgentSession", "agent_session"]
+
+
+@dataclass(frozen=True)
+class AgentSession:
+    """How the agent connects: the session options and the session timeout."""
+
+    options: SessionOptions
+    session_timeout: float
+
+
+def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
+    """The configuration's ``zookeeper`` section, completed from the command line's session options.
+
+    :raises AgentConfigError: the merged settings do not make a session (a bad
+        auth file line, certificates that do not fit).
+    """
+    from .._session import TLS
+    from ..errors import AgentConfigError, ConfigProblem
+
+    section = config.zookeeper
+    given: SessionOptions = args.session
+    where = section.file or args.config
+    problems = []
+    auth = given.auth
+    if section.auth_file is not None:
+        try:
+            auth = tuple(read_auth_file(section.auth_file))
+        except ValueError as exc:
+            problems.append(ConfigProblem(where, "zookeeper.auth_file", str(exc).replace("--auth-file ", "")))
+    tls = given.tls
+    files = section.tls
+    if files is not None:
+        ca = files.ca or (tls.ca if tls else None)
+        cert, key = (files.cert, files.key) if files.cert else ((tls.cert, tls.key) if tls else (None, None))
+        try:
+            tls = TLS(ca=ca, cert=cert, key=key)
+        except ValueError as exc:
+            problems.append(ConfigProblem(where, "zookeeper.tls", str(exc)))
+    if problems:
+        raise AgentConfigError(problems)
+    options = SessionOptions(section.connection or given.connection_string, auth, tls)
+    timeout = section.session_timeout if section.session_timeout is not None else 10.0
+    return AgentSession(options, timeout)
+
+
+def _agent_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--check", action="store_true", required=True,
+                        help="validate CONFIG and exit (0: valid; 2: one line per problem on stderr); "
+                             "no server is needed (running the agent comes in a later version)")
+    parser.add_argument("config", metavar="CONFIG",
+                        help="a YAML file, or a directory whose .yaml files are read in name order and merged")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+@command("agent", "check a fleet agent configuration (--check): registrations and feeds for this host")(
+    _agent_arguments
+)
+def agent(args: argparse.Namespace) -> int:
+    from .._agent import AgentConfigError, load_agent_config
+
+    try:
+        config = load_agent_config(args.config)
+        agent_session(config, args)
+    except AgentConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print(
+        f"{args.config}: ok: {_count(len(config.register), 'registration')}, {_count(len(config.feeds), 'feed')}"
+        f" ({_count(len(config.files), 'file')})"
+    )
+    return 0
