@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, TypeVar
 
@@ -28,6 +29,16 @@ __all__ = ["View", "Watcher"]
 log = logging.getLogger("zkservices.views")
 
 V = TypeVar("V", bound="View")
+
+#: Names the view registry's hooks had while public (until 1.0): still answered, with a
+#: DeprecationWarning, but not listed by ``dir(view)``.
+_FORMERLY_PUBLIC = {
+    "core": "_core",
+    "take_fetch": "_take_fetch",
+    "complete": "_complete",
+    "rewatch_plan": "_rewatch_plan",
+    "mark_synced": "_mark_synced",
+}
 
 
 class Watcher(weakref.ref):
@@ -330,6 +341,15 @@ class View:
             self._callbacks = ()
         self._viewset.discard(self)
         self._core.watches.forget(self._watcher, self._watched_paths | {self.real_path})
+
+    def __getattr__(self, name: str) -> Any:
+        # only for names not found the usual way: the internal hooks' former public names
+        private = _FORMERLY_PUBLIC.get(name)
+        if private is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        warnings.warn(f"{type(self).__name__}.{name} is internal to zkservices and deprecated; it will go",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, private)
 
     def __enter__(self: V) -> V:
         return self
