@@ -49,11 +49,8 @@ _TRANSACTION_BYTES = 512 * 1024  # estimated request size per restore transactio
 
 
 class Registrar:
-    """The registrations of one session core, and their restoration.
-
-    ``shared_client``: the core wraps a KazooClient that lives on after it, so closing
-    deletes the ephemeral registration nodes itself (the session does not end).
-    """
+    """The registrations of one session core, and their restoration (``shared_client``:
+    the core's client outlives it, so closing deletes the ephemeral nodes itself)."""
 
     def __init__(self, core: SessionCore, *, shared_client: bool = False) -> None:
         self.core = core
