@@ -1,10 +1,5 @@
-"""The ZooKeeper helper: zc.zk's API, composed of the session core, the registrar, the
-view registry, the rebuilt-ensemble watch and the tree operations.  It holds no state
-of its own beyond those.
-
-The composition is here: each part is constructed with the core and registers with it
-what it needs (recovery, reconnect and close steps, state listeners, the views' refresh
-and settle hooks); nothing assigns to the core."""
+"""The ZooKeeper helper: zc.zk's API, composed of the session core, the parts that register
+with it (registrar, views, rebuilt-ensemble watch) and the tree operations; no state of its own."""
 
 from __future__ import annotations
 
