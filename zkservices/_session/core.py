@@ -117,8 +117,6 @@ class SessionCore:
     - ``settle``: let this session's views catch up with what it just wrote.
     - ``settle_needed``: whether ``settle`` has anything to wait for.
     - ``resolve``: follow symbolic links.
-    - ``read_properties``: a node's decoded properties.
-    - ``node_exists``: whether a node exists.
     - ``default_acl``: the ACL of nodes zkservices creates.
     - ``session_id``: the session's id now.
     - ``closed``: whether :meth:`close` was called.
@@ -391,15 +389,7 @@ class SessionCore:
             self._ready.set()
         return True
 
-    # -- reading helpers ---------------------------------------------------
-
-    def read_properties(self, path: str) -> dict | None:
-        """The decoded properties of ``path``; None when the node does not exist."""
-        return run(self, link_steps.read_properties(path))
-
-    def node_exists(self, path: str) -> bool:
-        """Whether ``path`` exists."""
-        return run(self, link_steps.node_exists(path))
+    # -- links and ACLs ----------------------------------------------------
 
     def resolve(self, path: str) -> str:
         """Follow symbolic links.  Raises InvalidPath, LinkLoop, or NoNode naming the missing node."""
