@@ -1,5 +1,5 @@
-"""The ZooKeeper helper: zc.zk's API, composed of the session core, the registrar, the
-view registry and the tree operations.  It holds no state of its own beyond those."""
+"""The ZooKeeper helper: zc.zk's API, composed of the session core, the parts that register
+with it (registrar, views, rebuilt-ensemble watch) and the tree operations; no state of its own."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ class ZooKeeper:
             connection_string, session_timeout=session_timeout, auth=auth, read_only=read_only, client=client,
             acl=acl, tls=tls,
         )
-        self.registrar = Registrar(self.core)
+        self.registrar = Registrar(self.core, shared_client=client is not None)
         self._viewset = ViewSet(self.core)
         self._rebuild_watch = RebuildWatch(self.core, ssl_context=probe_context(tls))
         self.core.start(timeout=timeout, wait=wait)
@@ -99,12 +99,12 @@ class ZooKeeper:
     @property
     def state(self) -> str:
         """kazoo's connection state: ``CONNECTED``, ``SUSPENDED`` or ``LOST``."""
-        return self.core.state
+        return self.core.client.state
 
     @property
     def connected(self) -> bool:
         """Whether the client is connected right now."""
-        return self.core.connected
+        return self.core.client.connected
 
     @property
     def closed(self) -> bool:

@@ -147,7 +147,7 @@ def test_without_the_watcher_tables_views_recover_by_reading(zk_connection_strin
             zk_client.set("/p/n3", b'{"v":1}')
             zk_client.create("/p/new")
             wait_for(lambda: views[3].get("v") == 1 and "new" in list(kids), what="views after the expiry")
-            zk.core.forget_watcher(lambda event: None, ["/p/n1"])  # nothing to drop: no error
+            zk.core.watches.forget(lambda event: None, ["/p/n1"])  # nothing to drop: no error
     assert not any(r.getMessage().startswith("re-armed") for r in caplog.records if r.name == "zkservices.views")
 
 

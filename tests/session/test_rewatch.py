@@ -105,9 +105,9 @@ def test_many_views_survive_a_dropped_connection(zk, zk_client, caplog):
     caplog.set_level(logging.DEBUG, logger="zkservices.views")
     props, kids, prop_calls, kid_calls = _setup(zk, zk_client)
     session = zk.core.session_id
-    epoch = zk.core.epoch
+    epoch = zk.core.watches.epoch
     drop_connection(zk)
-    wait_for(lambda: zk.core.epoch > epoch and zk.core.connected, what="reconnected")
+    wait_for(lambda: zk.core.watches.epoch > epoch and zk.core.client.connected, what="reconnected")
     wait_for(lambda: _rearmed_in_bulk(caplog) >= N_PROPS + N_KIDS, what="views re-armed in bulk")
     assert zk.core.session_id == session
     assert all(calls == [0] for calls in prop_calls.values())

@@ -1,18 +1,17 @@
 """The session core: one kazoo client, its state, the retry policy, the worker, recovery.
 
 :class:`SessionCore` is what every recipe of zkservices -- registrations, views, tree
-sync, discovery, feeds -- builds on.  Its named API is the only way they touch the
-session: ``client`` (for pipelined ``*_async`` calls and transactions), ``retry``,
-``worker``, ``settle``, ``resolve``, ``read_properties``, ``node_exists``,
-``default_acl``, state listeners and ordered recovery steps.  The core holds no recipe
-state: registrations and views register recovery steps and keep their own tables.
+sync, discovery, feeds -- builds on.  Its named API (listed in its docstring) is the
+only way they touch the session; nothing outside assigns to it.  The core holds no
+recipe state: registrations and views register their steps and hooks with it and keep
+their own tables.
 
 States and events:
 
 - ``ready`` is set while calls can be expected to work: connected, and after a session
   loss only once the steps that must come first (restoring registrations) are done.
   User calls wait for it (:attr:`retry`); recovery steps wait only for a connection
-  (:attr:`retry_connected`).
+  (the :class:`Recovery` they are handed).
 - After a session loss the core runs the recovery steps, in order, on a thread of its
   own (never on kazoo's event thread): ``before_ready`` steps, then ``ready`` is set,
   then the other steps; :meth:`wait_recovered` returns when all are done.
@@ -27,7 +26,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
@@ -42,15 +41,13 @@ from .._znode.paths import format_address
 from .drivers import run
 from .kazoo_internals import access, new_client, tls_arguments
 from .retry import RetryPolicy
-from .rewatch import rewatch
+from .rewatch import Watches
 from .tls import TLS_FAILURE_HINT, TLSOption, kazoo_tls_options
 from .worker import Worker
 
-__all__ = ["SessionCore", "default_connection_string"]
+__all__ = ["Recovery", "SessionCore", "default_connection_string"]
 
 log = logging.getLogger("zkservices.session")
-
-Step = Callable[[int], Any]
 
 
 def default_connection_string() -> str:
@@ -60,6 +57,35 @@ def default_connection_string() -> str:
         or os.environ.get("ZC_ZK_CONNECTION_STRING")
         or "127.0.0.1:2181"
     )
+
+
+class Recovery:
+    """What a recovery step is handed after a session loss.
+
+    ``generation`` counts the sessions lost and replaced (this recovery's); ``retry``
+    is the retry policy of recovery steps: it waits only for a connection, never for
+    *ready* (the steps that come first are what makes the session ready);
+    :attr:`current` turns False once the core was closed or the session lost again
+    (that loss has a recovery of its own: stop).
+    """
+
+    __slots__ = ("generation", "retry", "_current")
+
+    def __init__(self, generation: int, retry: RetryPolicy, current: Callable[[int], bool]) -> None:
+        self.generation = generation
+        self.retry = retry
+        self._current = current
+
+    @property
+    def current(self) -> bool:
+        """Whether this recovery is still the one to do."""
+        return self._current(self.generation)
+
+    def __repr__(self) -> str:
+        return f"<Recovery generation={self.generation}{'' if self.current else ' stale'}>"
+
+
+Step = Callable[[Recovery], Any]
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,33 @@ class SessionCore:
     ``(scheme, credential)`` pairs; ``client`` wraps an existing started KazooClient
     (then ``close`` leaves it running); ``acl`` is the ACL of nodes zkservices creates;
     ``tls`` a :class:`~zkservices.TLS` (or True: system CAs) for a secure client port.
+
+    Named API (every public name of a core, and nothing else; the parts that need more
+    -- views, registrations, the rebuilt-ensemble watch -- get it through the
+    registration calls, never by assigning to the core):
+
+    - ``client``: the started KazooClient (pipelined ``*_async`` calls, transactions).
+    - ``connection_string``: where it connects (``host:port[,...][/chroot]``).
+    - ``auth``: the session's ``(scheme, credential)`` pairs.
+    - ``retry``: the retry policy user calls go through (waits for *ready*).
+    - ``worker``: the thread running view refreshes and user callbacks, in order.
+    - ``watches``: connection epochs, bulk re-arming, dropping kazoo's watchers.
+    - ``settle``: let this session's views catch up with what it just wrote.
+    - ``settle_needed``: whether ``settle`` has anything to wait for.
+    - ``resolve``: follow symbolic links.
+    - ``default_acl``: the ACL of nodes zkservices creates.
+    - ``session_id``: the session's id now.
+    - ``closed``: whether :meth:`close` was called.
+    - ``start``: connect.
+    - ``close``: end the session.
+    - ``wait_ready``: wait until calls can be expected to work.
+    - ``wait_recovered``: wait until the recovery from a session loss is done.
+    - ``add_recovery_step``: run a step after every session loss.
+    - ``add_reconnect_step``: run a step after a reconnection that kept the session.
+    - ``add_close_step``: run a step when the core closes.
+    - ``add_state_listener``: follow kazoo's state changes.
+    - ``remove_state_listener``: stop following them.
+    - ``attach_views``: hand the core the view registry's refresh and settle hooks.
     """
 
     def __init__(
@@ -100,9 +153,6 @@ class SessionCore:
         self._lost = False
         self._suspended = False
         self._generation = 0
-        self._epoch = 0  # connections: one more at every loss of one (SUSPENDED or LOST)
-        self._epoch_live = False
-        self._loss_zxids: dict[int, int] = {}  # epoch -> the last zxid seen on it
         self._steps: list[_RecoveryStep] = []
         self._reconnect_steps: list[Callable[[], Any]] = []
         self._close_steps: list[Callable[[], Any]] = []
@@ -111,10 +161,10 @@ class SessionCore:
         self._recovered = threading.Event()
         self._recovered.set()
         self._kazoo_callback_thread: threading.Thread | None = None
-        #: Whether :meth:`settle` has anything to wait for (set by the view registry).
-        self.settle_needed: Callable[[], bool] = lambda: True
+        self._views_refresh: Callable[[list[Any]], None] | None = None
+        self._views_active: Callable[[], bool] = lambda: True
         self.retry = RetryPolicy(ready=self._ready, closed=lambda: self._closed)
-        self.retry_connected = RetryPolicy(ready=self._connected, closed=lambda: self._closed, name="recovery")
+        self._retry_connected = RetryPolicy(ready=self._connected, closed=lambda: self._closed, name="recovery")
         if client is not None:
             if client.client_id is None:
                 raise ValueError(f"client= takes a started KazooClient; call {client!r}.start() first")
@@ -135,7 +185,8 @@ class SessionCore:
                 command_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=1.0, ignore_expire=True),
                 **tls_arguments(tls_options),
             )
-        self.worker = Worker(f"zkservices-worker-{id(self):x}")
+        self.watches = Watches(self.client)
+        self.worker = Worker(f"zkservices-worker-{id(self):x}", refresh_batch=self._refresh_views)
         self.client.add_listener(self._on_state)
 
     # -- lifecycle -------------------------------------------------------
@@ -165,7 +216,7 @@ class SessionCore:
         if self.client.connected:
             self._connected.set()
             self._ready.set()
-            self._epoch_live = True
+            self.watches.connection_up()
         self._started = True
         # Learn which thread runs kazoo's watch callbacks (first thing in its queue):
         # settle() must not wait for that queue from that very thread.  (A kazoo whose
@@ -184,45 +235,10 @@ class SessionCore:
         return self._closed
 
     @property
-    def owns_client(self) -> bool:
-        """False for a core around a KazooClient handed in (closing leaves it running)."""
-        return self._own_client
-
-    @property
-    def connected(self) -> bool:
-        return self.client.connected
-
-    @property
-    def state(self) -> str:
-        return self.client.state
-
-    @property
     def session_id(self) -> int | None:
+        """The id of the session now (None before the first connection)."""
         cid = self.client.client_id
         return cid[0] if cid else None
-
-    @property
-    def epoch(self) -> int:
-        """How many times a connection was lost (suspended or session lost): a watch set
-        while ``epoch`` was N was forgotten by kazoo when N ended."""
-        return self._epoch
-
-    def forget_loss_zxids(self) -> None:
-        """Forget the zxids seen before earlier losses: the servers' history no longer
-        continues them (a rebuilt or restored ensemble), so views read instead of
-        re-arming as of them."""
-        self._loss_zxids.clear()
-
-    def loss_zxid(self, epoch: int) -> int | None:
-        """The last zxid the client saw before connection ``epoch`` ended (None: unknown,
-        or not ended): every change after a read made then either was notified before
-        that zxid's reply or has a larger zxid."""
-        return self._loss_zxids.get(epoch)
-
-    @property
-    def generation(self) -> int:
-        """How many times the session was lost and replaced; a stale recovery compares it."""
-        return self._generation
 
     def close(self) -> None:
         """End the session (idempotent): close steps run, waiting calls raise SessionClosed."""
@@ -259,14 +275,15 @@ class SessionCore:
         """Wait until recovery from the last session loss is complete; False on timeout."""
         return self._recovered.wait(timeout)
 
-    # -- steps -----------------------------------------------------------
+    # -- registration calls --------------------------------------------------
 
     def add_recovery_step(self, name: str, step: Step, *, before_ready: bool = False) -> None:
-        """Run ``step(generation)`` after every session loss, once a new session exists.
+        """Run ``step(recovery)`` after every session loss, once a new session exists.
 
         Steps run in the order added, ``before_ready`` ones first (user calls wait for
         them); a step that raises is logged and the others still run.  Steps run on the
-        recovery thread and may block; they use :attr:`retry_connected`.
+        recovery thread and may block; they call ZooKeeper through the
+        :class:`Recovery`'s ``retry``.
         """
         self._steps.append(_RecoveryStep(name, step, before_ready))
 
@@ -287,20 +304,26 @@ class SessionCore:
         """Stop calling a listener added with :meth:`add_state_listener`."""
         self.client.remove_listener(listener)
 
-    # -- state changes (on kazoo's thread: never call kazoo here) --------
+    def attach_views(self, refresh: Callable[[list[Any]], None], *, active: Callable[[], bool]) -> None:
+        """Hand the core the session's view registry (once): the worker calls
+        ``refresh(views)`` with every view whose refresh was requested, in one batch;
+        ``active()`` tells :meth:`settle` whether any view may be waiting for a write."""
+        if self._views_refresh is not None:
+            raise RuntimeError(f"{self!r} has its views already")
+        self._views_refresh = refresh
+        self._views_active = active
 
-    def _note_loss(self) -> None:
-        # kazoo calls listeners before it forgets its watchers and (LOST) its last zxid
-        if self._epoch_live:
-            self._epoch_live = False
-            self._loss_zxids[self._epoch] = self.client.last_zxid or 0
-            self._loss_zxids.pop(self._epoch - 16, None)
-            self._epoch += 1
+    def _refresh_views(self, views: list[Any]) -> None:
+        # the worker's refresh function (on the worker)
+        if self._views_refresh is not None:
+            self._views_refresh(views)
+
+    # -- state changes (on kazoo's thread: never call kazoo here) --------
 
     def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             session = self.session_id or 0
-            self._epoch_live = True
+            self.watches.connection_up()
             self._connected.set()
             if self._lost:
                 self._lost = False
@@ -317,13 +340,13 @@ class SessionCore:
                 for step in self._reconnect_steps:
                     self._spawn("zkservices-reconnect", step)
         elif state == KazooState.SUSPENDED:
-            self._note_loss()
+            self.watches.connection_lost()
             self._connected.clear()
             self._ready.clear()
             self._suspended = True
             log.warning("connection to ZooKeeper suspended; reconnecting")
         elif state == KazooState.LOST:
-            self._note_loss()
+            self.watches.connection_lost()
             self._connected.clear()
             if not self._closed:
                 self._ready.clear()
@@ -335,24 +358,28 @@ class SessionCore:
         if not self._closed:
             threading.Thread(target=fn, args=args, name=name, daemon=True).start()
 
+    def _is_current(self, generation: int) -> bool:
+        return not self._closed and generation == self._generation
+
     def _recover(self, generation: int) -> None:
         started = time.monotonic()
+        recovery = Recovery(generation, self._retry_connected, self._is_current)
         steps = sorted(self._steps, key=lambda s: not s.before_ready)
         ready_marked = False
         for step in steps:
             if not step.before_ready and not ready_marked:
                 ready_marked = self._mark_ready(generation)
-            if self._closed or generation != self._generation:
+            if not recovery.current:
                 return
             try:
-                step.run(generation)
+                step.run(recovery)
             except Exception:
                 if self._closed:
                     return
                 log.exception("recovery step %r failed", step.name)
         if not ready_marked:
             self._mark_ready(generation)
-        if self._closed or generation != self._generation:
+        if not recovery.current:
             return  # lost again meanwhile: that loss has its own recovery
         log.info("recovery done in %.3fs", time.monotonic() - started)
         self._recovered.set()
@@ -362,15 +389,7 @@ class SessionCore:
             self._ready.set()
         return True
 
-    # -- reading helpers ---------------------------------------------------
-
-    def read_properties(self, path: str) -> dict | None:
-        """The decoded properties of ``path``; None when the node does not exist."""
-        return run(self, link_steps.read_properties(path))
-
-    def node_exists(self, path: str) -> bool:
-        """Whether ``path`` exists."""
-        return run(self, link_steps.node_exists(path))
+    # -- links and ACLs ----------------------------------------------------
 
     def resolve(self, path: str) -> str:
         """Follow symbolic links.  Raises InvalidPath, LinkLoop, or NoNode naming the missing node."""
@@ -386,29 +405,12 @@ class SessionCore:
             return None
         return [make_acl("world", "anyone", read=True), make_acl("auth", "", all=True)]
 
-    def forget_watcher(self, watcher: Callable[..., Any], paths: Iterable[str]) -> None:
-        """Drop a one-shot kazoo watcher we set on ``paths`` (releasing what it holds)."""
-        # kazoo has no public way to drop a watcher; its tables are per path.
-        chroot = self.client.chroot or ""
-        keys: list[str] = []
-        for path in paths:
-            full = ((chroot + path).rstrip("/") or "/") if chroot else path
-            keys += (path, full) if full != path else (path,)
-        access(self.client).forget_watcher(watcher, keys)
-
-    def rewatch(self, relative_zxid: int, data: Sequence[tuple[str, Callable[..., Any]]],
-                children: Sequence[tuple[str, Callable[..., Any]]]) -> bool:
-        """Re-arm data and child watches ``(path, watcher)`` in a few SetWatches requests
-        (see :mod:`zkservices._session.rewatch`), as of ``relative_zxid``: the server fires
-        at once the watches of nodes changed after it.  True when the server confirmed
-        them all on this connection; False (read the nodes instead) otherwise."""
-        epoch = self._epoch
-        if not self._epoch_live or not (data or children):
-            return not (data or children)
-        done = rewatch(self.client, relative_zxid, data, children)
-        return done and epoch == self._epoch and self._epoch_live
-
     # -- settling ----------------------------------------------------------
+
+    def settle_needed(self) -> bool:
+        """Whether :meth:`settle` has anything to wait for: the view registry says a
+        view may be waiting for a write (always, before one is attached)."""
+        return self._views_active()
 
     def settle(self, timeout: float = 30.0) -> None:
         """Let this session's views catch up with what it just wrote (bounded, never fails).

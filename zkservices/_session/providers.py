@@ -77,7 +77,7 @@ class Providers(View, Mapping[str, Provider]):
                     view._resync = True
                 else:
                     view._dirty.add(event.path.rpartition("/")[2])
-            view.core.worker.request_refresh((view,))
+            view._core.worker.request_refresh((view,))
 
         self._data_watcher = data_watcher
         super().__init__(core, viewset, path, missing_ok=missing_ok)
@@ -85,7 +85,7 @@ class Providers(View, Mapping[str, Provider]):
     # -- reading -------------------------------------------------------------
 
     def _start_fetch(self) -> Any:
-        return self.core.client.get_children_async(self.real_path, watch=self._watch())
+        return self._core.client.get_children_async(self.real_path, watch=self._watch())
 
     def _finish_fetch(self, result: Any) -> dict[str, Provider]:
         names = sorted(result.get())
@@ -101,7 +101,7 @@ class Providers(View, Mapping[str, Provider]):
             raise
 
     def _read(self, names: list[str], dirty: set[str], resync: bool) -> dict[str, Provider]:
-        client = self.core.client
+        client = self._core.client
         base = self.real_path
         watch = self._data_watcher if self.watching else None
         cache = {name: self._cache[name] for name in names if name in self._cache}

@@ -89,7 +89,7 @@ class RebuildWatch:
             self._thread.start()
 
     def _suspended(self) -> bool:
-        return not self.core.closed and self.core.state == KazooState.SUSPENDED
+        return not self.core.closed and self.core.client.state == KazooState.SUSPENDED
 
     def _run(self) -> None:
         behind_in_a_row = 0
@@ -114,7 +114,7 @@ class RebuildWatch:
                 # that the session has expired, and kazoo starts a new one.
                 if not access(self.core.client).forget_seen_zxid():
                     log.error("this kazoo keeps no last_zxid to reset: the session cannot start over")
-                self.core.forget_loss_zxids()  # what the views saw is no history of these servers
+                self.core.watches.forget_history()  # what the views saw is no history of these servers
                 behind_in_a_row = 0
 
     def __repr__(self) -> str:

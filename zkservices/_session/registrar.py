@@ -33,7 +33,7 @@ from .._steps.curator import check_curator_directory
 from .._steps.registering import put_node
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
-from .core import SessionCore
+from .core import Recovery, SessionCore
 from .drivers import run
 from .members import create_member
 from .registration import Node, Registration, RegistrationPlan, plan_registration
@@ -49,10 +49,12 @@ _TRANSACTION_BYTES = 512 * 1024  # estimated request size per restore transactio
 
 
 class Registrar:
-    """The registrations of one session core, and their restoration."""
+    """The registrations of one session core, and their restoration (``shared_client``:
+    the core's client outlives it, so closing deletes the ephemeral nodes itself)."""
 
-    def __init__(self, core: SessionCore) -> None:
+    def __init__(self, core: SessionCore, *, shared_client: bool = False) -> None:
         self.core = core
+        self._shared_client = shared_client
         self._nodes: dict[str, Node] = {}
         self._lock = threading.RLock()
         core.add_recovery_step("restore registrations", self._restore, before_ready=True)
@@ -291,7 +293,7 @@ class Registrar:
         except Exception:
             stat = None
         if (stat is None or stat.ephemeralOwner != core.session_id
-                or not core.rewatch(stat.czxid, [(str(n.path), self._watcher_of(n)) for n in nodes], [])):
+                or not core.watches.rewatch(stat.czxid, [(str(n.path), self._watcher_of(n)) for n in nodes], [])):
             for node in nodes:
                 self._track(node)
 
@@ -305,18 +307,18 @@ class Registrar:
 
     # -- after a session loss ------------------------------------------------
 
-    def _restore(self, generation: int) -> None:
+    def _restore(self, recovery: Recovery) -> None:
         nodes = [n for n in self._active_nodes() if n.ephemeral]
         if not nodes:
             return
         fixed = [n for n in nodes if n.prefix is None]
         try:
             if fixed:
-                self.core.retry_connected(self._restore_once, fixed, generation)
+                recovery.retry(self._restore_once, fixed, recovery)
             for node in nodes:
-                if node.prefix is not None and self.core.generation == generation and node.registration.active:
+                if node.prefix is not None and recovery.current and node.registration.active:
                     old = node.name
-                    self._put_member(node, self.core.retry_connected)
+                    self._put_member(node, recovery.retry)
                     log.info("re-registered %s at %s (was %s)", node.address, node.path, old)
                     self._track(node)
         finally:
@@ -329,18 +331,18 @@ class Registrar:
                         pass
         log.info("%d registration(s) restored", len(nodes))
 
-    def _restore_once(self, nodes: list[Node], generation: int) -> None:
+    def _restore_once(self, nodes: list[Node], recovery: Recovery) -> None:
         """Re-create ``nodes`` in one transaction per providers node (pipelined), assuming
         they went with the old session; a transaction that finds one there (another
         session's, or ours from an attempt whose reply was lost) is done again with a
         look first (:meth:`_restore_checked`)."""
         created, failed = self._commit([(node, None) for node in nodes], "looking first")
         if failed:
-            self._restore_checked(failed, generation)
+            self._restore_checked(failed, recovery)
         for group in created:
             self._track_created(group)
 
-    def _restore_checked(self, nodes: list[Node], generation: int) -> None:
+    def _restore_checked(self, nodes: list[Node], recovery: Recovery) -> None:
         """Re-create ``nodes`` after looking at what is there: a node that is ours already
         is kept, one of another session replaced (one transaction per providers node); what
         a transaction cannot do (a parent deleted meanwhile, a race) goes one by one."""
@@ -354,9 +356,9 @@ class Registrar:
                 items.append((node, stat))
         _, slow = self._commit(items, "one by one")
         for node in slow:
-            if core.generation != generation or not node.registration.active:
+            if not recovery.current or not node.registration.active:
                 continue
-            self._put(node, core.retry_connected)
+            self._put(node, recovery.retry)
             log.info("re-registered %s at %s (new session 0x%x)", node.address, node.path, session or 0)
         for node in nodes:
             self._track(node)
@@ -405,7 +407,7 @@ class Registrar:
         # re-create them, and a later unregister() has nothing left to do.
         for node in nodes:
             node.registration.active = False
-        if self.core.owns_client:
+        if not self._shared_client:
             return  # closing the session removes its ephemeral nodes
         for node in nodes:  # a wrapped client lives on: delete them ourselves
             if not node.ephemeral or node.path is None:

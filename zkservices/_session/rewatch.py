@@ -15,16 +15,21 @@ watcher tables (where kazoo's event dispatch finds them) and queues the request 
 kazoo queues its own, through :mod:`~zkservices._session.kazoo_internals`.  Where a
 kazoo lacks these (another version), it returns False and callers read the nodes
 instead.
+
+:class:`Watches` is the session core's bookkeeping for it: which connection (*epoch*)
+a watch was armed on, the last zxid seen on each connection that ended, and the calls
+that re-arm watches as of it or drop kazoo's watchers.  The core feeds it from its
+state listener (before kazoo forgets its watchers); the views and the registrar use it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .kazoo_internals import access, encode_set_watches
 
-__all__ = ["rewatch", "SetWatches"]
+__all__ = ["rewatch", "SetWatches", "Watches"]
 
 log = logging.getLogger("zkservices.session")
 
@@ -103,3 +108,78 @@ def rewatch(client: Any, relative_zxid: int, data: Sequence[Watch], child: Seque
                  server_zxid, relative_zxid)
         return False
     return ok
+
+
+class Watches:
+    """The watches of one session's client: connection epochs and bulk re-arming.
+
+    ``epoch`` counts the connections lost (suspended or session lost): a watch armed
+    while ``epoch`` was N was forgotten by kazoo when N ended, and :meth:`loss_zxid`
+    says up to which zxid the client had seen then.  The session core calls
+    :meth:`connection_up` and :meth:`connection_lost` from its state listener; nothing
+    else does.
+    """
+
+    _HISTORY = 16  # ended connections whose last zxid is kept
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._epoch = 0
+        self._live = False
+        self._loss_zxids: dict[int, int] = {}  # epoch -> the last zxid seen on it
+
+    @property
+    def epoch(self) -> int:
+        """How many times a connection was lost (suspended or session lost)."""
+        return self._epoch
+
+    def loss_zxid(self, epoch: int) -> int | None:
+        """The last zxid the client saw before connection ``epoch`` ended (None: unknown,
+        or not ended): every change after a read made then either was notified before
+        that zxid's reply or has a larger zxid."""
+        return self._loss_zxids.get(epoch)
+
+    def forget_history(self) -> None:
+        """Forget the zxids seen before earlier losses: the servers' history no longer
+        continues them (a rebuilt or restored ensemble), so views read instead of
+        re-arming as of them."""
+        self._loss_zxids.clear()
+
+    def rewatch(self, relative_zxid: int, data: Sequence[Watch], children: Sequence[Watch]) -> bool:
+        """Re-arm data and child watches ``(path, watcher)`` in a few SetWatches requests
+        (:func:`rewatch`), as of ``relative_zxid``: the server fires at once the watches
+        of nodes changed after it.  True when the server confirmed them all on this
+        connection; False (read the nodes instead) otherwise."""
+        epoch = self._epoch
+        if not self._live or not (data or children):
+            return not (data or children)
+        done = rewatch(self._client, relative_zxid, data, children)
+        return done and epoch == self._epoch and self._live
+
+    def forget(self, watcher: Callable[..., Any], paths: Iterable[str]) -> None:
+        """Drop a one-shot kazoo watcher set on ``paths`` (releasing what it holds)."""
+        # kazoo has no public way to drop a watcher; its tables are per path.
+        chroot = self._client.chroot or ""
+        keys: list[str] = []
+        for path in paths:
+            full = ((chroot + path).rstrip("/") or "/") if chroot else path
+            keys += (path, full) if full != path else (path,)
+        access(self._client).forget_watcher(watcher, keys)
+
+    # -- fed by the session core (on kazoo's thread: never call kazoo here) --
+
+    def connection_up(self) -> None:
+        """A connection is up: watches armed from now on belong to the current epoch."""
+        self._live = True
+
+    def connection_lost(self) -> None:
+        """The connection was lost (kazoo calls listeners before it forgets its watchers
+        and, on LOST, its last zxid): the current epoch ends."""
+        if self._live:
+            self._live = False
+            self._loss_zxids[self._epoch] = self._client.last_zxid or 0
+            self._loss_zxids.pop(self._epoch - self._HISTORY, None)
+            self._epoch += 1
+
+    def __repr__(self) -> str:
+        return f"<Watches epoch={self._epoch} {'live' if self._live else 'down'}>"

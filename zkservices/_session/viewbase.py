@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, TypeVar
 
@@ -28,6 +29,16 @@ __all__ = ["View", "Watcher"]
 log = logging.getLogger("zkservices.views")
 
 V = TypeVar("V", bound="View")
+
+#: Names the view registry's hooks had while public (until 1.0): still answered, with a
+#: DeprecationWarning, but not listed by ``dir(view)``.
+_FORMERLY_PUBLIC = {
+    "core": "_core",
+    "take_fetch": "_take_fetch",
+    "complete": "_complete",
+    "rewatch_plan": "_rewatch_plan",
+    "mark_synced": "_mark_synced",
+}
 
 
 class Watcher(weakref.ref):
@@ -57,6 +68,14 @@ class View:
     one lock for all views (held only for a few assignments, never across a call
     out), callbacks in a tuple replaced on change, no set of watched paths until
     a view watches more than its own node.
+
+    Public on a view is only what its users call (``path``, ``real_path``,
+    ``deleted``, ``watching``, ``closed``, ``callbacks``, ``remove``, ``close``, and
+    what each kind adds).  What the :class:`ViewSet` uses to refresh and re-arm views is
+    an internal protocol of underscore names: ``_watcher`` (the kazoo watcher),
+    ``_synced`` (what the state is as of), ``_take_fetch`` / ``_complete`` (a read in
+    two halves, pipelined across views), ``_rewatch_plan`` / ``_mark_synced``
+    (re-arming the one watch of a view without a read).
     """
 
     _kind = "view"
@@ -81,7 +100,7 @@ class View:
         written: Callable[[str, bytes], None] | None = None,
         missing_ok: bool = False,
     ) -> None:
-        self.core = core
+        self._core = core
         self._viewset = viewset
         self._written = written
         self.path = check_path(path)
@@ -112,13 +131,13 @@ class View:
         if getattr(event, "type", None) != "NONE":
             with self._lock:
                 self._synced = None
-            if self.core.connected:
+            if self._core.client.connected:
                 try:
-                    self._synced = ~self.core.epoch
+                    self._synced = ~self._core.watches.epoch
                     self._prefetched = self._start_fetch()
                 except Exception:
                     self._prefetched = None
-        self.core.worker.request_refresh((self,))
+        self._core.worker.request_refresh((self,))
 
     def _note_watched(self, path: str) -> None:
         """Remember another node this view set a watch on (forgotten on close)."""
@@ -145,33 +164,35 @@ class View:
     def _watch(self) -> Any:
         return self._watcher if self.watching else None
 
-    def take_fetch(self) -> Any:
+    # -- the views' internal protocol (for the ViewSet; nothing public) -------
+
+    def _take_fetch(self) -> Any:
         """The watcher's prefetched read if there is one, else a new read (for the worker)."""
         result, self._prefetched = self._prefetched, None
         if result is not None:
             return result
-        self._synced = ~self.core.epoch
+        self._synced = ~self._core.watches.epoch
         return self._start_fetch()
 
     def _load(self) -> bool:
         """Read the node now (re-arming watches); return True when the state changed."""
-        self._synced = ~self.core.epoch
-        return self.complete(self._start_fetch())
+        self._synced = ~self._core.watches.epoch
+        return self._complete(self._start_fetch())
 
-    def rewatch_plan(self) -> tuple[bool, str] | None:
+    def _rewatch_plan(self) -> tuple[bool, str] | None:
         """``(data watch?, path)`` when this view's one watch can be re-armed without a
         read (its state is as of its last read, no other node watched); else None."""
         return None
 
-    def mark_synced(self, was: int, now: int) -> None:
+    def _mark_synced(self, was: int, now: int) -> None:
         """The watch of a view synced on epoch ``was`` was re-armed on epoch ``now``
         (unless a watch fired meanwhile)."""
         with self._lock:
             if self._synced == was:
                 self._synced = now
 
-    def complete(self, result: Any) -> bool:
-        """Finish a fetch started by :meth:`take_fetch`; apply it; call callbacks on change."""
+    def _complete(self, result: Any) -> bool:
+        """Finish a fetch started by :meth:`_take_fetch`; apply it; call callbacks on change."""
         if self.closed:
             return False
         try:
@@ -201,7 +222,7 @@ class View:
         # the nodes looked for on the way too: a node created there (a dangling
         # link's target, a missing parent) may make the path resolve.
         watch = self._watch()
-        client = self.core.client
+        client = self._core.client
 
         def read(path: str) -> dict | None:
             try:
@@ -303,7 +324,7 @@ class View:
                 self._callbacks = (*self._callbacks, callback)
                 self._viewset.hold(self)
 
-        self.core.worker.call(first)
+        self._core.worker.call(first)
         return self
 
     @property
@@ -319,7 +340,16 @@ class View:
         with self._lock:
             self._callbacks = ()
         self._viewset.discard(self)
-        self.core.forget_watcher(self._watcher, self._watched_paths | {self.real_path})
+        self._core.watches.forget(self._watcher, self._watched_paths | {self.real_path})
+
+    def __getattr__(self, name: str) -> Any:
+        # only for names not found the usual way: the internal hooks' former public names
+        private = _FORMERLY_PUBLIC.get(name)
+        if private is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        warnings.warn(f"{type(self).__name__}.{name} is internal to zkservices and deprecated; it will go",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, private)
 
     def __enter__(self: V) -> V:
         return self

@@ -127,7 +127,7 @@ class Children(_View):
     _state: "list[str] | tuple[str, ...]" = ()
 
     def _start_fetch(self) -> Any:
-        return self.core.client.get_children_async(self.real_path, watch=self._watch())
+        return self._core.client.get_children_async(self.real_path, watch=self._watch())
 
     def _finish_fetch(self, result: Any) -> list[str]:
         return result.get()
@@ -142,7 +142,7 @@ class Children(_View):
             return False
         return set(old) != set(new)  # same length, another order (or a rename)
 
-    def rewatch_plan(self) -> tuple[bool, str] | None:
+    def _rewatch_plan(self) -> tuple[bool, str] | None:
         if self.deleted or self._watched_paths or self._prefetched is not None or not self.watching:
             return None
         return (False, self.real_path)
@@ -193,7 +193,7 @@ class Properties(_View, Mapping[str, Any]):
     # -- reading -------------------------------------------------------
 
     def _start_fetch(self) -> Any:
-        return self.core.client.get_async(self.real_path, watch=self._watch())
+        return self._core.client.get_async(self.real_path, watch=self._watch())
 
     def _finish_fetch(self, result: Any) -> tuple[dict, dict]:
         data, _stat = result.get()
@@ -205,7 +205,7 @@ class Properties(_View, Mapping[str, Any]):
             return _NO_LINKS
         linked: dict[str, Any] = {}
         watch = self._watch()
-        client = self.core.client
+        client = self._core.client
 
         def read(path: str) -> dict | None:
             if path == self.real_path:
@@ -220,7 +220,7 @@ class Properties(_View, Mapping[str, Any]):
 
         def resolve_path(path: str) -> str:
             try:
-                return self.core.resolve(path)
+                return self._core.resolve(path)
             except NoNodeError:
                 # The link's target node is missing: watch for its creation.
                 # (Without this, a link whose target was deleted and created
@@ -245,7 +245,7 @@ class Properties(_View, Mapping[str, Any]):
     def _empty(self) -> tuple[dict, dict]:
         return ({}, _NO_LINKS)
 
-    def rewatch_plan(self) -> tuple[bool, str] | None:
+    def _rewatch_plan(self) -> tuple[bool, str] | None:
         if (self.deleted or self._watched_paths or self._state[1] or self._prefetched is not None
                 or not self.watching):
             return None
@@ -324,11 +324,11 @@ class Properties(_View, Mapping[str, Any]):
             raise ValueError(f"{self!r} is closed")
         if self.deleted:
             raise NodeDeleted(f"{self.real_path} was deleted; not re-creating it")
-        data = compare_and_set(self.core, self.real_path, make, merging=merging, written=self._written)
+        data = compare_and_set(self._core, self.real_path, make, merging=merging, written=self._written)
         if not self.watching:
             own = decode(data)
             self._state = (own, self._follow_links(own))
-        self.core.settle()
+        self._core.settle()
 
 
 def _merge_args(what: str, args: tuple, properties: dict) -> dict:

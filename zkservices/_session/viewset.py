@@ -9,7 +9,7 @@ from typing import Any
 
 from kazoo.exceptions import ConnectionClosedError
 
-from .core import SessionCore
+from .core import Recovery, SessionCore
 from .retry import RETRYABLE
 
 __all__ = ["ViewSet"]
@@ -22,8 +22,13 @@ class ViewSet:
 
     Views are held weakly, except those with callbacks (``hold``): a view whose
     callbacks still run must not disappear because the caller dropped it.  The set
-    becomes the worker's refresh function and registers a recovery step that re-reads
-    every view once a new session exists.
+    attaches itself to the core (:meth:`SessionCore.attach_views`: the worker's refresh
+    function, whether settling has views to wait for) and registers a recovery step that
+    re-reads every view once a new session exists.
+
+    What it uses of a view is the views' internal protocol (``_watcher``, ``_synced``,
+    ``_take_fetch``, ``_complete``, ``_rewatch_plan``, ``_mark_synced``: see
+    :class:`~zkservices._session.viewbase.View`), none of it public on the view.
 
     The weak references are the views' own watchers (weak references to their view
     whose callback is :attr:`forget`): no second weak reference per view.
@@ -43,8 +48,7 @@ class ViewSet:
 
         self.forget = forget
         self._held: set[Any] = set()
-        core.worker.refresh_batch = self.refresh_batch
-        core.settle_needed = self.__bool__
+        core.attach_views(self._refresh_batch, active=self.__bool__)
         core.add_recovery_step("re-read views", self._reread)
         core.add_close_step(self.close_all)
 
@@ -82,7 +86,7 @@ class ViewSet:
             view.close()
         self._held.clear()
 
-    def _reread(self, generation: int) -> None:
+    def _reread(self, recovery: Recovery) -> None:
         views = self.views()
         self.core.worker.request_refresh(views)
         try:
@@ -91,7 +95,7 @@ class ViewSet:
             return
         log.info("%d view(s) re-read after session loss", len(views))
 
-    def refresh_batch(self, views: list[Any]) -> None:
+    def _refresh_batch(self, views: list[Any]) -> None:
         """Refresh views (on the worker): pipelined reads, retried through connection trouble.
 
         A view whose state is as of its last read and whose one watch kazoo forgot with
@@ -110,13 +114,13 @@ class ViewSet:
             started = []
             for view in views:
                 try:
-                    started.append((view, view.take_fetch()))
+                    started.append((view, view._take_fetch()))
                 except ConnectionClosedError:
                     return
             retry = []
             for view, result in started:
                 try:
-                    view.complete(result)
+                    view._complete(result)
                 except RETRYABLE:
                     retry.append(view)
                 except ConnectionClosedError:
@@ -130,19 +134,19 @@ class ViewSet:
 
     def _rewatch(self, views: list[Any]) -> list[Any]:
         """Re-arm the watches of the views that allow it; return the views to read."""
-        core = self.core
-        epoch = core.epoch
+        watches = self.core.watches
+        epoch = watches.epoch
         groups: dict[int, list[tuple[Any, int, tuple[bool, str]]]] = {}
         rest = []
         for view in views:
             synced = view._synced
-            plan = view.rewatch_plan() if synced is not None and synced >= 0 else None
+            plan = view._rewatch_plan() if synced is not None and synced >= 0 else None
             if plan is None:
                 rest.append(view)
             elif synced == epoch:
                 continue  # armed on this very connection, nothing fired since: nothing to do
             else:
-                zxid = core.loss_zxid(synced)
+                zxid = watches.loss_zxid(synced)
                 if zxid is None:
                     rest.append(view)
                 else:
@@ -150,9 +154,9 @@ class ViewSet:
         for zxid, members in groups.items():
             data = [(path, view._watcher) for view, _, (is_data, path) in members if is_data]
             child = [(path, view._watcher) for view, _, (is_data, path) in members if not is_data]
-            if core.rewatch(zxid, data, child):
+            if watches.rewatch(zxid, data, child):
                 for view, synced, _ in members:
-                    view.mark_synced(synced, epoch)
+                    view._mark_synced(synced, epoch)
                 log.debug("re-armed %d view(s) with SetWatches as of zxid 0x%x", len(members), zxid)
             else:
                 rest.extend(view for view, _, _ in members)

@@ -27,14 +27,14 @@ _STOP = object()
 class Worker:
     """One thread running view refreshes and user callbacks in order.
 
-    ``refresh_batch`` is called with every view whose refresh was requested, in one
-    batch; the view registry sets it.  The thread starts on first use and ends with
-    :meth:`stop`.
+    ``refresh_batch`` (given by the owner, fixed from then on) is called with every
+    view whose refresh was requested, in one batch.  The thread starts on first use and
+    ends with :meth:`stop`.
     """
 
-    def __init__(self, name: str, refresh_batch: Callable[[list[Any]], None] | None = None) -> None:
+    def __init__(self, name: str, *, refresh_batch: Callable[[list[Any]], None] | None = None) -> None:
         self.name = name
-        self.refresh_batch = refresh_batch
+        self._refresh_batch = refresh_batch
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._pending: dict[int, Any] = {}  # id(view) -> view, insertion-ordered
         self._lock = threading.Lock()
@@ -51,6 +51,7 @@ class Worker:
                     self._thread.start()
 
     def in_worker(self) -> bool:
+        """Whether the calling thread is this worker's."""
         return threading.current_thread() is self._thread
 
     def request_refresh(self, views: Iterable[Any]) -> None:
@@ -116,9 +117,9 @@ class Worker:
             with self._lock:
                 views = list(self._pending.values())
                 self._pending.clear()
-            if views and self.refresh_batch is not None:
+            if views and self._refresh_batch is not None:
                 try:
-                    self.refresh_batch(views)
+                    self._refresh_batch(views)
                 except Exception:  # never let the worker die
                     log.exception("refreshing %d view(s) failed", len(views))
             return True

@@ -16,8 +16,7 @@ class SessionCore(Protocol):
     ``client`` is the started KazooClient (for pipelined ``*_async`` reads and
     transactions), ``retry(fn, *args)`` calls ``fn`` through the session's one
     retry policy, ``settle()`` lets the session's views catch up after a
-    write, ``resolve(path)`` follows symbolic links, ``read_properties(path)``
-    reads a node's decoded properties (None if missing), ``auth`` holds the
+    write, ``resolve(path)`` follows symbolic links, ``auth`` holds the
     session's ``(scheme, credential)`` pairs, ``default_acl()`` the ACL for new nodes.
     """
 
@@ -32,9 +31,5 @@ class SessionCore(Protocol):
     def settle(self, timeout: float = 30.0) -> None: ...
 
     def resolve(self, path: str) -> str: ...
-
-    def read_properties(self, path: str) -> dict | None: ...
-
-    def node_exists(self, path: str) -> bool: ...
 
     def default_acl(self) -> list[Any] | None: ...
