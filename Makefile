@@ -6,6 +6,7 @@
 #   make test-unit -- only the tests that need no server (-m "not zookeeper"), on 2 workers, in under a minute
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
 #   make docs   -- the documentation (docs/), warnings as errors, into docs/_build/html
+#   make bench-fleet -- fan-out: many sessions' views against Curator ServiceCaches (C, P, M)
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
@@ -53,6 +54,17 @@ test-compat:
 
 bench: bootstrap
 	$(VENV)/bin/python bench/run.py
+
+# Fan-out (bench/fleet.py): C sessions' providers() views of one service of P providers,
+# M changes, against as many Curator 5.4 ServiceCaches in one JVM on the same server.
+# Not part of make test (tests/test_bench_fleet.py runs a small one).  Needs the Curator
+# jars and javac (bootstrap --test).  make bench-fleet C=10 P=10,100 M=12
+C ?= 10,100
+P ?= 10,100
+M ?= 12
+.PHONY: bench-fleet
+bench-fleet: bootstrap-test
+	$(VENV)/bin/python bench/fleet.py --clients $(C) --providers $(P) --changes $(M)
 
 # The wheel is built from the sdist (build's default), so it holds only what the sdist does.
 dist: bootstrap

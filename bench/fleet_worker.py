@@ -1,0 +1,136 @@
+"""One process of the fan-out bench's zkservices fleet (bench/fleet.py starts a few).
+
+    python bench/fleet_worker.py CONNECTION PROVIDERS_PATH SESSIONS EXPECTED
+
+Opens SESSIONS zkservices sessions, each with a ``providers()`` view of
+PROVIDERS_PATH, waits until every view holds EXPECTED providers and prints
+``ready RSS_BYTES_PER_CLIENT TRACED_BYTES_PER_VIEW`` (the Python heap that
+opening the views took, the first view left out when there are others: it
+pays for imports and first-use caches).  Then, one line per change
+on stdin, ``expect I add|remove|update NAME``; it answers ``armed`` at once and,
+when every view has the change, ``done I T1 T2 ...``: the wall-clock time
+(``time.time_ns()``) at which each session's callback first saw it.  ``quit``
+closes the sessions.  The same protocol as bench/java/FleetCurator.java.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import tracemalloc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import zkservices  # noqa: E402
+
+SESSION_TIMEOUT = 30.0  # seconds: pings every ~10 s, few of them in a phase's packet counts
+
+
+def rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class Fleet:
+    def __init__(self, connection: str, path: str, sessions: int, expected: int) -> None:
+        self.lock = threading.Lock()
+        self.expect: tuple[int, str, str] | None = None
+        self.seen: dict[int, int] = {}
+        self.all_seen = threading.Event()
+        before = rss()
+        self.sessions = [zkservices.ZooKeeper(connection, session_timeout=SESSION_TIMEOUT)
+                         for _ in range(sessions)]
+        self.views = []
+        self.rss_before = before
+        for index, zk in enumerate(self.sessions):
+            # the first view warms up (imports, caches): not counted when there are others
+            if index == 1 or len(self.sessions) == 1:
+                self._wait(expected)
+                tracemalloc.start()
+                self.traced_before = tracemalloc.get_traced_memory()[0]
+            view = zk.providers(path)
+            view(self._callback(index))
+            self.views.append(view)
+
+    def _wait(self, expected: int) -> None:
+        deadline = time.monotonic() + 120
+        while not all(len(view) == expected for view in self.views):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"views never held {expected} providers: {[len(v) for v in self.views]}")
+            time.sleep(0.01)
+
+    def loaded(self, expected: int) -> tuple[int, int]:
+        """(RSS growth per session and view, Python heap per view but the first)."""
+        self._wait(expected)
+        traced = tracemalloc.get_traced_memory()[0] - self.traced_before
+        tracemalloc.stop()
+        counted = max(1, len(self.views) - 1)
+        return (rss() - self.rss_before) // len(self.sessions), traced // counted
+
+    def _callback(self, index: int):  # type: ignore[no-untyped-def]
+        def changed(view: zkservices.Providers) -> None:
+            self._check(index, view, time.time_ns())
+        return changed
+
+    def _check(self, index: int, view: zkservices.Providers, now: int) -> None:
+        with self.lock:
+            if self.expect is None or index in self.seen:
+                return
+            _, kind, name = self.expect
+            if has_change(view, kind, name, self.expect[0]):
+                self.seen[index] = now
+                if len(self.seen) == len(self.views):
+                    self.all_seen.set()
+
+    def arm(self, number: int, kind: str, name: str) -> None:
+        with self.lock:
+            self.expect = (number, kind, name)
+            self.seen = {}
+            self.all_seen.clear()
+
+    def close(self) -> None:
+        for view in self.views:
+            view.close()
+        for zk in self.sessions:
+            zk.close()
+
+
+def has_change(view: zkservices.Providers, kind: str, name: str, number: int) -> bool:
+    provider = view.get(name)
+    if kind == "add":
+        return provider is not None
+    if kind == "remove":
+        return provider is None
+    return provider is not None and provider.properties.get("v") == number
+
+
+def main() -> int:
+    connection, path, sessions, expected = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    fleet = Fleet(connection, path, sessions, expected)
+    per_client, per_view = fleet.loaded(expected)
+    print(f"ready {per_client} {per_view}", flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "quit":
+            break
+        number = int(words[1])
+        fleet.arm(number, words[2], words[3])
+        print("armed", flush=True)
+        if not fleet.all_seen.wait(60):
+            print(f"error change {number} seen by {len(fleet.seen)} of {len(fleet.views)} views", flush=True)
+            return 1
+        with fleet.lock:
+            times = [fleet.seen[i] for i in range(len(fleet.views))]
+        print("done", number, *times, flush=True)
+    fleet.close()
+    print("ok", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
