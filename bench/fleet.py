@@ -190,8 +190,8 @@ def one_side(label: str, commands: list[list[str]], writer: KazooClient, service
     members = [Member(command) for command in commands]
     try:
         readies = [member.next() for member in members]
-        counts = [int(c[-1]) for c in commands]
-        assert all(r[0] == "ready" for r in readies), readies
+        counts = [int(c[-2]) for c in commands]  # each member's sessions (its command's SESSIONS EXPECTED)
+        assert all(r[0] == "ready" for r in readies) and sum(counts) == clients, (readies, counts)
         rss = sum(int(r[1]) * n for r, n in zip(readies, counts)) / clients
         heap = sum(int(r[2]) * n for r, n in zip(readies, counts)) / clients
         time.sleep(0.5)  # let the loads' stragglers in before counting

@@ -15,6 +15,7 @@ closes the sessions.  The same protocol as bench/java/FleetCurator.java.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -49,6 +50,7 @@ class Fleet:
             # the first view warms up (imports, caches): not counted when there are others
             if index == 1 or len(self.sessions) == 1:
                 self._wait(expected)
+                gc.collect()
                 tracemalloc.start()
                 self.traced_before = tracemalloc.get_traced_memory()[0]
             view = zk.providers(path)
@@ -65,6 +67,7 @@ class Fleet:
     def loaded(self, expected: int) -> tuple[int, int]:
         """(RSS growth per session and view, Python heap per view but the first)."""
         self._wait(expected)
+        gc.collect()  # as the JVM's side measures after System.gc()
         traced = tracemalloc.get_traced_memory()[0] - self.traced_before
         tracemalloc.stop()
         counted = max(1, len(self.views) - 1)
