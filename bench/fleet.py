@@ -13,8 +13,10 @@ remove in turn; a removal takes out the provider added two changes before).
 Per side it reports:
 
 - requests per change per client: the growth of the server's
-  ``zk_packets_received`` (``mntr``) over the changes, less the writer's own
-  requests, divided by M x C (pings included: sessions of 30 s ping every ~10 s);
+  ``zk_packets_received`` (``mntr``) from before a change until the clients
+  are quiet after it, less the writer's request and the ``mntr`` words
+  themselves, divided by C; averaged over the M changes, and by kind of change
+  (pings count too, but sessions of 30 s ping every ~10 s, rarely in a change);
 - the time from the writer's acknowledgement to each view's callback seeing
   the change (wall clock, one machine), p50 / p99 / max over every client
   and change;
@@ -112,12 +114,35 @@ class Member:
             self.process.wait(10)
 
 
-def packets_received(host: str, port: int) -> int:
-    for line in four_letter_word(host, port, "mntr", timeout=10).splitlines():
-        key, _, value = line.partition("\t")
-        if key == "zk_packets_received":
-            return int(value)
-    raise SystemExit("the server's mntr has no zk_packets_received (4lw.commands.whitelist?)")
+class Packets:
+    """The server's ``zk_packets_received`` (``mntr``), less the ``mntr`` words this sends:
+    each is a packet received too."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port, self.asked = host, port, 0
+        self.start = self._ask()
+
+    def _ask(self) -> int:
+        self.asked += 1
+        for line in four_letter_word(self.host, self.port, "mntr", timeout=10).splitlines():
+            key, _, value = line.partition("\t")
+            if key == "zk_packets_received":
+                return int(value)
+        raise SystemExit("the server's mntr has no zk_packets_received (4lw.commands.whitelist?)")
+
+    def settled(self, within: float = 3.0) -> int:
+        """Packets since construction once the clients are quiet (no packet but
+        this one's in 50 ms, or ``within`` seconds passed): what a change's
+        re-reads and re-arms cost comes in after the callbacks that time it."""
+        last = self._ask()
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self._ask()
+            if now - last == 1:
+                break
+            last = now
+        return now - self.start - (self.asked - 1)
 
 
 def provider_data(service: str, name: str, index: int, version: int | None = None) -> bytes:
@@ -138,14 +163,16 @@ def fill(writer: KazooClient, service: str, providers: int) -> None:
 
 
 def run_changes(writer: KazooClient, service: str, members: list[Member], changes: int,
-                host: str, port: int, clients: int, providers: int) -> tuple[float, list[float], list[float]]:
-    """The M changes to ``service``: (requests per change per client, latencies from
-    the writer's acknowledgement, latencies from just before the writer's request; seconds)."""
+                host: str, port: int, providers: int) -> tuple[dict[str, list[int]], list[float], list[float]]:
+    """The M changes to ``service``: (the server packets each change cost, by kind, less
+    the writer's request; latencies from the writer's acknowledgement; latencies from
+    just before the writer's request; seconds)."""
     path = f"{BASE}/{service}"
     latencies: list[float] = []
     from_send: list[float] = []
-    before = packets_received(host, port)
-    writer_requests = 0
+    by_kind: dict[str, list[int]] = {kind: [] for kind in KINDS}
+    packets = Packets(host, port)
+    counted = packets.settled()
     for number in range(changes):
         kind = KINDS[number % 3]
         name = {"add": f"n{number:05d}", "update": "p00000", "remove": f"n{number - 2:05d}"}[kind]
@@ -164,14 +191,15 @@ def run_changes(writer: KazooClient, service: str, members: list[Member], change
         result.rawlink(lambda _: acked.append(time.time_ns()))  # on kazoo's completion thread
         result.get()
         acknowledged = min(acked + [time.time_ns()])  # whichever saw the reply first
-        writer_requests += 1
         for member in members:
             words = member.next()
             assert words[:2] == ["done", str(number)], words
             latencies += [(int(t) - acknowledged) / 1e9 for t in words[2:]]
             from_send += [(int(t) - sent) / 1e9 for t in words[2:]]
-    after = packets_received(host, port)
-    return (after - before - writer_requests) / (changes * clients), latencies, from_send
+        now = packets.settled()
+        by_kind[kind].append(now - counted - 1)  # less the writer's request
+        counted = now
+    return by_kind, latencies, from_send
 
 
 def pct(values: list[float], p: float) -> float:
@@ -194,12 +222,14 @@ def one_side(label: str, commands: list[list[str]], writer: KazooClient, service
         assert all(r[0] == "ready" for r in readies) and sum(counts) == clients, (readies, counts)
         rss = sum(int(r[1]) * n for r, n in zip(readies, counts)) / clients
         heap = sum(int(r[2]) * n for r, n in zip(readies, counts)) / clients
-        time.sleep(0.5)  # let the loads' stragglers in before counting
-        requests, latencies, from_send = run_changes(writer, service, members, changes, host, port, clients, providers)
+        by_kind, latencies, from_send = run_changes(writer, service, members, changes, host, port, providers)
     finally:
         for member in members:
             member.close()
+    per_client = {kind: sum(counts) / (len(counts) * clients) for kind, counts in by_kind.items() if counts}
+    requests = sum(sum(counts) for counts in by_kind.values()) / (changes * clients)
     return {"client": label, "C": clients, "P": providers, "M": changes, "requests": requests,
+            "by_kind": per_client,
             "p50": pct(latencies, 50), "p99": pct(latencies, 99), "max": max(latencies),
             "send_p50": pct(from_send, 50), "send_p99": pct(from_send, 99), "send_max": max(from_send),
             "heap": heap, "rss": rss, "views_converged": len(latencies) == clients * changes,
@@ -282,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         print("Fan-out: per change, zkservices providers() views against Curator ServiceCaches "
               "(ratio = zkservices / Curator)")
         print_table(table)
+        print()
+        print("Server requests per client, by change (" + " / ".join(KINDS) + ")")
+        for row in out:
+            kinds = " / ".join(f"{row['by_kind'].get(kind, float('nan')):.2f}" for kind in KINDS)
+            print(f"  {row['client']:>10s}  C={row['C']} P={row['P']}:  {kinds}")
         if args.json_to:
             with open(args.json_to, "w", encoding="utf-8") as f:
                 json.dump(out, f, indent=1)

@@ -37,5 +37,7 @@ def test_fleet_bench_prints_both_clients_with_every_column(zk_server, tmp_path):
         assert row["views_converged"] and row["latencies"] == 2 * 3, row
         # both read at least the added and the updated providers; a bound far above any real count
         assert 0 < row["requests"] < 50, row
+        assert set(row["by_kind"]) == {"add", "update", "remove"}, row
+        assert row["by_kind"]["add"] > 0 and row["by_kind"]["update"] > 0, row  # the new data is read
         assert -1 < row["p50"] <= row["p99"] <= row["max"] < 60, row
         assert row["heap"] > 0 and row["rss"] >= 0, row
