@@ -6,7 +6,7 @@
 For every C and P, on one ZooKeeper server and in one run: C zkservices
 sessions (spread over a few Python processes, bench/fleet_worker.py) each hold
 a ``providers()`` view of a Curator service directory of P providers; then C
-Curator ``ServiceCache`` s (each on its own CuratorFramework, all in one JVM,
+Curator ``ServiceCache`` objects (each on its own CuratorFramework, all in one JVM,
 bench/java/FleetCurator.java) watch a second directory with the same
 providers.  A writer session makes the same M changes to each (add, update,
 remove in turn; a removal takes out the provider added two changes before).
@@ -80,6 +80,7 @@ class Member:
     """A fleet process speaking the line protocol of fleet_worker.py / FleetCurator.java."""
 
     def __init__(self, command: list[str]) -> None:
+        self.name = " ".join(command[:4])
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                         encoding="utf-8", start_new_session=True)
         self.lines: queue.Queue[str] = queue.Queue()
@@ -95,7 +96,7 @@ class Member:
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
-            raise SystemExit(f"fleet member {self.process.args[:3]} did not answer in {timeout}s") from None
+            raise SystemExit(f"fleet member {self.name} did not answer in {timeout}s") from None
         if line.startswith(("error", "<exited>")):
             raise SystemExit(f"fleet member failed: {line}")
         return line.split()
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("zkservices.server").setLevel(logging.CRITICAL)
     server = None if args.connect else ZooKeeperServer(name="bench-fleet").start()
-    cs = args.connect or server.connection_string
+    cs = args.connect if server is None else server.connection_string
     host, port_text = cs.split(",")[0].rsplit(":", 1)
     port = int(port_text)
     out: list[dict[str, Any]] = []
