@@ -124,7 +124,8 @@ class ZooKeeper:
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
         """Wait until recovery from the last session loss is complete (registrations
-        re-created, views re-read and their callbacks run); False on timeout."""
+        re-created, views re-armed or re-read -- after the ``resync_jitter`` delay --
+        and their callbacks run); False on timeout."""
         return self.core.wait_recovered(timeout)
 
     def close(self) -> None:
