@@ -24,7 +24,7 @@ from ._session.rebuilt import RebuildWatch
 from ._session.registrar import Registrar, Registration
 from ._session.selector import Selector
 from ._session.views import Children, Properties
-from ._session.viewset import ViewSet
+from ._session.viewset import ViewSet, check_resync_jitter
 from ._session.writes import compare_and_set, update_properties
 
 __all__ = ["ZooKeeper", "ZK", "default_connection_string"]
@@ -53,6 +53,15 @@ class ZooKeeper:
     :param tls: a :class:`~zkservices.TLS` for a server's secure client port (``True``:
         the system's CAs, no client certificate).  A plaintext connection to a TLS port
         (or TLS to a plain one) never connects: FailedConnect after ``timeout``.
+    :param resync_jitter: seconds (default 0: none) over which to spread the views'
+        re-reads after a session loss: once the new session exists and the
+        registrations are restored (never delayed), this session waits a random delay
+        in ``[0, resync_jitter)`` before re-arming and re-reading its views, so that a
+        fleet losing its sessions together does not re-read together.  Meanwhile the
+        views keep their last content (they do not say they are stale) and miss
+        changes, this session's own writes included; :meth:`wait_recovered` returns
+        once they were re-read.  A reconnection that keeps the session is never
+        delayed (and re-arms the views' watches without reading).
     :raises FailedConnect: no server answered within ``timeout``.
     :raises ValueError: ``client`` was not started.
 
@@ -74,13 +83,15 @@ class ZooKeeper:
         timeout: float = 10.0,
         acl: Sequence[Any] | None = None,
         tls: TLS | bool | None = None,
+        resync_jitter: float = 0.0,
     ) -> None:
+        resync_jitter = check_resync_jitter(resync_jitter)  # before anything connects
         self.core = SessionCore(
             connection_string, session_timeout=session_timeout, auth=auth, read_only=read_only, client=client,
             acl=acl, tls=tls,
         )
         self.registrar = Registrar(self.core, shared_client=client is not None)
-        self._viewset = ViewSet(self.core)
+        self._viewset = ViewSet(self.core, resync_jitter=resync_jitter)
         self._rebuild_watch = RebuildWatch(self.core, ssl_context=probe_context(tls))
         self.core.start(timeout=timeout, wait=wait)
 
@@ -113,7 +124,8 @@ class ZooKeeper:
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
         """Wait until recovery from the last session loss is complete (registrations
-        re-created, views re-read and their callbacks run); False on timeout."""
+        re-created, views re-armed or re-read -- after the ``resync_jitter`` delay --
+        and their callbacks run); False on timeout."""
         return self.core.wait_recovered(timeout)
 
     def close(self) -> None:

@@ -70,6 +70,7 @@ async def connect(
     timeout: float = 10.0,
     acl: Sequence[Any] | None = None,
     tls: TLS | bool | None = None,
+    resync_jitter: float = 0.0,
 ) -> "AsyncZooKeeper":
     """Open a session (the arguments of :class:`zkservices.ZooKeeper`).
 
@@ -80,7 +81,7 @@ async def connect(
     :raises ValueError: ``client`` was not started, or a bad ``tls``.
     """
     zk = AsyncZooKeeper(connection_string, session_timeout, wait, auth=auth, read_only=read_only, client=client,
-                        timeout=timeout, acl=acl, tls=tls)
+                        timeout=timeout, acl=acl, tls=tls, resync_jitter=resync_jitter)
     await zk._open()
     return zk
 
@@ -123,6 +124,7 @@ class AsyncZooKeeper:
         timeout: float = 10.0,
         acl: Sequence[Any] | None = None,
         tls: TLS | bool | None = None,
+        resync_jitter: float = 0.0,
         zk: ZooKeeper | None = None,
     ) -> None:
         if isinstance(connection_string, ZooKeeper):
@@ -130,11 +132,13 @@ class AsyncZooKeeper:
         self._opening: asyncio.Lock | None = None
         self._connect: Callable[[], ZooKeeper] | None = None
         if zk is not None:
-            options = (connection_string, session_timeout, wait, auth, read_only, client, timeout, acl, tls)
-            self._wrap(_alone(options == (None, 10.0, False, None, False, None, 10.0, None, None), zk))
+            options = (connection_string, session_timeout, wait, auth, read_only, client, timeout, acl, tls,
+                       resync_jitter)
+            self._wrap(_alone(options == (None, 10.0, False, None, False, None, 10.0, None, None, 0.0), zk))
         else:
             self._connect = functools.partial(ZooKeeper, connection_string, session_timeout, wait, auth=auth,
-                                              read_only=read_only, client=client, timeout=timeout, acl=acl, tls=tls)
+                                              read_only=read_only, client=client, timeout=timeout, acl=acl, tls=tls,
+                                              resync_jitter=resync_jitter)
 
     def _wrap(self, zk: ZooKeeper) -> None:
         self.sync = zk

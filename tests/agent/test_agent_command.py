@@ -85,15 +85,17 @@ def test_global_connection_options_fill_what_the_file_leaves_out(tmp_path):
                                                            auth=(("digest", "cli:secret"),)))
     assert session.options.connection_string == "zkcli:2181"
     assert session.options.auth == (("digest", "cli:secret"),) and session.options.tls is None
-    assert session.session_timeout == 10.0
+    assert session.session_timeout == 10.0 and session.resync_jitter == 0.0
 
     auth = tmp_path / "auth"
     auth.write_text("# the agent's\ndigest:agent:s3cret\n")
-    path.write_text(f"zookeeper: {{connection: 'zkfile:2181/prod', session_timeout: 4, auth_file: {auth}}}\n")
+    path.write_text(f"zookeeper: {{connection: 'zkfile:2181/prod', session_timeout: 4, resync_jitter: 3, "
+                    f"auth_file: {auth}}}\n")
     session = agent_session(load_agent_config(path), _args(str(path), connection_string="zkcli:2181",
                                                            auth=(("digest", "cli:secret"),)))
     assert session.options.connection_string == "zkfile:2181/prod"
     assert session.options.auth == (("digest", "agent:s3cret"),) and session.session_timeout == 4.0
+    assert session.resync_jitter == 3.0
 
 
 def test_a_bad_auth_file_is_a_problem_that_shows_no_secret(tmp_path):

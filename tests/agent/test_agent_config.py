@@ -187,6 +187,7 @@ def test_every_problem_is_reported_with_file_and_key_path(site):
         zookeeper:
           connection: "zk1:2181,:x"
           session_timeout: "10"
+          resync_jitter: -1
           tls: {cert: host.pem}
           tls_ca: x
         listen: "127.0.0.1"
@@ -224,6 +225,7 @@ def test_every_problem_is_reported_with_file_and_key_path(site):
         "bogus_key: unknown key",
         "zookeeper.connection: invalid connection string 'zk1:2181,:x': address ':x': port 'x' is not a number",
         "zookeeper.session_timeout: should be a number (got '10')",
+        "zookeeper.resync_jitter: should be greater than or equal to 0 (got -1)",
         "zookeeper.tls: give cert and key together (or neither)",
         "zookeeper.tls_ca: unknown key (did you mean 'tls'?)",
         "listen: address '127.0.0.1': expected 'host:port'",
@@ -464,3 +466,10 @@ def test_import_zkservices_loads_no_validation_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(zkservices.__file__))).stdout
     assert out.strip() == "False"
+
+
+def test_resync_jitter_in_the_zookeeper_section(site):
+    assert load_agent_config(write(site, "agent.yaml", "zookeeper: {resync_jitter: 2.5}\n")).zookeeper == \
+        ZooKeeperConfig(resync_jitter=2.5)
+    assert load_agent_config(write(site, "agent.yaml", "zookeeper: {resync_jitter: 0}\n")).zookeeper.resync_jitter == 0
+    assert load_agent_config(write(site, "agent.yaml", "zookeeper: {}\n")).zookeeper.resync_jitter is None

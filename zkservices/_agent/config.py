@@ -56,7 +56,8 @@ class ZooKeeperConfig:
     command line's options and the environment.
 
     ``connection`` is the connection string as written, ``session_timeout``
-    seconds, ``auth_file`` the absolute path of a file of ``SCHEME:CREDENTIALS``
+    seconds, ``resync_jitter`` seconds over which the views' re-reads after a session
+    loss are spread (the session's ``resync_jitter``), ``auth_file`` the absolute path of a file of ``SCHEME:CREDENTIALS``
     lines (never its content), ``tls`` the certificate files; ``file`` the
     configuration file holding the section (not compared).
     """
@@ -66,6 +67,7 @@ class ZooKeeperConfig:
     auth_file: str | None = None
     tls: TLSConfig | None = None
     file: str = field(default="", compare=False)
+    resync_jitter: float | None = None
 
 
 @dataclass(frozen=True)

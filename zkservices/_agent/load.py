@@ -273,7 +273,8 @@ def _zookeeper(file: str, section: Any, base: str, problems: list[ConfigProblem]
                 _readable(file, f"zookeeper.tls.{what}", value, problems)
             files[what] = value
         tls = TLSConfig(**files)
-    return ZooKeeperConfig(section.connection, section.session_timeout, auth_file, tls, file)
+    return ZooKeeperConfig(section.connection, section.session_timeout, auth_file, tls, file,
+                           resync_jitter=section.resync_jitter)
 
 
 def _registration(file: str, entry: Any) -> RegisterConfig:

@@ -1,9 +1,13 @@
 """The views of one session: which exist, which must not be collected, and how they
-are refreshed (in pipelined batches on the worker) and re-read after a session loss."""
+are refreshed (in pipelined batches on the worker) and re-read after a session loss
+(after a random delay of at most ``resync_jitter``, so that a fleet losing its sessions
+together does not re-read together)."""
 
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
 from typing import Any
 
@@ -12,9 +16,24 @@ from kazoo.exceptions import ConnectionClosedError
 from .core import Recovery, SessionCore
 from .retry import RETRYABLE
 
-__all__ = ["ViewSet"]
+__all__ = ["ViewSet", "check_resync_jitter", "resync_delay"]
 
 log = logging.getLogger("zkservices.views")
+
+
+def check_resync_jitter(value: float) -> float:
+    """``resync_jitter`` as a float; ValueError unless a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"resync_jitter must be a number of seconds, not {value!r}")
+    jitter = float(value)
+    if not math.isfinite(jitter) or jitter < 0:
+        raise ValueError(f"resync_jitter must be a finite number of seconds >= 0, not {value!r}")
+    return jitter
+
+
+def resync_delay(jitter: float) -> float:
+    """The delay before one recovery's view re-reads: uniform in ``[0, jitter)``."""
+    return random.uniform(0.0, jitter) if jitter > 0 else 0.0
 
 
 class ViewSet:
@@ -32,10 +51,23 @@ class ViewSet:
 
     The weak references are the views' own watchers (weak references to their view
     whose callback is :attr:`forget`): no second weak reference per view.
+
+    ``resync_jitter`` (seconds, 0: none) spreads the re-reads after a session loss: once
+    the new session exists and the registrations are restored (those are never
+    delayed), the views wait a random delay in ``[0, resync_jitter)`` -- one per
+    recovery, for all views together -- then are re-armed and re-read as one batch.
+    Meanwhile every view refresh of a view whose state is from before the loss is
+    held back (its last content stays: the views watch nothing on the new session
+    yet), while views created since read at once.
     """
 
-    def __init__(self, core: SessionCore) -> None:
+    def __init__(self, core: SessionCore, *, resync_jitter: float = 0.0) -> None:
         self.core = core
+        self.resync_jitter = check_resync_jitter(resync_jitter)
+        # While not None: the connection epoch from which views' states are current;
+        # refreshes of views with older states wait for the re-read step (the jitter).
+        self._hold_epoch: int | None = None
+        self._resync_at = 0.0
         self._refs: set[Any] = set()  # the views' watchers (weak references)
         refs = self._refs
 
@@ -49,6 +81,9 @@ class ViewSet:
         self.forget = forget
         self._held: set[Any] = set()
         core.attach_views(self._refresh_batch, active=self.__bool__)
+        # before ready (after the registrations, added earlier): the worker's refreshes,
+        # waiting for ready, must find the hold in place
+        core.add_recovery_step("hold view re-reads", self._hold, before_ready=True)
         core.add_recovery_step("re-read views", self._reread)
         core.add_close_step(self.close_all)
 
@@ -86,7 +121,36 @@ class ViewSet:
             view.close()
         self._held.clear()
 
+    def _hold(self, recovery: Recovery) -> None:
+        """Before ready: pick this recovery's delay; hold the views' refreshes until then."""
+        delay = resync_delay(self.resync_jitter)
+        if delay <= 0:
+            self._hold_epoch = None
+            return
+        self._resync_at = time.monotonic() + delay
+        self._hold_epoch = self.core.watches.epoch
+        log.info("re-reading %d view(s) in %.2fs (resync_jitter %gs)", len(self._refs), delay, self.resync_jitter)
+
+    def _waits(self, view: Any) -> bool:
+        """Whether the refresh of ``view`` waits for the jittered re-read."""
+        hold = self._hold_epoch
+        if hold is None:
+            return False
+        synced = view._synced
+        if synced is None:
+            return True
+        return (~synced if synced < 0 else synced) < hold
+
     def _reread(self, recovery: Recovery) -> None:
+        if self._hold_epoch is not None:
+            while recovery.current:
+                remaining = self._resync_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                time.sleep(min(remaining, 0.05))
+            if not recovery.current:
+                return  # closed, or lost again: that recovery holds and re-reads
+            self._hold_epoch = None
         views = self.views()
         self.core.worker.request_refresh(views)
         try:
@@ -108,6 +172,11 @@ class ViewSet:
         while views and not core.closed:
             if not core.wait_ready(0.5):
                 continue
+            if self._hold_epoch is not None:
+                # refreshes held until the jittered re-read, which refreshes every view
+                views = [view for view in views if not self._waits(view)]
+                if not views:
+                    return
             views = self._rewatch(views)
             if not views:
                 return

@@ -32,10 +32,12 @@ __all__ = ["AgentSession", "agent_session"]
 
 @dataclass(frozen=True)
 class AgentSession:
-    """How the agent connects: the session options and the session timeout."""
+    """How the agent connects: the session options, the session timeout and the
+    views' resync jitter (``ZooKeeper(resync_jitter=...)``)."""
 
     options: SessionOptions
     session_timeout: float
+    resync_jitter: float = 0.0
 
 
 def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
@@ -70,7 +72,8 @@ def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
         raise AgentConfigError(problems)
     options = SessionOptions(section.connection or given.connection_string, auth, tls)
     timeout = section.session_timeout if section.session_timeout is not None else 10.0
-    return AgentSession(options, timeout)
+    jitter = section.resync_jitter if section.resync_jitter is not None else 0.0
+    return AgentSession(options, timeout, jitter)
 
 
 def _agent_arguments(parser: argparse.ArgumentParser) -> None:
