@@ -44,3 +44,17 @@ autoclass_content = "both"  # the class docstring and __init__'s
 html_theme = "alabaster"
 html_theme_options = {"description": "Service discovery and live configuration on Apache ZooKeeper"}
 html_show_sourcelink = False
+
+
+def _public_bases(app, name, obj, options, bases):
+    """Leave private mixins (``zkservices._x`` classes the package does not export) out
+    of "Bases:": ZooKeeper's tree calls live in one, documented as its own members."""
+    import zkservices
+
+    bases[:] = [b for b in bases
+                if not (getattr(b, "__module__", "").startswith("zkservices._")
+                        and getattr(zkservices, getattr(b, "__name__", ""), None) is not b)]
+
+
+def setup(app):
+    app.connect("autodoc-process-bases", _public_bases)
