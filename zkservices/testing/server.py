@@ -280,7 +280,7 @@ class ZooKeeperServer:
 
     @property
     def mode(self) -> str | None:
-        """``standalone``, ``leader``, ``follower`` or None when not serving."""
+        """``standalone``, ``leader``, ``follower``, ``read-only`` or None when not serving."""
         return self.srvr().get("Mode")
 
     @property
