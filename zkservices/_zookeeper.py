@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Sequence, overload
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
-from kazoo.protocol.states import ZnodeStat
+from kazoo.protocol.states import KazooState, KeeperState, ZnodeStat
 
 from .errors import NoNode
 from ._formats import Format, provider_format_argument
@@ -18,6 +18,7 @@ from ._session.core import SessionCore, default_connection_string
 from ._session.retry import authorized
 from ._session.tls import TLS, probe_context
 from ._session.providers import Providers
+from ._session.readonly import ReadOnlyFallback
 from ._session.rebuilt import RebuildWatch
 from ._session.registrar import Registrar, Registration
 from ._session.selector import Selector
@@ -42,7 +43,11 @@ class ZooKeeper(TreeCalls):
     :param wait: keep trying to connect until a server answers instead of raising.
     :param auth: ``(scheme, credential)`` pairs, e.g. ``[("digest", "alice:secret")]``;
         nodes zkservices then creates are world-readable and writable by that identity.
-    :param read_only: allow connecting to a read-only server.
+    :param read_only: allow connecting to a read-only server (one cut off from its
+        quorum, started with ZooKeeper's read-only mode): views keep serving and
+        refreshing from it, :attr:`state` says ``CONNECTED_RO``, writes and
+        registrations wait for a read-write server; the client moves to one when one
+        answers.
     :param client: wrap an existing started KazooClient instead (``close`` leaves it
         running, but removes this helper's registrations).
     :param timeout: seconds to wait for a server when ``wait`` is false.
@@ -92,6 +97,8 @@ class ZooKeeper(TreeCalls):
         self.registrar = Registrar(self.core, shared_client=client is not None)
         self._viewset = ViewSet(self.core, resync_jitter=resync_jitter)
         self._rebuild_watch = RebuildWatch(self.core, ssl_context=probe_context(tls))
+        if read_only and client is None:
+            ReadOnlyFallback(self.core, session_timeout=session_timeout)
         self.core.start(timeout=timeout, wait=wait)
 
     # -- the session -------------------------------------------------------
@@ -108,8 +115,18 @@ class ZooKeeper(TreeCalls):
 
     @property
     def state(self) -> str:
-        """kazoo's connection state: ``CONNECTED``, ``SUSPENDED`` or ``LOST``."""
-        return self.core.client.state
+        """The connection state: kazoo's ``CONNECTED``, ``SUSPENDED`` or ``LOST``, and
+        ``CONNECTED_RO`` while a read-only server serves the session (see :attr:`read_only`;
+        kazoo's own listeners say ``CONNECTED`` then)."""
+        state = self.core.client.state
+        return KeeperState.CONNECTED_RO if state == KazooState.CONNECTED and self.core.read_only else state
+
+    @property
+    def read_only(self) -> bool:
+        """Whether a read-only server serves the session now (only with ``read_only=True``):
+        one cut off from its quorum.  Reads and views go on; writes and registrations
+        wait until a read-write server serves it (the client looks for one itself)."""
+        return self.core.read_only
 
     @property
     def connected(self) -> bool:

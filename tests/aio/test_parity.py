@@ -34,6 +34,7 @@ SYNC_ONLY = {
     "connection_string": "session state: AsyncZooKeeper.sync",
     "state": "session state: AsyncZooKeeper.sync",
     "connected": "session state: AsyncZooKeeper.sync",
+    "read_only": "session state: AsyncZooKeeper.sync",
     "closed": "session state: AsyncZooKeeper.sync",
     "register": "zc.zk's alias of register_server",
     # not (yet) in the asyncio front: zc.zk's tree helpers beyond import/export/delete

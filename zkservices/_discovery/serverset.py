@@ -461,7 +461,7 @@ class ServerSet:
         """Publish a set read from ZooKeeper unless ZooKeeper is unreachable or the guard refuses."""
         zk = self._zk
         with self._cond:
-            if self._closed or zk is None or zk.state != KazooState.CONNECTED:
+            if self._closed or zk is None or not zk.connected:  # (a read-only server serves reads too)
                 return  # the session went away while reading: hold
             # (a state listener changing this takes _cond, so it runs after us)
             changed = self._published.offer(properties, providers)

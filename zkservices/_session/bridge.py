@@ -43,7 +43,7 @@ from kazoo.exceptions import ConnectionClosedError
 from ..errors import SessionClosed
 from .core import SessionCore
 from .pipe import Burst, Pipe
-from .retry import RETRYABLE
+from .retry import READ_ONLY_REFUSALS, RETRYABLE
 
 __all__ = ["AsyncBridge", "DELIVER_AT_ONCE"]
 
@@ -259,16 +259,18 @@ class AsyncBridge:
         """
         if self.core.closed:
             raise SessionClosed("the session was closed")
+        writable = False
         try:  # the first attempt without the retry loop's frames: most calls need no more
             return await self.send(start, *args, **kwargs)
-        except RETRYABLE:
+        except RETRYABLE + READ_ONLY_REFUSALS as exc:
             if self.core.closed:
                 raise SessionClosed("the session was closed") from None
+            writable = isinstance(exc, READ_ONLY_REFUSALS)
         except ConnectionClosedError:
             if self.core.closed:
                 raise SessionClosed("the session was closed") from None
             raise
-        await self._pause(self.delay)
+        await self._pause(self.delay, writable)
         return await self.retry(lambda: self.send(start, *args, **kwargs), delay=min(self.delay * 2, self.max_delay))
 
     async def retry(self, attempt: Callable[[], Awaitable[T]], *, delay: float | None = None) -> T:
@@ -284,22 +286,26 @@ class AsyncBridge:
         while True:
             if self.core.closed:
                 raise SessionClosed("the session was closed")
+            writable = False
             try:
                 return await attempt()
-            except RETRYABLE:
+            except RETRYABLE + READ_ONLY_REFUSALS as exc:
                 if self.core.closed:
                     raise SessionClosed("the session was closed") from None
+                writable = isinstance(exc, READ_ONLY_REFUSALS)
             except ConnectionClosedError:
                 if self.core.closed:
                     raise SessionClosed("the session was closed") from None
                 raise
-            await self._pause(delay)
+            await self._pause(delay, writable)
             delay = min(delay * 2, self.max_delay)
 
-    async def _pause(self, delay: float) -> None:
-        """Back off ``delay`` seconds, then wait (polling, on the loop) until the session is ready."""
+    async def _pause(self, delay: float, writable: bool = False) -> None:
+        """Back off ``delay`` seconds, then wait (polling, on the loop) until the session
+        is ready -- with ``writable``, on a read-write server (a read-only one refused)."""
         await asyncio.sleep(delay)
-        while not self.core.wait_ready(0) and not self.core.closed:
+        wait = self.core.wait_writable if writable else self.core.wait_ready
+        while not wait(0) and not self.core.closed:
             await asyncio.sleep(0.05)
 
     def __repr__(self) -> str:

@@ -17,6 +17,16 @@ States and events:
   then the other steps; :meth:`wait_recovered` returns when all are done.
 - After a reconnection with the session kept, reconnect steps run (kazoo forgot its
   watchers with the connection).
+- Read-only: a client made with ``read_only=True`` may be served by a server cut off
+  from its quorum (ZooKeeper's read-only mode).  kazoo's state listeners say CONNECTED
+  then; the core reads kazoo's own client state (``CONNECTED_RO``) instead:
+  :attr:`~SessionCore.read_only` is true, ``ready`` is set (reads work: views keep
+  serving and refreshing from that server), ``writable`` is not (a write the server
+  refuses waits for it, in :attr:`retry`).  A read-only server only ever gives a fresh
+  session (it refuses to take over a global one), and that session ends when the
+  client moves to a read-write server (kazoo looks for one itself): so after a loss
+  onto a read-only server the ``before_ready`` steps (restoring registrations) wait
+  for the next session, a read-write one; the other steps (re-reading views) run.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from typing import Any, Callable, Sequence
 
 from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.states import KazooState
+from kazoo.protocol.states import KazooState, KeeperState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl
 
@@ -119,11 +129,13 @@ class SessionCore:
     - ``resolve``: follow symbolic links.
     - ``default_acl``: the ACL of nodes zkservices creates.
     - ``session_id``: the session's id now.
+    - ``read_only``: whether a read-only server (cut off from its quorum) serves it now.
     - ``closed``: whether :meth:`close` was called.
     - ``start``: connect.
     - ``close``: end the session.
     - ``wait_ready``: wait until calls can be expected to work.
     - ``wait_recovered``: wait until the recovery from a session loss is done.
+    - ``wait_writable``: wait until calls can be expected to work and may write.
     - ``add_recovery_step``: run a step after every session loss.
     - ``add_reconnect_step``: run a step after a reconnection that kept the session.
     - ``add_close_step``: run a step when the core closes.
@@ -158,12 +170,15 @@ class SessionCore:
         self._close_steps: list[Callable[[], Any]] = []
         self._connected = threading.Event()
         self._ready = threading.Event()
+        self._writable = threading.Event()
+        self._read_only = False
+        self._deferred = False  # a recovery whose first steps wait for a read-write session
         self._recovered = threading.Event()
         self._recovered.set()
         self._kazoo_callback_thread: threading.Thread | None = None
         self._views_refresh: Callable[[list[Any]], None] | None = None
         self._views_active: Callable[[], bool] = lambda: True
-        self.retry = RetryPolicy(ready=self._ready, closed=lambda: self._closed)
+        self.retry = RetryPolicy(ready=self._ready, writable=self._writable, closed=lambda: self._closed)
         self._retry_connected = RetryPolicy(ready=self._connected, closed=lambda: self._closed, name="recovery")
         if client is not None:
             if client.client_id is None:
@@ -215,7 +230,8 @@ class SessionCore:
                     log.warning("no ZooKeeper server at %s yet; still trying", self.connection_string)
         if self.client.connected:
             self._connected.set()
-            self._ready.set()
+            self._read_only = self.client.client_state == KeeperState.CONNECTED_RO
+            self._set_ready()
             self.watches.connection_up()
         self._started = True
         # Learn which thread runs kazoo's watch callbacks (first thing in its queue):
@@ -225,6 +241,8 @@ class SessionCore:
             access(self.client).on_event_thread(self._note_callback_thread)
         cid = self.client.client_id
         log.info("connected to %s (session 0x%x)", self.connection_string, cid[0] if cid else 0)
+        if self._read_only:
+            self._warn_read_only()
 
     def _note_callback_thread(self) -> None:
         self._kazoo_callback_thread = threading.current_thread()
@@ -233,6 +251,12 @@ class SessionCore:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    @property
+    def read_only(self) -> bool:
+        """Whether a read-only server serves the session now: one cut off from its
+        quorum (only with ``read_only=True``).  Reads work; writes wait."""
+        return self._read_only and self.client.connected
 
     @property
     def session_id(self) -> int | None:
@@ -264,12 +288,18 @@ class SessionCore:
         self.worker.stop()
         # wake everything that waits: they see closed and stop
         self._ready.set()
+        self._writable.set()
         self._connected.set()
         self._recovered.set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until calls can be expected to work; False on timeout."""
         return self._ready.wait(timeout) and not self._closed
+
+    def wait_writable(self, timeout: float | None = None) -> bool:
+        """Wait until calls can be expected to work on a read-write server (not a
+        read-only one); False on timeout."""
+        return self._writable.wait(timeout) and not self._closed
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
         """Wait until recovery from the last session loss is complete; False on timeout."""
@@ -323,26 +353,39 @@ class SessionCore:
     def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             session = self.session_id or 0
+            # kazoo says CONNECTED for a read-only server too: its client state tells
+            # (set before its listeners run)
+            was_read_only, self._read_only = self._read_only, self.client.client_state == KeeperState.CONNECTED_RO
             self.watches.connection_up()
             self._connected.set()
-            if self._lost:
+            if self._read_only and not was_read_only:
+                self._warn_read_only()
+            elif was_read_only and not self._read_only:
+                log.info("back on a read-write ZooKeeper server (session 0x%x): writes go on", session)
+            if self._lost or (self._deferred and not self._read_only):
                 self._lost = False
                 self._suspended = False
+                self._deferred = False
                 self._generation += 1
-                log.warning("new session 0x%x established after session loss; restoring registrations and watches",
-                            session)
+                if self._read_only:
+                    log.warning("new read-only session 0x%x after session loss; re-reading views, registrations "
+                                "wait for a read-write server", session)
+                else:
+                    log.warning("new session 0x%x established after session loss; restoring registrations and "
+                                "watches", session)
                 self._spawn("zkservices-recover", self._recover, self._generation)
             else:
                 if self._suspended:
                     log.info("reconnected to ZooKeeper; session 0x%x kept", session)
                 self._suspended = False
-                self._ready.set()
+                self._set_ready()
                 for step in self._reconnect_steps:
                     self._spawn("zkservices-reconnect", step)
         elif state == KazooState.SUSPENDED:
             self.watches.connection_lost()
             self._connected.clear()
             self._ready.clear()
+            self._writable.clear()
             self._suspended = True
             log.warning("connection to ZooKeeper suspended; reconnecting")
         elif state == KazooState.LOST:
@@ -350,9 +393,19 @@ class SessionCore:
             self._connected.clear()
             if not self._closed:
                 self._ready.clear()
+                self._writable.clear()
                 self._recovered.clear()
                 self._lost = True
                 log.warning("ZooKeeper session lost (expired or closed)")
+
+    def _warn_read_only(self) -> None:
+        log.warning("connected to a read-only ZooKeeper server (cut off from its quorum; session 0x%x): "
+                    "reads go on, writes and registrations wait for a read-write server", self.session_id or 0)
+
+    def _set_ready(self) -> None:
+        self._ready.set()
+        if not self._read_only:
+            self._writable.set()
 
     def _spawn(self, name: str, fn: Callable[..., Any], *args: Any) -> None:
         if not self._closed:
@@ -365,6 +418,12 @@ class SessionCore:
         started = time.monotonic()
         recovery = Recovery(generation, self._retry_connected, self._is_current)
         steps = sorted(self._steps, key=lambda s: not s.before_ready)
+        if self._read_only:
+            # Registrations cannot be written on a read-only server; this session ends
+            # when the client moves to a read-write one, and that session's recovery runs
+            # every step.  (Should a read-write server keep it, the connection does it.)
+            self._deferred = True
+            steps = [s for s in steps if not s.before_ready]
         ready_marked = False
         for step in steps:
             if not step.before_ready and not ready_marked:
@@ -381,12 +440,15 @@ class SessionCore:
             self._mark_ready(generation)
         if not recovery.current:
             return  # lost again meanwhile: that loss has its own recovery
+        if self._deferred:
+            log.info("views re-read on the read-only server in %.3fs", time.monotonic() - started)
+            return
         log.info("recovery done in %.3fs", time.monotonic() - started)
         self._recovered.set()
 
     def _mark_ready(self, generation: int) -> bool:
         if generation == self._generation and self.client.connected:
-            self._ready.set()
+            self._set_ready()
         return True
 
     # -- links and ACLs ----------------------------------------------------

@@ -271,6 +271,18 @@ class KazooAccess:
         self.client.last_zxid = 0
         return True
 
+    def give_up_session(self) -> bool:
+        """Make the client's next connection attempt carry a session id no server of an
+        ensemble gave (its server byte zero), so that the server answers that the session
+        expired and kazoo starts a new one, through its usual LOST; whether it could.
+        For a session the quorum has expired already that a read-only server refuses to
+        take over (it closes the connection instead of saying so)."""
+        session = getattr(self.client, "_session_id", None)
+        if not session:
+            return False
+        self.client._session_id = (session & 0x00FFFFFFFFFFFFFF) or 1
+        return True
+
     def connection_socket(self) -> Any:
         """The socket of the client's current connection, or None."""
         if not self.socket:

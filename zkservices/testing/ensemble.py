@@ -56,6 +56,10 @@ class ZooKeeperEnsemble:
         :class:`~zkservices.testing.Network` (in its namespace, on its
         address, ports 2181, 2888 and 3888) instead of on loopback;
         :meth:`Network.ensemble <zkservices.testing.Network.ensemble>` does it.
+    :param read_only: every member serves reads when cut off from its quorum
+        (ZooKeeper's read-only mode, with the local-session settings it needs:
+        see :class:`ZooKeeperServer`); a member that lost its quorum then says
+        ``"read-only"`` as its :meth:`~ZooKeeperServer.mode`.
     :raises ValueError: ``hosts`` are not ``n``, ``n`` is below 1, ``client_auth`` is invalid or given without ``tls``,
         or both ``classpath`` and ``version`` are given.
     :raises ServerError: Java or the jars cannot be found; for ``tls`` what
@@ -74,6 +78,7 @@ class ZooKeeperEnsemble:
         tls: bool = False,
         client_auth: str = "none",
         hosts: Sequence[Host] | None = None,
+        read_only: bool = False,
     ) -> None:
         if hosts is not None and len(hosts) != n:
             raise ValueError(f"an ensemble of {n} needs {n} hosts, not {len(hosts)}")
@@ -121,6 +126,7 @@ class ZooKeeperEnsemble:
                     peers=peers,
                     host=hosts[i].address if hosts is not None else "127.0.0.1",
                     netns=hosts[i].namespace if hosts is not None else None,
+                    read_only=read_only,
                     **options,  # type: ignore[arg-type]
                 ))
         except BaseException:

@@ -29,7 +29,7 @@ from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java, netty_classpath
 from .net import free_ports, server_version, srvr
-from .serverconfig import config_lines, write_server_files
+from .serverconfig import READ_ONLY_JVM_OPTIONS, config_lines, write_server_files
 from .serverlog import forward_lines
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -120,6 +120,14 @@ class ZooKeeperServer:
         NETNS java ...``; needs root), on ``host``, an address of that namespace
         (see :class:`~zkservices.testing.Network`).  The port check before
         starting is skipped: the namespace's ports are its own.
+    :param read_only: let the server serve reads when it loses its quorum
+        (ZooKeeper's read-only mode, for clients connecting with
+        ``read_only=True``): the Java system property
+        ``-Dreadonlymode.enabled=true`` and, in ``zoo.cfg``,
+        ``localSessionsEnabled=true`` and ``localSessionsUpgradingEnabled=true``
+        (a read-only server refuses to take over a global session; a client
+        gets a fresh local session there).  Its :meth:`mode` is then
+        ``"read-only"``.
     :raises ValueError: ``client_auth`` is not one of :data:`CLIENT_AUTH`, or
         ``client_auth``/``secure_port``/``certificates`` is given without
         ``tls``, or both ``classpath`` and ``version`` are given.
@@ -150,6 +158,7 @@ class ZooKeeperServer:
         certificates: Certificates | None = None,
         four_letter_words: str | None = "*",
         netns: str | None = None,
+        read_only: bool = False,
     ) -> None:
         if client_auth not in CLIENT_AUTH:
             raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH)}, not {client_auth!r}")
@@ -157,6 +166,7 @@ class ZooKeeperServer:
             raise ValueError("client_auth, secure_port and certificates are options of a TLS server: pass tls=True too")
         self.host = host
         self.netns = netns
+        self.read_only = read_only
         ports = free_ports(2) if netns is not None else free_ports(2, host=host)
         self.port = port if port is not None else ports[0]
         self.classpath = find_classpath(classpath, version=version)
@@ -226,7 +236,7 @@ class ZooKeeperServer:
         lines = config_lines(
             data_dir=self.data_dir, host=self.host, port=self.port, tick_time=self.tick_time,
             max_session_timeout=self.max_session_timeout, four_letter_words=self.four_letter_words,
-            secure=secure, peers=self.peers or ())
+            secure=secure, peers=self.peers or (), local_sessions=self.read_only)
         write_server_files(self.base_dir, self.data_dir, lines, myid=self.myid if self.peers else None)
 
     # -- state -----------------------------------------------------------
@@ -270,7 +280,7 @@ class ZooKeeperServer:
 
     @property
     def mode(self) -> str | None:
-        """``standalone``, ``leader``, ``follower`` or None when not serving."""
+        """``standalone``, ``leader``, ``follower``, ``read-only`` or None when not serving."""
         return self.srvr().get("Mode")
 
     @property
@@ -311,6 +321,7 @@ class ZooKeeperServer:
                 "-Dzookeeper.root.logger=INFO,CONSOLE",
                 "-Dzookeeper.admin.enableServer=false",
                 "-Djava.awt.headless=true",
+                *(READ_ONLY_JVM_OPTIONS if self.read_only else ()),
                 "-cp",
                 os.pathsep.join([self.base_dir, self.classpath]),
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain",

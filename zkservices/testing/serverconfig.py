@@ -14,7 +14,17 @@ from typing import Sequence
 
 from .serverlog import LOG4J_PROPERTIES, LOGBACK_XML
 
-__all__ = ["config_lines", "write_server_files"]
+__all__ = ["LOCAL_SESSION_LINES", "READ_ONLY_JVM_OPTIONS", "config_lines", "write_server_files"]
+
+#: The Java system property that lets a server cut off from its quorum serve
+#: reads (ZooKeeper's read-only mode; not a ``zoo.cfg`` setting).
+READ_ONLY_JVM_OPTIONS = ("-Dreadonlymode.enabled=true",)
+
+#: The ``zoo.cfg`` lines read-only mode needs beside it: a read-only server
+#: refuses to take over a global session ("Refusing global session reconnection
+#: in RO mode"), so a read-only client must get a fresh session there, a local
+#: one; upgrading lets such sessions create ephemeral nodes on a read-write server.
+LOCAL_SESSION_LINES = ("localSessionsEnabled=true", "localSessionsUpgradingEnabled=true")
 
 
 def config_lines(
@@ -27,6 +37,7 @@ def config_lines(
     four_letter_words: str | None,
     secure: Sequence[str] = (),
     peers: Sequence[tuple[int, int, int] | tuple[int, str, int, int]] = (),
+    local_sessions: bool = False,
 ) -> list[str]:
     """The lines of ``zoo.cfg``.
 
@@ -35,6 +46,9 @@ def config_lines(
     (``srvr`` alone, in 3.8 as in 3.9).  ``secure`` are the TLS lines, ``peers``
     the ensemble's members as ``(myid, peer_port, election_port)`` (on ``host``)
     or ``(myid, peer_host, peer_port, election_port)`` (each on its own address).
+    ``local_sessions`` adds ``localSessionsEnabled=true`` and
+    ``localSessionsUpgradingEnabled=true`` (what read-only mode needs: see
+    :data:`READ_ONLY_JVM_OPTIONS`).
     """
     lines = [
         f"tickTime={tick_time}",
@@ -49,6 +63,7 @@ def config_lines(
         f"maxSessionTimeout={max_session_timeout}",
         "maxClientCnxns=0",
         *secure,
+        *(LOCAL_SESSION_LINES if local_sessions else ()),
     ]
     for member in peers:
         sid, address, peer, election = member if len(member) == 4 else (member[0], host, *member[1:])

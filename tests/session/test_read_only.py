@@ -1,0 +1,175 @@
+"""Read-only mode, with the partition made for real: a 3-node ensemble on hosts in network
+namespaces, started with ZooKeeper's read-only mode and local sessions
+(``ZooKeeperEnsemble(read_only=True)``), and one server cut from the other two while
+clients are attached to it.
+
+A ``read_only=True`` client on the cut server gets a fresh read-only session there:
+its views keep their content and a new view reads from that server, ``zk.state`` says
+``CONNECTED_RO`` and ``zk.read_only`` True (one WARNING), a write and a registration
+issued meanwhile wait -- no error -- and complete once the server is back in its
+quorum, when the client is on a read-write server again (INFO), with every
+registration restored exactly once.  A read-write client on the cut server moves to
+the majority with its session and registrations.  The clients run in the test process
+(the network never cuts it off): only the servers are cut from each other.  Sessions
+time out after 4 s.  Root only (CI runs as root); skipped with the reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from kazoo.protocol.states import KazooState
+
+from zkservices import ZooKeeper
+from zkservices.testing import Network, network_unavailable
+
+_UNAVAILABLE = network_unavailable()
+pytestmark = [
+    pytest.mark.netfaults,
+    pytest.mark.zookeeper,
+    pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"needs a test network: {_UNAVAILABLE}"),
+]
+
+SESSION_TIMEOUT = 4.0
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+@pytest.fixture(scope="module")
+def ensemble():
+    with Network() as network:
+        ensemble = network.ensemble(3, startup_timeout=60, read_only=True)
+        ensemble.start()
+        ensemble.network = network  # type: ignore[attr-defined]
+        yield ensemble
+
+
+@pytest.fixture
+def cut(ensemble):
+    """Cut the first server from the other two (call it); heal it after the test, wait for its quorum."""
+    network, first = ensemble.network, ensemble.servers[0]
+
+    def cut_now():
+        network.cut(first, ensemble.servers)
+
+    yield cut_now
+    network.heal(first)
+    assert wait_for(lambda: first.mode in ("leader", "follower")), first.log_tail()
+
+
+def _peer(zk):
+    sock = zk.client._connection._socket
+    return sock.getpeername()[0] if sock is not None else None
+
+
+def test_a_read_only_client_on_a_cut_server_keeps_reading_reports_it_and_writes_wait(ensemble, cut, caplog):
+    caplog.set_level(logging.INFO, logger="zkservices.session")
+    first, majority = ensemble.servers[0], ensemble.servers[1:]
+    writer = ZooKeeper(",".join(s.connection_string for s in majority), session_timeout=SESSION_TIMEOUT)
+    ro = ZooKeeper(first.connection_string, session_timeout=SESSION_TIMEOUT, read_only=True)
+    try:
+        assert ro.state == KazooState.CONNECTED and not ro.read_only
+        ro.register_server("/ro/providers", "10.0.0.1:80")
+        ro.update_properties("/ro", color="blue")
+        writer.register_server("/ro/providers", "10.0.0.9:80")
+        view = ro.providers("/ro/providers")
+        props = ro.properties("/ro")
+        assert wait_for(lambda: sorted(view) == ["10.0.0.1:80", "10.0.0.9:80"])
+        seen = writer.providers("/ro/providers")
+
+        started = time.monotonic()
+        cut()
+        assert wait_for(lambda: ro.read_only), first.log_tail()
+        to_read_only = time.monotonic() - started
+        print(f"read-only after {to_read_only:.2f}s (session timeout {SESSION_TIMEOUT:g}s)")
+        assert first.mode == "read-only"
+        assert ro.state == "CONNECTED_RO" and ro.connected
+        # the views kept their content, and what the read-only server has is readable
+        assert "10.0.0.9:80" in view and props["color"] == "blue"
+        assert "10.0.0.9:80" in ro.providers("/ro/providers")
+        assert ro.get_properties("/ro")["color"] == "blue"
+        assert ro.core.wait_ready(0) and not ro.core.wait_writable(0)
+
+        # writes and registrations issued now wait, without an error
+        errors: list[BaseException] = []
+        done: list[str] = []
+
+        def write(name, fn):
+            try:
+                fn()
+                done.append(name)
+            except BaseException as exc:  # noqa: BLE001 - any error fails the test
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=write, args=("update", lambda: ro.update_properties("/ro", color="green"))),
+            threading.Thread(target=write, args=("register", lambda: ro.register_server("/ro/providers",
+                                                                                       "10.0.0.2:80"))),
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)  # (what a wrong implementation would do within that time: fail or write)
+        assert not errors and not done
+        assert ro.read_only and writer.get_properties("/ro")["color"] == "blue"
+
+        healed = time.monotonic()
+        ensemble.network.heal(first)
+        assert wait_for(lambda: not ro.read_only and ro.state == KazooState.CONNECTED and ro.wait_recovered(0))
+        back = time.monotonic() - healed
+        for thread in threads:
+            thread.join(60)
+        print(f"read-write again {back:.2f}s after the heal; writes done {time.monotonic() - healed:.2f}s after it")
+        assert not errors and sorted(done) == ["register", "update"]
+        assert writer.get_properties("/ro")["color"] == "green"
+        expected = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.9:80"]
+        assert wait_for(lambda: sorted(seen) == expected), sorted(seen)
+        assert sorted(writer.get_children("/ro/providers")) == expected  # each once
+        assert wait_for(lambda: sorted(view) == expected and props["color"] == "green")
+
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "read-only" in r.getMessage()
+                    and "connected to a read-only" in r.getMessage()]
+        assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+        assert any(r.levelno == logging.INFO and "back on a read-write" in r.getMessage() for r in caplog.records)
+    finally:
+        ro.close()
+        writer.close()
+
+
+def test_a_read_write_client_on_a_cut_server_moves_to_the_majority_with_its_registrations(ensemble, cut):
+    first = ensemble.servers[0]
+    for _ in range(30):  # a client that kazoo happened to connect to the first server
+        rw = ZooKeeper(ensemble.connection_string, session_timeout=SESSION_TIMEOUT)
+        if _peer(rw) == first.host:
+            break
+        rw.close()
+    else:
+        pytest.fail("never connected to the first server")
+    watcher = ZooKeeper(",".join(s.connection_string for s in ensemble.servers[1:]), session_timeout=SESSION_TIMEOUT)
+    try:
+        rw.register_server("/rw/providers", "10.0.1.1:80")
+        session = rw.core.session_id
+        seen = watcher.providers("/rw/providers")
+        assert wait_for(lambda: list(seen) == ["10.0.1.1:80"])
+
+        started = time.monotonic()
+        cut()
+        assert wait_for(lambda: rw.connected and _peer(rw) not in (None, first.host))
+        print(f"on the majority after {time.monotonic() - started:.2f}s")
+        assert not rw.read_only and rw.state == KazooState.CONNECTED
+        assert rw.core.session_id == session  # the session moved, nothing was re-created
+        rw.update_properties("/rw", color="red")  # writes go on at once
+        assert watcher.get_properties("/rw")["color"] == "red"
+        assert list(seen) == ["10.0.1.1:80"] and watcher.get_children("/rw/providers") == ["10.0.1.1:80"]
+    finally:
+        rw.close()
+        watcher.close()
