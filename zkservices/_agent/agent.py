@@ -76,9 +76,12 @@ class Agent:
     :param config: the parsed configuration (:func:`~zkservices.load_agent_config`).
     :param zk: the session to use (left open); ``None``: the agent connects
         itself, with the options below, and closes that session.
-    :param connection_string, session_timeout, auth, tls: the session's
-        options where the configuration's ``zookeeper`` section says nothing
-        (the section wins; its ``auth_file`` is read at :meth:`start`).
+    :param connection_string: where to connect when the configuration's
+        ``zookeeper`` section does not say (the section wins, setting by setting).
+    :param session_timeout: likewise, the session timeout (default 10 s).
+    :param auth: likewise, ``(scheme, credentials)`` pairs (the section's
+        ``auth_file`` is read at :meth:`start`).
+    :param tls: likewise, a :class:`~zkservices.TLS` (the section's files complete it).
     :param command_timeout: seconds before a feed's check or reload command is killed.
 
     Lifecycle: the constructor starts nothing; :meth:`start` starts connecting
@@ -261,17 +264,17 @@ class Agent:
         log.info("stopping: %d registration(s), %d feed(s)", len(registrations), len(feeds))
         for _, registration in registrations:
             registration.close(0.0)  # unregister now, every one at once
-        for entry, feed in feeds:
+        for _, feed in feeds:
             feed.close(_left(deadline, 0.5))
-        for entry, registration in registrations:
+        for _, registration in registrations:
             registration.close(_left(deadline, 1.0))
         if self._connection is not None:
             self._connection.close()  # ends waits for a ZooKeeper that does not answer
         for entry, registration in registrations:
             registration.close(_left(deadline, 0.0))
             self._retire_registration(entry, registration)
-        for entry, feed in feeds:
-            self._retire_feed(entry, feed)
+        for feed_entry, feed in feeds:
+            self._retire_feed(feed_entry, feed)
         with self._lock:
             self._registrations.clear()
             self._feeds.clear()
@@ -313,10 +316,10 @@ class Agent:
             log.info("register %s %s: removed or changed; unregistering", entry.path, entry.address)
             registration.close(reason="configuration reloaded")
             self._retire_registration(entry, registration)
-        for entry, feed in stopping_feeds:
-            log.info("feed %s: removed or changed; stopping (%s is left as it is)", entry.name, entry.output)
+        for feed_entry, feed in stopping_feeds:
+            log.info("feed %s: removed or changed; stopping (%s is left as it is)", feed_entry.name, feed_entry.output)
             feed.close()
-            self._retire_feed(entry, feed)
+            self._retire_feed(feed_entry, feed)
         counts["stopped"] = len(stopping_regs) + len(stopping_feeds)
         with self._lock:
             if self._life != "started" or self._config is not config:
