@@ -272,3 +272,17 @@ def test_sigterm_while_zookeeper_does_not_answer(zk_connection_string, zk_server
     assert code == 0 and took < 5.0 + 3.0
     zk_server.start()
     wait_for(lambda: zk.connected, WAIT, "the test's session back")
+
+
+def test_a_listen_address_in_use_exits_1_before_registering(zk_connection_string, zk, tmp_path, processes):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        path = tmp_path / "agent.yaml"
+        path.write_text(f'listen: "127.0.0.1:{port}"\nregister:\n  - path: /l/providers\n    address: "10.0.0.5:80"\n')
+        agent = processes(zk_connection_string, str(path))
+        assert agent.proc.wait(WAIT) == 1
+        agent._reader.join(WAIT)
+    assert any(f"cannot listen on 127.0.0.1:{port}" in line for line in agent.stderr), agent.stderr
+    assert zk.exists("/l/providers") is None

@@ -59,6 +59,22 @@ def session_state(zk: ZooKeeper | None) -> str:
     return "suspended" if state == "SUSPENDED" else "lost"
 
 
+class _RedactAuth(logging.Filter):
+    """Keep credentials out of kazoo's DEBUG log of the requests it sends (its ``Auth`` packets)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(type(arg).__name__ == "Auth" for arg in args):
+            record.args = tuple(
+                f"Auth(scheme={getattr(arg, 'scheme', '?')!r}, auth=<redacted>)" if type(arg).__name__ == "Auth"
+                else arg for arg in args
+            )
+        return True
+
+
+_REDACT = _RedactAuth()
+
+
 def _read_auth(path: str) -> list[tuple[str, str]]:
     pairs = []
     with open(path, encoding="utf-8") as f:
@@ -111,7 +127,7 @@ class Agent:
     ) -> None:
         self._config = config
         self._given_zk = zk
-        self._zk: ZooKeeper | None = zk
+        self._zk: ZooKeeper | None = None  # set when the agent starts on a session
         self.connection_string = connection_string
         self.session_timeout = session_timeout
         self.auth = auth
@@ -208,6 +224,7 @@ class Agent:
             if self._life != "created":
                 raise RuntimeError(f"{self!r} was already started")
             self._life = "started"
+        logging.getLogger("kazoo.client").addFilter(_REDACT)  # idempotent: one filter object
         if self._given_zk is not None:
             self._attach(self._given_zk)
             return self

@@ -20,7 +20,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
-from .._znode.paths import parse_address
 from .agent import Agent
 from .metrics import agent_registry
 from .report import health, status
@@ -56,8 +55,9 @@ class AgentHTTP:
     """
 
     def __init__(self, agent: Agent, listen: str) -> None:
-        host, port = parse_address(listen)
+        host, _, port_text = listen.rpartition(":")
         host = host.strip("[]")
+        port = int(port_text)  # 0: any free port (the configuration's schema allows 1-65535)
         self.agent = agent
         self.registry = agent_registry(agent)
         self._metrics = make_wsgi_app(self.registry)
