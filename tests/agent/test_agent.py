@@ -173,3 +173,33 @@ def test_connects_itself_and_closes_its_session(zk_connection_string, zk, tmp_pa
     wait_for(lambda: children(zk, "/own/providers") == [], WAIT, "gone with the session")
     with pytest.raises(RuntimeError):
         agent.start()
+
+
+def test_feeds_serve_their_snapshot_while_zookeeper_does_not_answer(zk_connection_string, zk, tmp_path):
+    out, snapshot = tmp_path / "web.json", tmp_path / "web.snapshot.json"
+    zk.register_server("/snap/providers", "10.0.0.1:80")
+
+    def cfg(connection: str):
+        return config(tmp_path, f"""\
+        zookeeper: {{connection: "{connection}"}}
+        feeds:
+          - name: web
+            services: [/snap]
+            template: json
+            output: {out}
+            snapshot: {snapshot}
+            min_wait: 0
+        """)
+
+    with Agent(cfg(zk_connection_string)) as agent:
+        assert agent.wait_ready(WAIT)
+        wait_for(lambda: snapshot.exists(), WAIT, "the snapshot saved")
+    out.unlink()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{s.getsockname()[1]}"
+    with Agent(cfg(nowhere)) as agent:
+        assert agent.wait_ready(WAIT)  # rendered from the snapshot: READY without a session
+        assert agent.session_state == "lost" and agent.zk is None
+        assert [p["port"] for p in json.loads(out.read_text())] == [80]
+        assert agent.feeds[agent.config.feed("web")].stale

@@ -12,8 +12,10 @@ Decisions:
 - **The session.**  Given a ``zk``, the agent uses it and leaves it open.
   Otherwise :meth:`Agent.start` connects in the background
   (:class:`~zkservices.BackgroundConnection`, so the agent starts while
-  ZooKeeper is down) and the registrations and feeds start once a session
-  exists; :meth:`Agent.close` closes that session.
+  ZooKeeper is down): the feeds start at once on that connection (so a feed
+  with a snapshot renders from it while ZooKeeper does not answer), the
+  registrations once a session exists; :meth:`Agent.close` closes that
+  session.
 - **Counters survive replacement.**  When an entry stops (removed or
   replaced) its counters are kept, by their labels, so the metrics built from
   them never go down while the agent runs.
@@ -201,8 +203,7 @@ class Agent:
         every feed has rendered once (from ZooKeeper or from its snapshot)."""
         with self._lock:
             config = self._config
-            if self._zk is None or len(self._registrations) != len(config.register) \
-                    or len(self._feeds) != len(config.feeds):
+            if len(self._registrations) != len(config.register) or len(self._feeds) != len(config.feeds):
                 return False
             registrations, feeds = list(self._registrations.values()), list(self._feeds.values())
         return all(r.checks > 0 for r in registrations) and all(f.file_feed.processed > 0 for f in feeds)
@@ -245,6 +246,9 @@ class Agent:
         )
         self._connection.add_done_callback(self._connected)
         self._connection.start()
+        with self._lock:
+            for feed in self._config.feeds:
+                self._start_feed(feed)
         return self
 
     def _connected(self, connection: BackgroundConnection) -> None:
@@ -261,12 +265,13 @@ class Agent:
                 return
             self._zk = zk
             config = self._config
-            log.info("session 0x%x: starting %d registration(s) and %d feed(s)",
-                     zk.core.session_id or 0, len(config.register), len(config.feeds))
+            log.info("session 0x%x: starting %d registration(s)", zk.core.session_id or 0, len(config.register))
             for entry in config.register:
-                self._start_registration(entry)
+                if entry not in self._registrations:
+                    self._start_registration(entry)
             for feed in config.feeds:
-                self._start_feed(feed)
+                if feed not in self._feeds:
+                    self._start_feed(feed)
 
     def close(self, timeout: float | None = None) -> None:
         """Unregister, stop the feeds (files left as they are) and close the agent's
@@ -323,8 +328,7 @@ class Agent:
             config = replace(config, zookeeper=old.zookeeper, listen=old.listen)
             self._config = config
             counts = Counter({"kept": 0, "stopped": 0, "started": 0})
-            if self._zk is None:  # nothing runs yet: the session starts the new entries
-                return dict(counts)
+
             stop_regs = [e for e in self._registrations if e not in config.register]
             stop_feeds = [e for e in self._feeds if e not in config.feeds]
             stopping_regs = [(e, self._registrations.pop(e)) for e in stop_regs]
@@ -347,7 +351,7 @@ class Agent:
                 if entry in registrations:
                     self._registrations[entry] = registrations[entry]
                     counts["kept"] += 1
-                else:
+                elif self._zk is not None:  # (else the session starts it)
                     self._start_registration(entry)
                     counts["started"] += 1
             for feed_entry in config.feeds:
@@ -373,9 +377,10 @@ class Agent:
         self._registrations[entry] = registration
 
     def _start_feed(self, entry: FeedConfig) -> None:
-        assert self._zk is not None
+        source: Any = self._zk if self._zk is not None else self._connection
+        assert source is not None
         try:
-            feed = make_feed(self._zk, entry, command_timeout=self.command_timeout).start()
+            feed = make_feed(source, entry, command_timeout=self.command_timeout).start()
         except Exception as exc:
             log.error("feed %s: cannot start: %s", entry.name, exc)
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._discovery import CommandCheck, HealthCheckedRegistration, HttpCheck, TcpCheck
+from .._discovery import BackgroundConnection, CommandCheck, HealthCheckedRegistration, HttpCheck, TcpCheck
 from .._discovery.checks import HealthCheck
 from .._feed import Feed
 from .._zookeeper import ZooKeeper
@@ -63,8 +63,8 @@ def make_registration(zk: ZooKeeper, entry: RegisterConfig) -> HealthCheckedRegi
     )
 
 
-def make_feed(zk: ZooKeeper, entry: FeedConfig, *, command_timeout: float = 60.0) -> Feed:
-    """The (not started) feed of one ``feeds`` entry on ``zk``."""
+def make_feed(zk: ZooKeeper | BackgroundConnection, entry: FeedConfig, *, command_timeout: float = 60.0) -> Feed:
+    """The (not started) feed of one ``feeds`` entry on ``zk`` (or on the session a connection makes)."""
     return Feed(
         zk,
         list(entry.services),

@@ -49,10 +49,12 @@ SNAPSHOT_GRACE = 0.5
 class Feed:
     """Render services watched in ZooKeeper into a file.
 
-    :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), or
-        a connection string (``None``: the default one) for a session the feed
-        opens in the background and retries until a server answers, so a feed
-        can start while ZooKeeper is down.
+    :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), a
+        started :class:`~zkservices.BackgroundConnection` (left open too: the
+        feed follows the session it makes), or a connection string (``None``:
+        the default one) for a session the feed opens in the background and
+        retries until a server answers, so a feed can start while ZooKeeper is
+        down.
     :param services: the service nodes: one path or a sequence of paths
         (``service_paths=`` is the deprecated spelling).
     :param template_text: the Jinja2 template; give exactly one of it and
@@ -115,7 +117,7 @@ class Feed:
 
     def __init__(
         self,
-        zk: ZooKeeper | str | None,
+        zk: ZooKeeper | BackgroundConnection | str | None,
         services: str | Iterable[str] | None = None,
         *,
         template_text: str | None = None,
@@ -207,7 +209,7 @@ class Feed:
                 raise RuntimeError(f"{self!r} was already started")
             self._state = "started"
         try:
-            if isinstance(self._zk_arg, ZooKeeper):
+            if isinstance(self._zk_arg, (ZooKeeper, BackgroundConnection)):
                 source: Any = self._zk_arg
             else:
                 self._connection = source = BackgroundConnection(
