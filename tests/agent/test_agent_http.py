@@ -129,3 +129,40 @@ def test_secrets_are_neither_shown_nor_logged(zk_connection_string, zk, tmp_path
     assert any("Auth(scheme='digest', auth=<redacted>)" in message for message in ours)
     assert not any("s3cr3t" in message for message in ours)
     assert "s3cr3t" not in repr(agent) + repr(config)
+
+
+def test_a_lost_session_is_counted_and_everything_restored(zk_connection_string, zk, tmp_path):
+    from zkservices.testing import expire_session
+
+    out = tmp_path / "web.json"
+    config = load(tmp_path, f"""\
+        zookeeper: {{connection: "{zk_connection_string}"}}
+        register:
+          - path: /e/providers
+            address: "10.0.0.1:80"
+        feeds:
+          - name: web
+            services: [/e]
+            template: json
+            output: {out}
+            min_wait: 0
+        """)
+    with Agent(config) as agent:
+        http = AgentHTTP(agent, "127.0.0.1:0").start()
+        base = "http://127.0.0.1:%d" % http.address[1]
+        try:
+            assert agent.wait_ready(WAIT)
+            wait_for(lambda: get(base + "/healthz") == (200, "ok\n"), WAIT, "healthy")
+            old = agent.session_id
+            expire_session(agent.zk)
+            wait_for(lambda: agent.expirations == 1, WAIT, "the expiration counted")
+            assert agent.session_id != old
+            wait_for(lambda: zk.exists("/e/providers/10.0.0.1:80") is not None
+                     and zk.exists("/e/providers/10.0.0.1:80").ephemeralOwner == agent.session_id, WAIT,
+                     "the registration restored in the new session")
+            metrics = get(base + "/metrics")[1]
+            assert sample(metrics, "zkservices_session_expirations_total") == 1
+            assert sample(metrics, 'zkservices_session_state{state="connected"}') == 1
+            wait_for(lambda: get(base + "/healthz") == (200, "ok\n"), WAIT, "healthy again")
+        finally:
+            http.close()
