@@ -42,6 +42,11 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.002)  # (polls the render's file: the latency's resolution)
 
 
+def _read(path: str) -> list:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def _healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
@@ -91,8 +96,8 @@ def agent(cs: str, quick: bool) -> None:
             address = f"10.9.0.{n + 1}:80"
             started = time.perf_counter()
             writer.create(f"/bench/agent/s0/providers/{address}", b"{}", ephemeral=True)
-            _wait(lambda: any(f"{p['host']}:{p['port']}" == address
-                              for p in json.load(open(target))), 30, "the render")
+            _wait(lambda: any(f"{p['host']}:{p['port']}" == address for p in _read(target)), 30,
+                  f"the render of {address} into {target}")
             latencies.append((time.perf_counter() - started) * 1000)
     finally:
         proc.send_signal(signal.SIGTERM)
