@@ -1,5 +1,5 @@
 """The agent with the real neighbours it serves: a real Prometheus scrapes its ``/metrics`` and reads
-its ``prometheus`` feed through ``file_sd_configs``; its haproxy feed passes a real ``haproxy -c``.
+its ``prometheus`` feed through ``file_sd_configs``; its haproxy and nginx feeds pass a real ``haproxy -c`` and ``nginx -t``.
 
 Prometheus is Debian's package (scripts/bootstrap --test installs it, as it installs haproxy and nginx).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -32,6 +33,14 @@ def binary(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/bootstrap --test")
     return found
+
+
+def nginx_check() -> str:
+    """The check command the shipped nginx template's header suggests, with the installed nginx."""
+    with open(os.path.join(EXAMPLES, "nginx-upstream.conf.j2"), encoding="utf-8") as f:
+        found = re.search(r"--check-command '(.*)' \\$", f.read(), re.M)
+    assert found, "the nginx template suggests no check command"
+    return found.group(1).replace("nginx -t", f"{binary('nginx')} -t")
 
 
 def free_port() -> int:
@@ -69,7 +78,7 @@ def prometheus(tmp_path):
 
 def test_prometheus_scrapes_the_agent_and_reads_its_file_sd(zk, tmp_path, prometheus):
     http_port = free_port()
-    targets, balancer = tmp_path / "targets.json", tmp_path / "web.cfg"
+    targets, balancer, upstream = tmp_path / "targets.json", tmp_path / "web.cfg", tmp_path / "web.conf"
     haproxy = binary("haproxy")
     path = tmp_path / "agent.yaml"
     path.write_text(textwrap.dedent(f"""\
@@ -91,7 +100,13 @@ def test_prometheus_scrapes_the_agent_and_reads_its_file_sd(zk, tmp_path, promet
             output: {balancer}
             check_command: "{haproxy} -c -f {EXAMPLES}/haproxy-check.cfg -f {{}}"
             min_wait: 0
-    """))
+          - name: nginx
+            services: [/web]
+            template: nginx
+            output: {upstream}
+            check_command: NGINX_CHECK
+            min_wait: 0
+    """).replace("NGINX_CHECK", json.dumps(nginx_check())))
     agent = Agent(load_agent_config(str(path)), zk=zk)
     http = AgentHTTP(agent, f"127.0.0.1:{http_port}").start()
     try:
@@ -102,8 +117,11 @@ def test_prometheus_scrapes_the_agent_and_reads_its_file_sd(zk, tmp_path, promet
         wait_for(lambda: targets.exists() and json.loads(targets.read_text())[0]["targets"], WAIT, "file_sd written")
         wait_for(lambda: balancer.exists() and f"127.0.0.1:{http_port}" in balancer.read_text(), WAIT,
                  "haproxy configuration written (it passed haproxy -c)")
+        wait_for(lambda: upstream.exists() and f"127.0.0.1:{http_port}" in upstream.read_text(), WAIT,
+                 "nginx configuration written (it passed nginx -t)")
         feeds = {e.name: f for e, f in agent.feeds.items()}
         assert feeds["haproxy"].check_failures == 0 and feeds["haproxy"].last_error is None
+        assert feeds["nginx"].check_failures == 0 and feeds["nginx"].last_error is None
         port = prometheus(textwrap.dedent(f"""\
             global: {{scrape_interval: 1s, evaluation_interval: 1s}}
             scrape_configs:

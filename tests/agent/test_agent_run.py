@@ -161,7 +161,9 @@ def test_runs_reports_reloads_and_stops(zk_connection_string, zk, tmp_path, proc
     assert (code, kind) == (200, "application/json")
     document = json.loads(body)
     assert document["session"]["state"] == "connected"
-    assert int(document["session"]["id"], 16) == int(zk.client.client_id[0]) or document["session"]["id"]
+    # the session id as ZooKeeper prints it: the owner of the agent's ephemeral nodes
+    assert document["session"]["id"].startswith("0x")
+    assert int(document["session"]["id"], 16) == zk.exists("/web/providers/10.0.0.5:8080").ephemeralOwner
     assert [(r["path"], r["address"], r["registered"]) for r in document["registrations"]] == [
         ("/web/providers", "10.0.0.5:8080", True), ("/web/providers", "10.0.0.6:8080", True)]
     assert document["registrations"][0]["check"] == {"ok": True, "output": "no check"}
