@@ -67,14 +67,16 @@ def run_agent(args: argparse.Namespace, config: Any, session: Any) -> int:
                 for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
     notifier = Notifier()
     reloads: queue.Queue[bool] = queue.Queue()
+    announced = threading.Event()  # READY=1 sent: a reload's READY=1 only after the first
     try:
         agent.start()
         if http is not None:
             http.start()
-        threading.Thread(target=_announce_ready, args=(agent, notifier), name="zkservices-agent-ready",
+        threading.Thread(target=_announce_ready, args=(agent, notifier, announced), name="zkservices-agent-ready",
                          daemon=True).start()
         notifier.start_watchdog(lambda: agent.session_state in ("connected", "connected_read_only"))
-        threading.Thread(target=_reloader, args=(args, agent, notifier, reloads), name="zkservices-agent-reload",
+        threading.Thread(target=_reloader, args=(args, agent, notifier, reloads, announced),
+                         name="zkservices-agent-reload",
                          daemon=True).start()
         while True:
             try:
@@ -107,13 +109,15 @@ def run_agent(args: argparse.Namespace, config: Any, session: Any) -> int:
     return 0
 
 
-def _announce_ready(agent: Any, notifier: Any) -> None:
+def _announce_ready(agent: Any, notifier: Any, announced: threading.Event) -> None:
     if agent.wait_ready():
         log.info("ready: every check has run and every feed has rendered")
         notifier.send("READY=1")
+        announced.set()
 
 
-def _reloader(args: argparse.Namespace, agent: Any, notifier: Any, reloads: queue.Queue[bool]) -> None:
+def _reloader(args: argparse.Namespace, agent: Any, notifier: Any, reloads: queue.Queue[bool],
+              announced: threading.Event) -> None:
     from .._agent import AgentConfigError, load_agent_config
     from .agent import agent_session
 
@@ -138,4 +142,5 @@ def _reloader(args: argparse.Namespace, agent: Any, notifier: Any, reloads: queu
             except Exception:
                 agent.config_reloads["failed"] += 1
                 log.exception("configuration reload failed")
-        notifier.send("READY=1")
+        if announced.is_set():
+            notifier.send("READY=1")
