@@ -5,7 +5,7 @@
 Prints ratios (zkservices / raw kazoo) as well as times; machines here are
 shared and noisy, so compare ratios from one run, not absolute times across runs.
 Each section is a function in one of the modules beside this one (views,
-memory, recovery, trees, aio) and runs in a Python process of its own, against
+memory, recovery, trees, aio, agent) and runs in a Python process of its own, against
 the same server (``--in-process``: all in this one); ``bench/run.py -k NAME``
 runs the sections whose name contains NAME.  The run ends with a summary of
 the goals: met or MISS, as measured.
@@ -31,7 +31,7 @@ from zkservices.testing import ZooKeeperServer  # noqa: E402
 
 import common  # noqa: E402
 
-MODULES = ("views", "memory", "recovery", "trees", "aio")  # in this order; each registers its sections
+MODULES = ("views", "memory", "recovery", "trees", "aio", "agent")  # in this order; each registers its sections
 for _module in MODULES:
     importlib.import_module(_module)
 

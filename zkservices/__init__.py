@@ -17,6 +17,7 @@ import logging
 import warnings
 
 from ._agent import (
+    Agent,
     AgentConfig,
     CheckConfig,
     FeedConfig,
@@ -123,7 +124,8 @@ __all__ = [
     "Watch",
     # feeds
     "Feed",
-    # the fleet agent's configuration
+    # the fleet agent and its configuration
+    "Agent",
     "AgentConfig",
     "ZooKeeperConfig",
     "TLSConfig",

@@ -66,11 +66,13 @@ def test_an_invalid_configuration_exits_2_with_one_line_per_problem(tmp_path):
     assert (missing.returncode, missing.stderr) == (2, f"{tmp_path / 'nope.yaml'}: no such file or directory\n")
 
 
-def test_the_agent_itself_is_not_offered_yet(tmp_path):
+def test_running_an_invalid_configuration_exits_2_as_check_does(tmp_path):
+    # (the agent itself now runs: tests/agent/test_agent_run.py; before it starts, CONFIG is checked alike)
     path = tmp_path / "agent.yaml"
-    path.write_text(GOOD)
+    path.write_text(GOOD.replace('address: "10.0.0.5:8081"', 'address: "10.0.0.5"'))
     result = agent("agent", str(path))
-    assert result.returncode == 2 and "the following arguments are required: --check" in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [f"{path}: register[1].address: address '10.0.0.5': expected 'host:port'"]
     assert "--check" in agent("agent", "--help").stdout
 
 

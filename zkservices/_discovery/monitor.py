@@ -79,6 +79,8 @@ class HealthMonitor:
         self._reason = "not checked yet"
         self._streak = 0  # consecutive results that disagree with the current state
         self._checks = 0
+        self._failures = 0
+        self._last_ok: bool | None = None
         self._next_check = 0.0
         self._loop = BackgroundLoop(self._step, name=f"zkservices-health {self.name}")
 
@@ -98,6 +100,16 @@ class HealthMonitor:
     def checks(self) -> int:
         """How many checks have completed."""
         return self._checks
+
+    @property
+    def failures(self) -> int:
+        """How many completed checks failed (not dampened)."""
+        return self._failures
+
+    @property
+    def last_ok(self) -> bool | None:
+        """The most recent check's own result (not dampened); ``None`` before the first."""
+        return self._last_ok
 
     @property
     def running(self) -> bool:
@@ -175,6 +187,9 @@ class HealthMonitor:
 
     def _record(self, ok: bool, reason: str) -> None:
         self._checks += 1
+        if not ok:
+            self._failures += 1
+        self._last_ok = ok
         self._reason = reason
         log.debug("%s: check %s (%s)", self.name, "passed" if ok else "failed", reason)
         if self._healthy is None:

@@ -166,6 +166,26 @@ class HealthCheckedRegistration:
         return self._monitor.healthy
 
     @property
+    def checks(self) -> int:
+        """How many checks have completed."""
+        return self._monitor.checks
+
+    @property
+    def check_failures(self) -> int:
+        """How many completed checks failed (each one, not only those that unregistered)."""
+        return self._monitor.failures
+
+    @property
+    def check_ok(self) -> bool | None:
+        """The latest check's own result (``None`` before the first); :attr:`healthy` is the dampened state."""
+        return self._monitor.last_ok
+
+    @property
+    def check_output(self) -> str:
+        """The reason the latest check gave (``"HTTP 200"``, ``"connect to ... refused"``...)."""
+        return self._monitor.reason
+
+    @property
     def registered(self) -> bool:
         """Whether the server is registered now (its node exists, or is restored after session loss)."""
         return self._registration is not None

@@ -49,10 +49,12 @@ SNAPSHOT_GRACE = 0.5
 class Feed:
     """Render services watched in ZooKeeper into a file.
 
-    :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), or
-        a connection string (``None``: the default one) for a session the feed
-        opens in the background and retries until a server answers, so a feed
-        can start while ZooKeeper is down.
+    :param zk: a :class:`~zkservices.ZooKeeper` (left open by :meth:`close`), a
+        started :class:`~zkservices.BackgroundConnection` (left open too: the
+        feed follows the session it makes), or a connection string (``None``:
+        the default one) for a session the feed opens in the background and
+        retries until a server answers, so a feed can start while ZooKeeper is
+        down.
     :param services: the service nodes: one path or a sequence of paths
         (``service_paths=`` is the deprecated spelling).
     :param template_text: the Jinja2 template; give exactly one of it and
@@ -66,6 +68,9 @@ class Feed:
     :param reload_command: run through the shell after each write that changed
         the file, the first included; a failed reload is run again (after 1 s,
         doubling up to 30 s) until it succeeds.
+    :param reload_interval: at most one reload per this many seconds (default 0:
+        no limit); files written in between are reloaded together at the end of
+        the interval.
     :param dry_run: render only (``on_render`` gets the text): no file, check or reload.
     :param command_timeout: seconds before a check or reload command is killed.
     :param min_wait: quiescence: render only once no change has come for this
@@ -81,6 +86,7 @@ class Feed:
     :param on_render: called with the text of each rendering that differs from
         the previous one (dry runs included), on the feed's thread.
     :param template_name: names the template in errors (default: the file's path).
+    :param name: names the feed in logs (default: the output file's name).
     :param providers: each service's providers node, relative to the service node
         (``"."`` for a Curator or ServerSet directory), as for :class:`~zkservices.ServerSet`.
 
@@ -97,6 +103,12 @@ class Feed:
     (true while that service is served from a snapshot, ZooKeeper is
     unreachable or the shrink guard holds its set back).
 
+    State: :attr:`ready`, :attr:`stale`, :attr:`holding`, :attr:`providers_count`,
+    :attr:`held` (renderings handed over while a shrink guard held a set back),
+    and the file side's counters and results in :attr:`file_feed` (a
+    ``FileFeed``: ``writes``, ``unchanged``, ``render_failures``, ``last_result``,
+    ``last_success``...).
+
     Lifecycle: the constructor starts nothing; :meth:`start` (or entering a
     ``with`` block) starts watching and rendering and returns at once;
     :meth:`close` stops every thread the feed made (pending changes are
@@ -105,7 +117,7 @@ class Feed:
 
     def __init__(
         self,
-        zk: ZooKeeper | str | None,
+        zk: ZooKeeper | BackgroundConnection | str | None,
         services: str | Iterable[str] | None = None,
         *,
         template_text: str | None = None,
@@ -128,6 +140,8 @@ class Feed:
         tls: TLSOption = None,
         providers: str = "providers",
         service_paths: str | Iterable[str] | None = None,
+        reload_interval: float = 0.0,
+        name: str | None = None,
     ) -> None:
         services = renamed_argument(services, service_paths, new="services", old="service_paths")
         if services is None:
@@ -169,7 +183,10 @@ class Feed:
             command_timeout=command_timeout,
             on_render=on_render,
             checker=self.checker,
+            reload_interval=reload_interval,
+            name=name,
         )
+        self.name = self.file_feed.name
         self.output = self.file_feed.output
         self.server_sets: list[ServerSet] = []
         self._connection: BackgroundConnection | None = None
@@ -178,6 +195,7 @@ class Feed:
         self._lock = threading.Lock()
         self._state = "latent"
         self._waiting_logged = False
+        self.held = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -191,7 +209,7 @@ class Feed:
                 raise RuntimeError(f"{self!r} was already started")
             self._state = "started"
         try:
-            if isinstance(self._zk_arg, ZooKeeper):
+            if isinstance(self._zk_arg, (ZooKeeper, BackgroundConnection)):
                 source: Any = self._zk_arg
             else:
                 self._connection = source = BackgroundConnection(
@@ -328,6 +346,17 @@ class Feed:
         return self.file_feed.check_failures
 
     @property
+    def providers_count(self) -> int:
+        """Providers in the sets published now, every service together (0 before any data)."""
+        return sum(len(s.providers) for s in self.server_sets if s.ready)
+
+    @property
+    def holding(self) -> list[str]:
+        """Why services' sets are held back, one ``"SERVICE: reason"`` each (empty: all current)."""
+        reasons = [(s.service, s.holding) for s in self.server_sets]
+        return [f"{service}: {reason}" for service, reason in reasons if reason is not None]
+
+    @property
     def last_rendered(self) -> str | None:
         """The latest rendered text."""
         return self.file_feed.last_rendered
@@ -390,4 +419,6 @@ class Feed:
                     self._waiting_logged = True
                     log.info("feed %s: waiting for data for %s", self.output, ", ".join(not_ready))
                 return
+            if any(s.holding is not None and s.holding.startswith("shrink guard") for s in self.server_sets):
+                self.held += 1  # the guard kept a service's last set in this rendering
             self.file_feed.update(self._raw_context())

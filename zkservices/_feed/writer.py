@@ -25,6 +25,9 @@ It works as consul-template and Synapse do:
    written, the first write included.  A reload that fails is run again (after
    1 s, doubling up to 30 s, or at the next cycle) until it succeeds.  Commands
    are done when they exit; background processes they start are left alone.
+   With ``reload_interval``, reloads run at most once per that many seconds:
+   files written in between are reloaded together by one reload at the end of
+   the interval (a reload still owed when the feed closes is run then).
 
 Each file written and each reload is logged at INFO under ``zkservices.feed``,
 naming the output file and what changed (providers added, removed or changed
@@ -115,6 +118,8 @@ class FileFeed:
     - ``reload_command``: shell command run after each change written;
     - ``min_wait`` / ``max_wait``: quiescence, in seconds (0: none / no cap);
     - ``command_timeout``: seconds before a check or reload command is killed;
+    - ``reload_interval``: at most one reload per this many seconds (0: no limit);
+      changes written in between coalesce into one reload;
     - ``dry_run``: render only (see :attr:`last_rendered`); no file, check or reload;
     - ``checker``: a :class:`~zkservices._feed.safety.ContextChecker` that checks
       each context before it is rendered (``None``: contexts are rendered as given);
@@ -127,9 +132,13 @@ class FileFeed:
     Counters and state: :attr:`writes`, :attr:`reloads` (reload commands that
     succeeded), :attr:`reload_failures`, :attr:`check_failures`,
     :attr:`render_failures`, :attr:`data_failures` (contexts the checker
-    refused), :attr:`processed` (cycles done: rendered, failed or
+    refused), :attr:`write_failures`, :attr:`unchanged` (cycles that found the
+    file up to date), :attr:`processed` (cycles done: rendered, failed or
     unchanged), :attr:`last_rendered`, :attr:`last_error` (the latest error
-    message, reset to ``None`` by a fully successful cycle).
+    message, reset to ``None`` by a fully successful cycle), :attr:`last_result`
+    (``"written"``, ``"unchanged"`` or ``"failed"``; ``None`` before the first
+    cycle), :attr:`last_cycle` and :attr:`last_success` (``time.time()`` of the
+    latest cycle and of the latest that wrote or confirmed the file).
 
     Lifecycle: the constructor starts no thread; the worker starts with the
     first :meth:`update`.  :meth:`close` (also on leaving a ``with`` block)
@@ -152,7 +161,10 @@ class FileFeed:
         command_timeout: float = 60.0,
         on_render: Callable[[str], None] | None = None,
         checker: ContextChecker | None = None,
+        reload_interval: float = 0.0,
     ) -> None:
+        if reload_interval < 0:
+            raise ValueError(f"reload_interval must not be negative, not {reload_interval}")
         if min_wait < 0 or max_wait < 0:
             raise ValueError(f"min_wait and max_wait must not be negative (got {min_wait}, {max_wait})")
         if command_timeout <= 0:
@@ -166,6 +178,7 @@ class FileFeed:
         self.max_wait = float(max_wait)
         self.dry_run = bool(dry_run)
         self.command_timeout = float(command_timeout)
+        self.reload_interval = float(reload_interval)
         self.name = name if name is not None else os.path.basename(self.output) or self.output
         self.on_render = on_render
         self.checker = checker
@@ -176,7 +189,12 @@ class FileFeed:
         self.check_failures = 0
         self.render_failures = 0
         self.data_failures = 0
+        self.write_failures = 0
+        self.unchanged = 0
         self.processed = 0
+        self.last_result: str | None = None
+        self.last_cycle: float | None = None
+        self.last_success: float | None = None
         self.last_rendered: str | None = None
         self.last_error: str | None = None
 
@@ -196,6 +214,8 @@ class FileFeed:
         self._reload_owed = False
         self._reload_retry = RELOAD_RETRY_FIRST
         self._reload_at = 0.0
+        self._reload_deferred = False  # owed because of reload_interval, not because it failed
+        self._last_reload: float | None = None  # monotonic time the reload command last started
         # what the file and the reloaded configuration were made of (for the log)
         self._written: Mapping[str, Any] | None = None
         self._loaded: Mapping[str, Any] | None = None
@@ -280,13 +300,16 @@ class FileFeed:
         with self._cond:
             if self._pending is _NOTHING:
                 self._hurry = False
-                if self._closed:
+                closing_reload = self._closed and self._reload_owed and self._reload_deferred
+                if self._closed and not closing_reload:
                     self._done = self._received
                     self._cond.notify_all()
                     return None
-                if not self._reload_owed:
+                if closing_reload:
+                    self._last_reload = None  # closing: the interval no longer holds the reload back
+                elif not self._reload_owed:
                     return UNTIL_WOKEN
-                if self._reload_at > now:
+                elif self._reload_at > now:
                     return self._reload_at - now
                 context = _RETRY_RELOAD
             else:
@@ -317,6 +340,7 @@ class FileFeed:
 
     def _process(self, context: Mapping[str, Any]) -> None:
         before, failures = self.last_rendered, self.render_failures
+        self.last_cycle = time.time()
         try:
             self._cycle(context)
         finally:
@@ -343,11 +367,13 @@ class FileFeed:
         try:
             text, context = self._render(context)
         except FeedTemplateError as exc:
+            self.last_result = "failed"
             self.render_failures += 1
             self.last_error = str(exc)
             log.error("%s: cannot render the template, %s is left as it is: %s", self.name, self.output, exc)
             return
         except FeedError as exc:
+            self.last_result = "failed"
             self.data_failures += 1
             self.last_error = str(exc)
             log.error("%s: %s (%s)", self.name, exc, self.output)
@@ -366,6 +392,7 @@ class FileFeed:
             if read_bytes(self.output) == data:
                 log.debug("%s: %s is up to date", self.name, self.output)
                 self._written = context
+                self._succeeded("unchanged")
                 if self._reload_owed:
                     self._retry_reload()
                     return
@@ -373,19 +400,43 @@ class FileFeed:
                 return
             with StagedFile(self.output, data) as candidate:
                 if self.check_command and not self._check(os.path.abspath(candidate.path)):
+                    self.last_result = "failed"
                     return
                 candidate.commit()
         except OSError as exc:
+            self.write_failures += 1
+            self.last_result = "failed"
             self.last_error = f"cannot write {self.output}: {exc}"
             log.error("%s: %s", self.name, self.last_error)
             return
         self.writes += 1
+        self._succeeded("written")
         changes = describe_changes(self._written, context)
         self._written = context
         log.info("%s: wrote %s (%d bytes)%s", self.name, self.output, len(data), f": {changes}" if changes else "")
-        if self.reload_command and not self._reload():
-            return
+        if self.reload_command:
+            wait = self._interval_wait()
+            if wait > 0:
+                if not self._reload_owed:
+                    self._reload_deferred = True
+                    self._reload_at = time.monotonic() + wait
+                self._reload_owed = True
+                log.info("%s: reload deferred %.1fs (reload_interval %gs)", self.name, wait, self.reload_interval)
+            elif not self._reload():
+                return
         self.last_error = None
+
+    def _succeeded(self, result: str) -> None:
+        self.last_result = result
+        self.last_success = self.last_cycle
+        if result == "unchanged":
+            self.unchanged += 1
+
+    def _interval_wait(self) -> float:
+        """Seconds before ``reload_interval`` lets the next reload run (0: now)."""
+        if self.reload_interval <= 0 or self._last_reload is None:
+            return 0.0
+        return max(0.0, self._last_reload + self.reload_interval - time.monotonic())
 
     def _check(self, candidate: str) -> bool:
         assert self.check_command is not None
@@ -407,12 +458,22 @@ class FileFeed:
         """Run a reload command that failed after the last write again."""
         if not self._reload_owed or not self.reload_command:
             return
-        log.info("%s: running the reload command again (it failed after %s was written)", self.name, self.output)
+        wait = self._interval_wait()
+        if wait > 0:
+            self._reload_at = max(self._reload_at, time.monotonic() + wait)
+            return
+        if self._reload_deferred:
+            log.info("%s: reloading after %s was written (changes coalesced by reload_interval)",
+                     self.name, self.output)
+        else:
+            log.info("%s: running the reload command again (it failed after %s was written)", self.name, self.output)
         if self._reload():
             self.last_error = None
 
     def _reload(self) -> bool:
         assert self.reload_command is not None
+        self._last_reload = time.monotonic()
+        self._reload_deferred = False
         result = run_command(self.reload_command, timeout=self.command_timeout, env={OUTPUT_ENV: self.output})
         if result.ok:
             self._reload_owed = False
@@ -429,7 +490,7 @@ class FileFeed:
         if self._reload_owed:
             self._reload_retry = min(self._reload_retry * 2, RELOAD_RETRY_MAX)
         self._reload_owed = True
-        self._reload_at = time.monotonic() + self._reload_retry
+        self._reload_at = time.monotonic() + max(self._reload_retry, self._interval_wait())
         self.last_error = _failure("reload command", self.reload_command, result, self.command_timeout)
         log.error("%s: %s", self.name, self.last_error)
         return False

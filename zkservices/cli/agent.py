@@ -1,10 +1,10 @@
-"""``agent --check CONFIG``: validate a fleet agent's configuration (a YAML file or a directory of them).
+"""``agent [--check] CONFIG``: run (or validate) a fleet agent's configuration (a YAML file or a directory of them).
 
 Decisions:
 
-- Only ``--check`` exists in this version: the agent itself does not run yet,
-  so ``zkservices agent CONFIG`` without ``--check`` is a usage error (exit 2)
-  rather than a command that pretends.
+- ``zkservices agent CONFIG`` validates exactly as ``--check`` does (an
+  invalid configuration exits 2, nothing registered, no file written), then
+  runs the agent (see :mod:`zkservices.cli.agentrun`).
 - ``--check`` needs no server: it reads the files, validates them with the
   same code a running agent will use, and checks what the host must provide
   (template, auth and certificate files readable, output directories present).
@@ -77,9 +77,9 @@ def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
 
 
 def _agent_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--check", action="store_true", required=True,
+    parser.add_argument("--check", action="store_true",
                         help="validate CONFIG and exit (0: valid; 2: one line per problem on stderr); "
-                             "no server is needed (running the agent comes in a later version)")
+                             "no server is needed")
     parser.add_argument("config", metavar="CONFIG",
                         help="a YAML file, or a directory whose .yaml files are read in name order and merged")
 
@@ -88,7 +88,7 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
-@command("agent", "check a fleet agent configuration (--check): registrations and feeds for this host")(
+@command("agent", "run the fleet agent (registrations, feeds, /metrics) from CONFIG, or --check it")(
     _agent_arguments
 )
 def agent(args: argparse.Namespace) -> int:
@@ -96,11 +96,15 @@ def agent(args: argparse.Namespace) -> int:
 
     try:
         config = load_agent_config(args.config)
-        agent_session(config, args)
+        session = agent_session(config, args)
     except AgentConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
+    if not args.check:
+        from .agentrun import run_agent
+
+        return run_agent(args, config, session)
     print(
         f"{args.config}: ok: {_count(len(config.register), 'registration')}, {_count(len(config.feeds), 'feed')}"
         f" ({_count(len(config.files), 'file')})"

@@ -6,7 +6,21 @@ import argparse
 import logging
 import sys
 
-__all__ = ["configure_logging", "show_info"]
+__all__ = ["configure_logging", "show_info", "RedactCredentials"]
+
+
+class RedactCredentials(logging.Filter):
+    """Keep credentials out of kazoo's DEBUG log of the requests it sends (its ``Auth``
+    packets): a filter on the command's own handler, so kazoo's loggers are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(type(arg).__name__ == "Auth" for arg in args):
+            record.args = tuple(
+                f"Auth(scheme={getattr(arg, 'scheme', '?')!r}, auth=<redacted>)" if type(arg).__name__ == "Auth"
+                else arg for arg in args
+            )
+        return True
 
 
 def configure_logging(verbose: int, quiet: int) -> None:
@@ -14,6 +28,9 @@ def configure_logging(verbose: int, quiet: int) -> None:
     level = logging.WARNING - 10 * verbose + 10 * quiet
     level = max(logging.DEBUG, min(logging.CRITICAL, level))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # the handlers basicConfig made: ours
+        if not any(isinstance(f, RedactCredentials) for f in handler.filters):
+            handler.addFilter(RedactCredentials())
     if verbose < 2:
         # the local server's own chatter (its WARN lines are routine) only with -vv
         logging.getLogger("zkservices.server").setLevel(max(level + 10, logging.ERROR))
