@@ -162,7 +162,6 @@ class Agent:
     @property
     def expirations(self) -> int:
         """Sessions lost and replaced so far."""
-        zk = self._zk
         return self._expirations
 
     @property
