@@ -175,6 +175,24 @@ def test_connects_itself_and_closes_its_session(zk_connection_string, zk, tmp_pa
         agent.start()
 
 
+def test_its_own_session_takes_the_sections_read_only_and_resync_jitter(zk_connection_string, tmp_path):
+    section = f'zookeeper: {{connection: "{zk_connection_string}", read_only: true, resync_jitter: 0.5}}\n'
+    with Agent(config(tmp_path, section)) as agent:
+        assert agent.wait_ready(WAIT)
+        wait_for(lambda: agent.zk is not None, WAIT, "the session")
+        own = agent.zk
+        assert own.client.read_only is True and own._viewset.resync_jitter == 0.5
+        assert agent.session_state == "connected" and not own.read_only  # a read-write server serves it
+    # given as options, where the section says nothing
+    plain = config(tmp_path, f'zookeeper: {{connection: "{zk_connection_string}"}}\n')
+    with Agent(plain, read_only=True, resync_jitter=0.25) as agent:
+        wait_for(lambda: agent.zk is not None, WAIT, "the session")
+        assert agent.zk.client.read_only is True and agent.zk._viewset.resync_jitter == 0.25
+    with Agent(plain) as agent:
+        wait_for(lambda: agent.zk is not None, WAIT, "the session")
+        assert agent.zk.client.read_only is False and agent.zk._viewset.resync_jitter == 0.0
+
+
 def test_feeds_serve_their_snapshot_while_zookeeper_does_not_answer(zk_connection_string, zk, tmp_path):
     out, snapshot = tmp_path / "web.json", tmp_path / "web.snapshot.json"
     zk.register_server("/snap/providers", "10.0.0.1:80")

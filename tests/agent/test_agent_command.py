@@ -88,16 +88,17 @@ def test_global_connection_options_fill_what_the_file_leaves_out(tmp_path):
     assert session.options.connection_string == "zkcli:2181"
     assert session.options.auth == (("digest", "cli:secret"),) and session.options.tls is None
     assert session.session_timeout == 10.0 and session.resync_jitter == 0.0
+    assert session.read_only is False
 
     auth = tmp_path / "auth"
     auth.write_text("# the agent's\ndigest:agent:s3cret\n")
     path.write_text(f"zookeeper: {{connection: 'zkfile:2181/prod', session_timeout: 4, resync_jitter: 3, "
-                    f"auth_file: {auth}}}\n")
+                    f"read_only: true, auth_file: {auth}}}\n")
     session = agent_session(load_agent_config(path), _args(str(path), connection_string="zkcli:2181",
                                                            auth=(("digest", "cli:secret"),)))
     assert session.options.connection_string == "zkfile:2181/prod"
     assert session.options.auth == (("digest", "agent:s3cret"),) and session.session_timeout == 4.0
-    assert session.resync_jitter == 3.0
+    assert session.resync_jitter == 3.0 and session.read_only is True
 
 
 def test_a_bad_auth_file_is_a_problem_that_shows_no_secret(tmp_path):

@@ -473,3 +473,12 @@ def test_resync_jitter_in_the_zookeeper_section(site):
         ZooKeeperConfig(resync_jitter=2.5)
     assert load_agent_config(write(site, "agent.yaml", "zookeeper: {resync_jitter: 0}\n")).zookeeper.resync_jitter == 0
     assert load_agent_config(write(site, "agent.yaml", "zookeeper: {}\n")).zookeeper.resync_jitter is None
+
+
+def test_read_only_in_the_zookeeper_section(site):
+    path = write(site, "agent.yaml", "zookeeper: {read_only: true}\n")
+    assert load_agent_config(path).zookeeper == ZooKeeperConfig(read_only=True)
+    assert load_agent_config(write(site, "agent.yaml", "zookeeper: {read_only: false}\n")).zookeeper.read_only is False
+    assert load_agent_config(write(site, "agent.yaml", "zookeeper: {}\n")).zookeeper.read_only is None
+    bad = write(site, "agent.yaml", 'zookeeper: {read_only: "yes"}\n')
+    assert problems(bad) == [f"{bad}: zookeeper.read_only: should be true or false (got 'yes')"]

@@ -303,3 +303,38 @@ def test_credentials_stay_out_of_the_commands_debug_log(zk_connection_string, zk
     assert agent.stop()[0] == 0
     assert any("Auth(scheme='digest', auth=<redacted>)" in line for line in agent.stderr), agent.stderr[-20:]
     assert not any("s3cr3t" in line for line in agent.stderr)
+
+
+def test_a_changed_listen_section_needs_a_restart_and_the_rest_is_applied(zk_connection_string, zk, tmp_path,
+                                                                          processes):
+    port, moved = free_port(), free_port()
+    out, path = tmp_path / "web.json", tmp_path / "agent.yaml"
+    path.write_text(config_text(port, out))
+    agent = processes(zk_connection_string, str(path))
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: get(base + "/healthz")[::2] == (200, "ok\n"), WAIT, "running and healthy")
+    wait_for(lambda: zk.exists("/web/providers/10.0.0.5:8080"), WAIT, "registered")
+    kept = zk.exists("/web/providers/10.0.0.5:8080")
+
+    # SIGHUP with another listen address and an added registration
+    path.write_text(config_text(moved, out, extra_register='  - path: /api/providers\n    address: "10.0.0.9:9000"\n'))
+    agent.send(signal.SIGHUP)
+    wait_for(lambda: zk.exists("/api/providers/10.0.0.9:9000"), WAIT, "the added registration")
+    warnings = [line for line in agent.stderr if "WARNING" in line and "listen" in line]
+    assert len(warnings) == 1 and "restart" in warnings[0], agent.stderr
+    assert zk.exists("/web/providers/10.0.0.5:8080").czxid == kept.czxid
+
+    # the old listener still answers, and reports the new configuration; nothing listens on the new address
+    code, _, metrics = get(base + "/metrics")
+    assert code == 200
+    assert 'zkservices_config_reloads_total{result="ok"} 1.0' in metrics.splitlines()
+    assert 'zkservices_registration_up{address="10.0.0.9:9000",path="/api/providers"} 1.0' in metrics.splitlines()
+    document = json.loads(get(base + "/status")[2])
+    assert [(r["path"], r["address"]) for r in document["registrations"]][-1] == ("/api/providers", "10.0.0.9:9000")
+    wait_for(lambda: get(base + "/healthz")[::2] == (200, "ok\n"), WAIT, "healthy after the reload")
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", moved)) != 0
+
+    code, _ = agent.stop(signal.SIGTERM)
+    assert code == 0, agent.stderr[-10:]
+    assert not [line for line in agent.stderr if "Traceback" in line], agent.stderr

@@ -55,9 +55,11 @@ def session_state(zk: ZooKeeper | None) -> str:
     """One of :data:`SESSION_STATES` for ``zk`` (``"lost"`` for no session or a closed one)."""
     if zk is None or zk.closed:
         return "lost"
-    state = zk.state
+    state = str(zk.state)
     if state == "CONNECTED":
-        return "connected_read_only" if str(zk.client.client_state) == "CONNECTED_RO" else "connected"
+        return "connected"
+    if state == "CONNECTED_RO":  # (only a read_only session: a server cut off from its quorum)
+        return "connected_read_only"
     return "suspended" if state == "SUSPENDED" else "lost"
 
 
@@ -84,6 +86,11 @@ class Agent:
     :param auth: likewise, ``(scheme, credentials)`` pairs (the section's
         ``auth_file`` is read at :meth:`start`).
     :param tls: likewise, a :class:`~zkservices.TLS` (the section's files complete it).
+    :param read_only: likewise, let a read-only server (one cut off from its
+        quorum) serve the session: the agent then reports ``connected_read_only``
+        (``/healthz`` 429) while its feeds keep rendering from that server and
+        its registrations wait for a read-write one.
+    :param resync_jitter: likewise, the session's ``resync_jitter`` (default 0).
     :param command_timeout: seconds before a feed's check or reload command is killed.
 
     Lifecycle: the constructor starts nothing; :meth:`start` starts connecting
@@ -114,6 +121,8 @@ class Agent:
         session_timeout: float | None = None,
         auth: Sequence[tuple[str, str]] | None = None,
         tls: TLS | bool | None = None,
+        read_only: bool | None = None,
+        resync_jitter: float | None = None,
         command_timeout: float = 60.0,
     ) -> None:
         self._config = config
@@ -123,6 +132,8 @@ class Agent:
         self.session_timeout = session_timeout
         self.auth = auth
         self.tls = tls
+        self.read_only = read_only
+        self.resync_jitter = resync_jitter
         self.command_timeout = float(command_timeout)
         self._connection: BackgroundConnection | None = None
         self._lock = threading.RLock()
@@ -229,8 +240,11 @@ class Agent:
                 (base.cert, base.key) if base is not None else (None, None))
             tls = TLS(ca=files.ca or (base.ca if base is not None else None), cert=cert, key=key)
         timeout = section.session_timeout or self.session_timeout or 10.0
+        read_only = _first(section.read_only, self.read_only, False)
+        jitter = _first(section.resync_jitter, self.resync_jitter, 0.0)
         self._connection = BackgroundConnection(
             section.connection or self.connection_string, session_timeout=timeout, auth=auth, tls=tls,
+            read_only=read_only, resync_jitter=jitter,
         )
         self._connection.add_done_callback(self._connected)
         self._connection.start()
@@ -400,6 +414,10 @@ def feed_render_counts(feed: Feed) -> dict[str, int]:
     side = feed.file_feed
     failed = side.render_failures + side.data_failures + side.check_failures + side.write_failures
     return {"written": side.writes, "unchanged": side.unchanged, "failed": failed, "held": feed.held}
+
+
+def _first(*values: Any) -> Any:
+    return next(value for value in values if value is not None)
 
 
 def _left(deadline: float | None, reserve: float) -> float | None:

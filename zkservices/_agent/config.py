@@ -57,7 +57,9 @@ class ZooKeeperConfig:
 
     ``connection`` is the connection string as written, ``session_timeout``
     seconds, ``resync_jitter`` seconds over which the views' re-reads after a session
-    loss are spread (the session's ``resync_jitter``), ``auth_file`` the absolute path of a file of ``SCHEME:CREDENTIALS``
+    loss are spread (the session's ``resync_jitter``), ``read_only`` whether a
+    server cut off from its quorum may serve the session, reads only (the
+    session's ``read_only``), ``auth_file`` the absolute path of a file of ``SCHEME:CREDENTIALS``
     lines (never its content), ``tls`` the certificate files; ``file`` the
     configuration file holding the section (not compared).
     """
@@ -68,6 +70,7 @@ class ZooKeeperConfig:
     tls: TLSConfig | None = None
     file: str = field(default="", compare=False)
     resync_jitter: float | None = None
+    read_only: bool | None = None
 
 
 @dataclass(frozen=True)

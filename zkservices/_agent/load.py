@@ -274,7 +274,7 @@ def _zookeeper(file: str, section: Any, base: str, problems: list[ConfigProblem]
             files[what] = value
         tls = TLSConfig(**files)
     return ZooKeeperConfig(section.connection, section.session_timeout, auth_file, tls, file,
-                           resync_jitter=section.resync_jitter)
+                           resync_jitter=section.resync_jitter, read_only=section.read_only)
 
 
 def _registration(file: str, entry: Any) -> RegisterConfig:

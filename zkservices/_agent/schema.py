@@ -135,6 +135,7 @@ class ZooKeeperSection(_Section):
     connection: Optional[Annotated[str, AfterValidator(_connection)]] = None
     session_timeout: Optional[PositiveSeconds] = None
     resync_jitter: Optional[Seconds] = None
+    read_only: Optional[bool] = None
     auth_file: Optional[Text] = None
     tls: Optional[TLSSection] = None
 

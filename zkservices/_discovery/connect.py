@@ -36,6 +36,8 @@ class BackgroundConnection:
     :param attempt_timeout: seconds one connect attempt may take.
     :param auth: ``(scheme, credentials)`` pairs for the session, as :class:`~zkservices.ZooKeeper` takes.
     :param tls: TLS options for the session, as :class:`~zkservices.ZooKeeper` takes.
+    :param read_only: let a read-only server serve the session, as :class:`~zkservices.ZooKeeper` takes.
+    :param resync_jitter: as :class:`~zkservices.ZooKeeper` takes (default 0: none).
 
     Lifecycle: the constructor starts nothing; :meth:`start` starts the
     connecting thread; :meth:`close` stops trying and closes the session if
@@ -53,6 +55,8 @@ class BackgroundConnection:
         attempt_timeout: float = 5.0,
         auth: Sequence[tuple[str, str]] | None = None,
         tls: TLSOption = None,
+        read_only: bool = False,
+        resync_jitter: float = 0.0,
     ) -> None:
         if attempt_timeout <= 0:
             raise ValueError(f"attempt_timeout must be positive, not {attempt_timeout!r}")
@@ -61,6 +65,8 @@ class BackgroundConnection:
         self.attempt_timeout = float(attempt_timeout)
         self.auth = list(auth) if auth else None
         self.tls = tls
+        self.read_only = bool(read_only)
+        self.resync_jitter = float(resync_jitter)
         self.zk: ZooKeeper | None = None
         self.error: str | None = None  # why connecting was given up
         self.exception: BaseException | None = None  # the exception that ended it
@@ -148,7 +154,8 @@ class BackgroundConnection:
     def _attempt(self) -> float | None:
         try:
             zk = ZooKeeper(self.connection_string, self.session_timeout, timeout=self.attempt_timeout,
-                           auth=self.auth, tls=self.tls)
+                           auth=self.auth, tls=self.tls, read_only=self.read_only,
+                           resync_jitter=self.resync_jitter)
         except FailedConnect:
             self._failures += 1
             if self._failures == 1:

@@ -32,12 +32,14 @@ __all__ = ["AgentSession", "agent_session"]
 
 @dataclass(frozen=True)
 class AgentSession:
-    """How the agent connects: the session options, the session timeout and the
-    views' resync jitter (``ZooKeeper(resync_jitter=...)``)."""
+    """How the agent connects: the session options, the session timeout, the
+    views' resync jitter (``ZooKeeper(resync_jitter=...)``) and whether a
+    read-only server may serve the session (``ZooKeeper(read_only=...)``)."""
 
     options: SessionOptions
     session_timeout: float
     resync_jitter: float = 0.0
+    read_only: bool = False
 
 
 def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
@@ -73,7 +75,7 @@ def agent_session(config: Any, args: argparse.Namespace) -> AgentSession:
     options = SessionOptions(section.connection or given.connection_string, auth, tls)
     timeout = section.session_timeout if section.session_timeout is not None else 10.0
     jitter = section.resync_jitter if section.resync_jitter is not None else 0.0
-    return AgentSession(options, timeout, jitter)
+    return AgentSession(options, timeout, jitter, bool(section.read_only))
 
 
 def _agent_arguments(parser: argparse.ArgumentParser) -> None:

@@ -52,6 +52,8 @@ def run_agent(args: argparse.Namespace, config: Any, session: Any) -> int:
         session_timeout=session.session_timeout,
         auth=session.options.auth,
         tls=session.options.tls,
+        read_only=session.read_only,
+        resync_jitter=session.resync_jitter,
     )
     http: Any = None
     if config.listen is not None:

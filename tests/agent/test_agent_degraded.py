@@ -1,0 +1,137 @@
+"""The agent degraded for real, seen through its HTTP listener: ``/healthz`` 429 naming the problem
+and the metrics saying it while the session is suspended (the server frozen with SIGSTOP) and while
+a feed's shrink guard holds its last set (most providers removed at once); 200 again after."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import urllib.error
+import urllib.request
+
+import pytest
+
+from zkservices import Agent, load_agent_config
+from zkservices._agent.http import AgentHTTP
+
+from _util import wait_for
+
+WAIT = 30.0
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=WAIT) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def sample(metrics: str, series: str) -> float | None:
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return None
+
+
+def load(tmp_path, text: str):
+    path = tmp_path / "agent.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_agent_config(str(path))
+
+
+@pytest.fixture
+def serve():
+    """Start an agent with its HTTP listener on a free port; both closed after the test."""
+    made: list[tuple[Agent, AgentHTTP]] = []
+
+    def start(agent: Agent) -> str:
+        http = AgentHTTP(agent, "127.0.0.1:0").start()
+        made.append((agent, http))
+        agent.start()
+        return "http://127.0.0.1:%d" % http.address[1]
+
+    yield start
+    for agent, http in made:
+        http.close()
+        agent.close(5.0)
+
+
+def test_healthz_429_while_the_session_is_suspended_then_200(zk_connection_string, zk_server, zk, tmp_path, serve):
+    cfg = load(tmp_path, f"""\
+        zookeeper: {{connection: "{zk_connection_string}", session_timeout: 3}}
+        register:
+          - path: /sus/providers
+            address: "10.0.0.1:80"
+        """)
+    agent = Agent(cfg)
+    base = serve(agent)
+    assert agent.wait_ready(WAIT)
+    wait_for(lambda: get(base + "/healthz") == (200, "ok\n"), WAIT, "healthy")
+
+    zk_server.pause()  # nothing answers: pings time out, the session is suspended
+    try:
+        wait_for(lambda: agent.session_state == "suspended", WAIT, "suspended")
+        code, body = get(base + "/healthz")
+        assert (code, body) == (429, "session: suspended\n")
+        metrics = get(base + "/metrics")[1]
+        assert sample(metrics, 'zkservices_session_state{state="suspended"}') == 1.0
+        assert sample(metrics, 'zkservices_session_state{state="connected"}') == 0.0
+        assert json.loads(get(base + "/status")[1])["session"]["state"] == "suspended"
+    finally:
+        zk_server.resume()
+
+    # the same session again or, when it expired meanwhile, a new one with the registration restored
+    wait_for(lambda: get(base + "/healthz") == (200, "ok\n"), WAIT, "healthy again")
+    wait_for(lambda: zk.get_children("/sus/providers") == ["10.0.0.1:80"], WAIT, "registered")
+    metrics = get(base + "/metrics")[1]
+    assert sample(metrics, 'zkservices_session_state{state="connected"}') == 1.0
+    assert sample(metrics, 'zkservices_session_state{state="suspended"}') == 0.0
+
+
+def test_healthz_429_and_held_renders_while_a_shrink_guard_holds(zk, tmp_path, serve):
+    out = tmp_path / "web.json"
+    addresses = [f"10.0.0.{i}:80" for i in range(1, 5)]
+    for address in addresses:
+        zk.register_server("/guarded/providers", address)
+    cfg = load(tmp_path, f"""\
+        feeds:
+          - name: web
+            services: [/guarded]
+            template: json
+            output: {out}
+            min_wait: 0
+            min_fraction: 0.5
+        """)
+    agent = Agent(cfg, zk=zk)
+    base = serve(agent)
+    assert agent.wait_ready(WAIT)
+    wait_for(lambda: out.exists() and len(json.loads(out.read_text())) == 4, WAIT, "rendered with 4")
+    assert get(base + "/healthz") == (200, "ok\n")
+    held = 'zkservices_feed_renders_total{feed="web",result="held"}'
+    assert sample(get(base + "/metrics")[1], held) == 0.0
+
+    # three of the four providers go at once: 1 < 0.5 x 4, the guard keeps the 4
+    transaction = zk.client.transaction()
+    for address in addresses[1:]:
+        transaction.delete(f"/guarded/providers/{address}")
+    assert all(result is True for result in transaction.commit())
+
+    wait_for(lambda: get(base + "/healthz")[0] == 429, WAIT, "degraded by the guard")
+    code, body = get(base + "/healthz")
+    (line,) = body.splitlines()
+    assert line.startswith("feed web: /guarded: shrink guard: 1 of 4 provider(s)"), line
+    wait_for(lambda: (sample(get(base + "/metrics")[1], held) or 0) >= 1, WAIT, "a held render counted")
+    metrics = get(base + "/metrics")[1]
+    assert sample(metrics, 'zkservices_feed_providers{feed="web"}') == 4.0
+    assert len(json.loads(out.read_text())) == 4  # the file keeps the last set
+    held_before = sample(metrics, held)
+
+    # the set recovers: published, healthy again; the counter never goes down
+    for address in addresses[1:3]:
+        zk.register_server("/guarded/providers", address)
+    wait_for(lambda: get(base + "/healthz") == (200, "ok\n"), WAIT, "healthy again")
+    wait_for(lambda: len(json.loads(out.read_text())) == 3, WAIT, "the recovered set rendered")
+    metrics = get(base + "/metrics")[1]
+    assert sample(metrics, 'zkservices_feed_providers{feed="web"}') == 3.0
+    assert sample(metrics, held) >= held_before
