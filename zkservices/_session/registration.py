@@ -96,10 +96,7 @@ class Registration:
 
         Waits through connection trouble; a node whose session is already gone is gone.
         """
-        if not self.active:
-            return
-        self.active = False
-        self._registrar.unregister_nodes(self.nodes)
+        self._registrar.forget(self)
 
     def __enter__(self) -> "Registration":
         return self
