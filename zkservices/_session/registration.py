@@ -95,6 +95,7 @@ class Registration:
         """Delete the nodes; they never come back, also after session loss (idempotent).
 
         Waits through connection trouble; a node whose session is already gone is gone.
+        A failed delete does not stop the others; the first failure is raised at the end.
         """
         self._registrar.forget(self)
 
