@@ -383,7 +383,15 @@ class ZooKeeper(TreeCalls):
 
     def unregister(self, path: str, address: Address) -> None:
         """Remove a registration made by this session below the providers node ``path``
-        (same address forms as :meth:`register_server`)."""
+        (same address forms as :meth:`register_server`).
+
+        The registration is never restored from then on, even when a delete fails:
+        every node is tried, and the first failure is raised at the end.
+
+        :raises ValueError: a bad address.
+        :raises NoNode: ``path`` is not registered here and does not resolve.
+        :raises NotAuthorized: ZooKeeper refuses a delete.
+        """
         self.registrar.unregister(path, address)
 
 

@@ -11,21 +11,15 @@ are exactly the synchronous API's.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Callable, Mapping, TypeVar
-
-from kazoo.exceptions import NoNodeError
 
 from ..errors import SessionClosed
 from .._steps import Step, links, settle, writes
 from .._session.bridge import AsyncBridge
 from .._session.core import SessionCore
 from .._session.drivers import AsyncDriver
-from .._session.retry import authorized
 
 __all__ = ["AsyncOps"]
-
-log = logging.getLogger("zkservices.aio")
 
 T = TypeVar("T")
 
@@ -105,22 +99,6 @@ class AsyncOps:
         :raises LinkLoop: too many levels of symbolic links.
         """
         return await self.run(writes.resolve_or_create(path, acl=acl if acl is not None else self.core.default_acl()))
-
-    async def delete(self, paths: list[str]) -> None:
-        """Delete ``paths`` pipelined; a node already gone counts as deleted.
-
-        :raises NotAuthorized: ZooKeeper refuses a delete.
-        """
-
-        async def one(path: str) -> None:
-            try:
-                with authorized("delete", path):
-                    await self.bridge.call(self.client.delete_async, path)
-                log.info("unregistered %s", path)
-            except NoNodeError:
-                pass
-
-        await asyncio.gather(*(one(path) for path in paths))
 
     # -- the session's worker and its views -----------------------------------------
 

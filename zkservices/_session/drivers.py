@@ -7,8 +7,9 @@ through a :class:`~zkservices._session.pipe.Burst` (one wake-up of kazoo, plain
 reads as multi-reads).  :class:`AsyncDriver` makes them through the asyncio bridge:
 one call with :meth:`~zkservices._session.bridge.AsyncBridge.call` (retried on the
 loop), many with ``send`` (handed to kazoo together at the end of the loop's turn).
-Either way a permanent error is thrown into the step where it yielded the request,
-and a step run ``Again`` is started over as a whole after connection trouble.
+Either way a permanent error is thrown into the step where it yielded the request
+(so is an interrupt or a cancellation, for the step's own clean-up), and a step run
+``Again`` is started over as a whole after connection trouble.
 
 Neither driver knows an algorithm; a new request kind is added to both or to none.
 """
@@ -57,7 +58,7 @@ class _Blocking:
             value = error = None
             try:
                 value = self.make(request, retrying)
-            except Exception as exc:
+            except BaseException as exc:  # (an interrupt too: the step may clean up)
                 error = exc
 
     def make(self, request: Any, retrying: bool) -> Any:
@@ -142,7 +143,7 @@ class AsyncDriver:
             value = error = None
             try:
                 value = await self.make(request, retrying)
-            except Exception as exc:
+            except BaseException as exc:  # (a cancellation too: the step may clean up)
                 error = exc
 
     async def make(self, request: Any, retrying: bool) -> Any:

@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - a kazoo without them: every caller fal
 
 __all__ = ["CAPABILITIES", "INSTALL", "KazooAccess", "Pair", "access", "add_create", "decode_reads",
            "encode_reads", "encode_set_watches", "HostCheckingHandler", "kazoo_version", "new_client",
-           "tls_arguments", "tls_clone_arguments", "unavailable"]
+           "tls_arguments", "unavailable"]
 
 log = logging.getLogger("zkservices.session")
 
@@ -416,18 +416,6 @@ def tls_arguments(options: dict[str, Any]) -> dict[str, Any]:
     elif check:
         arguments["handler"] = HostCheckingHandler()
     return arguments
-
-
-def tls_clone_arguments(client: Any) -> dict[str, Any]:
-    """KazooClient keyword arguments giving a second client ``client``'s TLS settings
-    (``{}`` for a plaintext client); the host names they check come with the hosts."""
-    if not getattr(client, "use_ssl", False):
-        return {}
-    names = ("use_ssl", "ca", "certfile", "keyfile", "keyfile_password", "verify_certs")
-    options = {name: getattr(client, name) for name in names}
-    options["check_hostname"] = bool(getattr(client, "check_hostname", False)
-                                     or isinstance(getattr(client, "handler", None), HostCheckingHandler))
-    return tls_arguments(options)
 
 
 class HostCheckingHandler(SequentialThreadingHandler):

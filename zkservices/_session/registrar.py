@@ -26,19 +26,16 @@ import logging
 import threading
 from typing import Any, Iterable, Mapping, Sequence
 
-from kazoo.exceptions import NoNodeError
-
 from .._formats import Format
-from .._steps.curator import check_curator_directory
-from .._steps.registering import put_node
+from .._steps.registering import deleting, forgetting, put_node, registering, unregistering
+from .._steps.requests import Step
 from .._znode.paths import Address, format_address, join, parse_address
 from .._os.addresses import local_addresses
 from .core import Recovery, SessionCore
 from .drivers import run
 from .members import create_member
 from .registration import Node, Registration, RegistrationPlan, plan_registration
-from .retry import RETRYABLE, authorized
-from .writes import resolve_or_create
+from .retry import RETRYABLE
 
 __all__ = ["Registration", "Registrar", "address_names"]
 
@@ -79,21 +76,19 @@ class Registrar:
         Raises ValueError for a bad address, format or properties (nothing is written
         then), ValueTooLarge, InvalidPath.
         """
+        registration: Registration = run(self.core, self.registering(path, address, acl=acl, properties=properties,
+                                                                     format=format))
+        self.core.settle()
+        return registration
+
+    def registering(self, path: str, address: Address, *, acl: Sequence[Any] | None,
+                    properties: Mapping[str, Any], format: str | Format | None) -> Step[Registration]:
+        """The step :meth:`register` runs (the asyncio front awaits it), its
+        registration planned now: ValueError for a bad address, format or properties."""
         core = self.core
         plan = plan_registration(path, address, properties=properties, format=format)
-        real = resolve_or_create(core, path)
-        if plan.format.name == "zkservices":
-            run(core, check_curator_directory(real, properties))
-        registration = self.record(plan, real, acl=acl)
-        try:
-            for node in registration.nodes:
-                self._put(node, core.retry)
-                self._follow(node)
-        except BaseException:
-            registration.unregister()
-            raise
-        core.settle()
-        return registration
+        return registering(self, plan, properties, acl=acl, default_acl=core.default_acl(),
+                           session=lambda: core.session_id)
 
     def record(self, plan: RegistrationPlan, real_path: str, *, acl: Sequence[Any] | None = None) -> Registration:
         """A :class:`Registration` of ``plan`` below the resolved ``real_path``, its nodes
@@ -125,15 +120,13 @@ class Registrar:
         round trip (so it is not restored even if the connection is down now); other
         paths are resolved through links first.
         """
-        paths = self.forget_known(path, address)
-        if paths is None:
-            real = self.core.resolve(path)
-            paths = self.forget_paths([join(real, name) for name in sorted(address_names(address))])
-        self._delete(paths)
+        run(self.core, unregistering(self, path, address))
+        self.core.settle()
 
-    def unregister_nodes(self, nodes: Iterable[Node]) -> None:
-        """Forget ``nodes`` and delete them (as :meth:`unregister_paths`)."""
-        self._delete(self.forget_nodes(nodes))
+    def forget(self, registration: Registration) -> None:
+        """``registration.unregister()``: out of the table, its nodes deleted (idempotent)."""
+        run(self.core, forgetting(self, registration))
+        self.core.settle()
 
     def unregister_paths(self, paths: Iterable[str]) -> None:
         """Forget the registrations at ``paths`` and delete their nodes (waiting through
@@ -190,14 +183,12 @@ class Registrar:
                     node.registration.active = False
         return paths
 
+    def forget_at(self, real_path: str, address: Address) -> list[str]:
+        """The nodes ``address`` makes below ``real_path`` (resolved) leave the table; their paths."""
+        return self.forget_paths([join(real_path, name) for name in sorted(address_names(address))])
+
     def _delete(self, paths: list[str]) -> None:
-        for path in paths:
-            try:
-                with authorized("delete", path):
-                    self.core.retry(self.core.client.delete, path)
-                log.info("unregistered %s", path)
-            except NoNodeError:  # gone already, or with its session
-                pass
+        run(self.core, deleting(paths))
         self.core.settle()
 
     def written(self, path: str, data: bytes) -> None:

@@ -95,11 +95,9 @@ class Registration:
         """Delete the nodes; they never come back, also after session loss (idempotent).
 
         Waits through connection trouble; a node whose session is already gone is gone.
+        A failed delete does not stop the others; the first failure is raised at the end.
         """
-        if not self.active:
-            return
-        self.active = False
-        self._registrar.unregister_nodes(self.nodes)
+        self._registrar.forget(self)
 
     def __enter__(self) -> "Registration":
         return self

@@ -1,4 +1,5 @@
-"""TLS options for a session: which CA to trust and, for mutual TLS, our certificate."""
+"""TLS options for a session: which CA to trust and, for mutual TLS, our certificate
+(and a client's TLS settings, for a second client of the same servers)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import ssl
 from dataclasses import dataclass
 from typing import Any, Union
 
-__all__ = ["TLS", "TLSOption", "TLS_FAILURE_HINT", "kazoo_tls_options"]
+from .kazoo_internals import HostCheckingHandler, tls_arguments
+
+__all__ = ["TLS", "TLSOption", "TLS_FAILURE_HINT", "kazoo_tls_options", "tls_clone_arguments"]
 
 #: Added to FailedConnect over TLS: a refused handshake looks like no answer.
 TLS_FAILURE_HINT = (
@@ -162,3 +165,15 @@ def kazoo_tls_options(option: TLSOption) -> dict[str, Any]:
         "verify_certs": tls.verify,
         "check_hostname": tls.verify,
     }
+
+
+def tls_clone_arguments(client: Any) -> dict[str, Any]:
+    """KazooClient keyword arguments giving a second client ``client``'s TLS settings
+    (``{}`` for a plaintext client); the host names they check come with the hosts."""
+    if not getattr(client, "use_ssl", False):
+        return {}
+    names = ("use_ssl", "ca", "certfile", "keyfile", "keyfile_password", "verify_certs")
+    options = {name: getattr(client, name) for name in names}
+    options["check_hostname"] = bool(getattr(client, "check_hostname", False)
+                                     or isinstance(getattr(client, "handler", None), HostCheckingHandler))
+    return tls_arguments(options)

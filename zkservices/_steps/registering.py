@@ -1,5 +1,14 @@
-"""Creating a registration's nodes, as steps: a node replacing another session's,
-and a sequential member created exactly once.
+"""Registering and unregistering, as steps: a registration written (:func:`registering`),
+unregistered by path and address (:func:`unregistering`) or by its handle
+(:func:`forgetting`); below them a node replacing another session's, a sequential
+member created exactly once, and a registration's nodes deleted.
+
+The registrations live in a table (the session's registrar, given as ``table``):
+a registration is recorded there before its nodes are written -- from then on a
+session loss restores it -- and leaves it before its nodes are deleted, so it never
+comes back.  Unregistering tries every node even when one delete fails (the nodes
+have left the table: one not tried would stay, never restored nor deleted), then
+raises the first failure.
 
 A sequential node cannot be created again at its path, and a create whose reply
 was lost to connection trouble may still have happened on the server.  Retrying
@@ -15,18 +24,111 @@ sequential ones ``prefix`` and ``lock``); ``session()`` gives the session's id n
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from .._znode.paths import join
+from .curator import check_curator_directory
+from .links import resolve
 from .requests import Again, Acquire, Commit, Step, authorized, children, create, delete, exists, get, get_many, set_data
+from .writes import resolve_or_create
 
-__all__ = ["put_node", "create_member", "find_own_member", "member_parent", "candidates", "choose_member"]
+__all__ = [
+    "Table", "registering", "unregistering", "forgetting", "deleting",
+    "put_node", "create_member", "find_own_member", "member_parent", "candidates", "choose_member",
+]
 
 log = logging.getLogger("zkservices.registration")
 
 Session = Callable[[], "int | None"]
+
+
+class Table(Protocol):
+    """The registrations of a session (the registrar's table), as the steps use it."""
+
+    def record(self, plan: Any, real_path: str, *, acl: Sequence[Any] | None = None) -> Any:
+        """A registration of ``plan`` below ``real_path``, entered (its nodes not written yet)."""
+
+    def created(self, node: Any, path: str) -> None:
+        """``node`` exists at ``path`` as this session's."""
+
+    def owned_paths(self) -> set[str]:
+        """The paths the registrations own now."""
+
+    def forget_nodes(self, nodes: Iterable[Any]) -> list[str]:
+        """``nodes`` leave the table; the paths to delete."""
+
+    def forget_known(self, path: str, address: Any) -> list[str] | None:
+        """Registrations made at ``path`` for ``address`` leave the table; the paths to
+        delete, or None when there were none."""
+
+    def forget_at(self, real_path: str, address: Any) -> list[str]:
+        """The nodes ``address`` has below ``real_path`` leave the table; their paths."""
+
+
+def registering(table: Table, plan: Any, properties: Mapping[str, Any], *, acl: Sequence[Any] | None,
+                default_acl: Any, session: Session) -> Step[Any]:
+    """Register ``plan`` (``path``, ``format``): resolve (or create) its providers node,
+    check a Curator directory, record it in ``table`` and create its nodes; the
+    registration.  Whatever fails or interrupts it once recorded unregisters it again.
+    ``acl``: the nodes' (None: the table's default); ``default_acl``: missing parents'."""
+    real = yield from resolve_or_create(plan.path, acl=default_acl)
+    if plan.format.name == "zkservices":
+        yield from check_curator_directory(real, properties)
+    registration = table.record(plan, real, acl=acl)
+    try:
+        for node in registration.nodes:
+            if node.prefix is not None:
+                path = yield from create_member(node, session, owned=table.owned_paths)
+            else:
+                path = yield from put_node(node, session)
+            table.created(node, path)
+    except GeneratorExit:  # closed unfinished (no round trip possible now): out of the table at least
+        registration.active = False
+        table.forget_nodes(registration.nodes)
+        raise
+    except BaseException:
+        yield from forgetting(table, registration)
+        raise
+    return registration
+
+
+def unregistering(table: Table, path: str, address: Any) -> Step[None]:
+    """Unregister ``address`` at ``path``: registrations made at ``path`` leave ``table``
+    before any round trip; otherwise ``path`` is resolved first.  Then the deletes
+    (:func:`deleting`)."""
+    paths = table.forget_known(path, address)
+    if paths is None:
+        paths = table.forget_at((yield from resolve(path)), address)
+    yield from deleting(paths)
+
+
+def forgetting(table: Table, registration: Any) -> Step[None]:
+    """Unregister ``registration`` (idempotent): out of ``table``, then its nodes deleted."""
+    if not registration.active:
+        return
+    registration.active = False
+    yield from deleting(table.forget_nodes(registration.nodes))
+
+
+def deleting(paths: Iterable[str]) -> Step[None]:
+    """Delete ``paths`` one by one, each retried through connection trouble; a node gone
+    already (or with its session) counts as deleted.  A failed delete does not stop the
+    others; the first failure is raised at the end (NotAuthorized for a refusal)."""
+    failure: Exception | None = None
+    for path in paths:
+        try:
+            with authorized("delete", path):
+                yield delete(path)
+            log.info("unregistered %s", path)
+        except NoNodeError:
+            pass
+        except Exception as exc:
+            log.warning("could not delete %s: %s", path, exc)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def put_node(node: Any, session: Session) -> Step[str]:

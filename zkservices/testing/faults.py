@@ -16,7 +16,8 @@ from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState, KeeperState
 
-from .._session.kazoo_internals import access, new_client, tls_clone_arguments
+from .._session.kazoo_internals import access, new_client
+from .._session.tls import tls_clone_arguments
 from ..errors import FaultError
 
 __all__ = ["drop_connection", "expire_session"]

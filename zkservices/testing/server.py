@@ -6,7 +6,8 @@ and the clean-up at interpreter exit take the whole JVM down.  Readiness is
 proven by the server answering the ``srvr`` four-letter command, never by a
 port merely accepting.  Where Java and the jars come from:
 :mod:`zkservices.testing.install`; the certificates of a TLS server:
-:mod:`zkservices.testing.certs`.
+:mod:`zkservices.testing.certs`; launching the JVM and signalling its group:
+:mod:`zkservices.testing.process`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -29,8 +29,8 @@ from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java, netty_classpath
 from .net import free_ports, server_version, srvr
-from .serverconfig import READ_ONLY_JVM_OPTIONS, config_lines, write_server_files
-from .serverlog import forward_lines
+from .process import check_port_free, launch, reap, server_command, signal_group
+from .serverconfig import config_lines, write_server_files
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .. import TLS
@@ -311,60 +311,15 @@ class ZooKeeperServer:
         if not self.running:
             for port in (self.port, self.secure_port):
                 if port is not None and self.netns is None:
-                    self._check_port_free(port)
-            prefix = ["ip", "netns", "exec", self.netns] if self.netns is not None else []
-            cmd = prefix + [
-                self.java,
-                "-Xmx256m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-Dzookeeper.root.logger=INFO,CONSOLE",
-                "-Dzookeeper.admin.enableServer=false",
-                "-Djava.awt.headless=true",
-                *(READ_ONLY_JVM_OPTIONS if self.read_only else ()),
-                "-cp",
-                os.pathsep.join([self.base_dir, self.classpath]),
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-                os.path.join(self.base_dir, "zoo.cfg"),
-            ]
+                    check_port_free(self.host, port, self.name)
+            cmd = server_command(self.java, self.base_dir, self.classpath, read_only=self.read_only, netns=self.netns)
             log.debug("starting %s: %s", self.name, " ".join(cmd))
-            self._process = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=self.base_dir,
-            )
+            self._process, self._reader = launch(cmd, cwd=self.base_dir, name=self.name, tail=self._tail)
             self._paused = False
-            assert self._process.stdout is not None
-            self._reader = threading.Thread(
-                target=forward_lines,
-                args=(self._process.stdout,),
-                kwargs={"name": self.name, "tail": self._tail},
-                name=f"zkservices-{self.name}-log",
-                daemon=True,
-            )
-            self._reader.start()
             log.info("started ZooKeeper %s (pid %d) on %s", self.name, self._process.pid, self.connection_string)
         if wait:
             self.wait_serving()
         return self
-
-    def _check_port_free(self, port: int) -> None:
-        # Readiness is "srvr answers on our port": another server already there
-        # would answer for us, so refuse to start on a port that is taken.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            # SO_REUSEADDR as the server itself uses: TIME_WAIT leftovers of a
-            # killed server are fine, a listening socket is not.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((self.host, port))
-                s.listen(1)
-            except OSError as exc:
-                raise ServerError(
-                    f"cannot start ZooKeeper {self.name}: port {self.host}:{port} is in use ({exc.strerror})"
-                ) from None
 
     def wait_serving(self, *, timeout: float | None = None) -> None:
         """Wait until the server answers ``srvr`` with a mode (a TLS server: on both ports).
@@ -391,22 +346,10 @@ class ZooKeeperServer:
             time.sleep(0.05)
 
     def _signal(self, sig: int) -> None:
-        if self._process is not None and self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, sig)
-            except ProcessLookupError:
-                pass
+        signal_group(self._process, sig)
 
     def _reap(self, timeout: float) -> None:
-        if self._process is None:
-            return
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
-            self._process.wait(10)
-        if self._reader is not None:
-            self._reader.join(5)
+        reap(self._process, self._reader, timeout)
         self._paused = False
 
     def stop(self, *, timeout: float = 10.0) -> None:
