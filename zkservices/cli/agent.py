@@ -106,7 +106,7 @@ def agent(args: argparse.Namespace) -> int:
     if not args.check:
         from .agentrun import run_agent
 
-        return run_agent(args, config, session)
+        return run_agent(args, config, session, check_session=agent_session)
     print(
         f"{args.config}: ok: {_count(len(config.register), 'registration')}, {_count(len(config.feeds), 'feed')}"
         f" ({_count(len(config.files), 'file')})"

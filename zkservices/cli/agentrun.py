@@ -28,7 +28,7 @@ import queue
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from .logs import show_info
 
@@ -40,8 +40,12 @@ log = logging.getLogger("zkservices.agent")
 STOP_SECONDS = 4.0
 
 
-def run_agent(args: argparse.Namespace, config: Any, session: Any) -> int:
-    """Run ``config`` (already validated) until a stop signal; the exit status."""
+def run_agent(args: argparse.Namespace, config: Any, session: Any, *,
+              check_session: Callable[[Any, argparse.Namespace], Any]) -> int:
+    """Run ``config`` (already validated) until a stop signal; the exit status.
+
+    ``check_session(config, args)`` is ``agent --check``'s check of the session settings
+    (the command passes it in: this module does not import the command's)."""
     from .._agent import Agent
     from .._agent.notify import Notifier
 
@@ -77,7 +81,7 @@ def run_agent(args: argparse.Namespace, config: Any, session: Any) -> int:
         threading.Thread(target=_announce_ready, args=(agent, notifier, announced), name="zkservices-agent-ready",
                          daemon=True).start()
         notifier.start_watchdog(lambda: agent.session_state in ("connected", "connected_read_only"))
-        threading.Thread(target=_reloader, args=(args, agent, notifier, reloads, announced),
+        threading.Thread(target=_reloader, args=(args, agent, notifier, reloads, announced, check_session),
                          name="zkservices-agent-reload",
                          daemon=True).start()
         while True:
@@ -119,9 +123,8 @@ def _announce_ready(agent: Any, notifier: Any, announced: threading.Event) -> No
 
 
 def _reloader(args: argparse.Namespace, agent: Any, notifier: Any, reloads: queue.Queue[bool],
-              announced: threading.Event) -> None:
+              announced: threading.Event, agent_session: Callable[[Any, argparse.Namespace], Any]) -> None:
     from .._agent import AgentConfigError, load_agent_config
-    from .agent import agent_session
 
     while True:
         reloads.get()
