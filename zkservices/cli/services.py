@@ -280,14 +280,18 @@ def _connect(args: argparse.Namespace, wakeup: _SignalWakeup) -> Any:
     from .._discovery import BackgroundConnection
 
     options = args.session
-    connection = BackgroundConnection(options.connection_string, **options.zookeeper_options())
+    # an attempt no longer than --timeout, so that giving up can wait for it to end:
+    # kazoo's own warnings about it then come before our error, never after it
+    attempt = 5.0 if args.timeout is None else max(0.1, min(5.0, args.timeout))
+    connection = BackgroundConnection(options.connection_string, attempt_timeout=attempt,
+                                      **options.zookeeper_options())
     connection.add_done_callback(lambda _: wakeup.post(_CONNECTED))
     connection.start()
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     while wakeup.signal is None and not connection.done:
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
-            connection.close()
+            connection.close(timeout=attempt + 5.0)
             raise CommandError(f"no ZooKeeper server at {options.connection_string} answered "
                                f"within {args.timeout:g}s")
         wakeup.wait(left)
