@@ -66,7 +66,23 @@ def watcher(net):
     return _client(net, "watcher")
 
 
-def test_cut_past_the_session_timeout_loses_the_registrations_and_brings_each_back_once(net, watcher):
+# A feed on the cut-off host (default shrink guard, a snapshot), every render recorded.
+_FEED = """
+from zkservices import Feed
+renders = []
+feed = Feed(zk, '/long', output={output!r}, snapshot={snapshot!r}, on_render=renders.append,
+            template_text='{{% for s in services %}}{{% for p in s.providers %}}{{{{ p.name }}}}\\n{{% endfor %}}{{% endfor %}}')
+feed.start()
+def rendered():
+    try:
+        with open({output!r}) as f:
+            return sorted(f.read().split())
+    except FileNotFoundError:
+        return None
+"""
+
+
+def test_cut_past_the_session_timeout_loses_the_registrations_and_brings_each_back_once(net, watcher, tmp_path):
     client = _client(net, "cutlong")
     client.exec("""
 regs = [zk.register_server('/long/providers', f'10.0.0.{i}:80', weight=i) for i in (1, 2, 3)]
@@ -75,8 +91,11 @@ view = zk.providers('/long/providers')
 props = zk.properties('/long')
 old = session()
 """)
+    client.exec(_FEED.format(output=str(tmp_path / "long.txt"), snapshot=str(tmp_path / "long.snapshot")))
     watcher.exec("long_view = zk.providers('/long/providers', missing_ok=True)")
     assert watcher.eval("wait_for(lambda: len(long_view) == 3)")
+    first = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]
+    assert client.eval(f"wait_for(lambda: rendered() == {first!r})"), client.eval("renders")
     old = client.eval("old")
 
     net.cut("cutlong")
@@ -97,6 +116,8 @@ threading.Thread(target=work, daemon=True).start()
         # the other host sees the registrations go: the server expired the session
         assert watcher.eval("wait_for(lambda: len(long_view) == 0, 60)"), watcher.eval("sorted(long_view)")
         gone_after = time.monotonic() - cut_at
+        # ... while the cut-off host's feed keeps the last set it had
+        assert client.eval("rendered()") == first
     finally:
         net.heal("cutlong")
     healed_at = time.monotonic()
@@ -118,8 +139,15 @@ threading.Thread(target=work, daemon=True).start()
     assert client.eval("wait_for(lambda: dict(props) == zk.get_properties('/long'))")
     assert client.eval("dict(props)")["color"] == "green"
     assert "LOST" in client.eval("states")
+    # the feed follows to the new set, and no render it ever made was empty or smaller than 3
+    assert client.eval(f"wait_for(lambda: rendered() == {expected!r})"), client.eval("renders")
+    client.exec("feed.close()")
+    renders = [sorted(text.split()) for text in client.eval("renders")]
+    assert renders[0] == first and renders[-1] == expected, renders
+    assert all(set(first) <= set(names) for names in renders), renders
     print(f"\ncut past the session timeout: registrations gone on the other host {gone_after:.1f}s after the cut, "
-          f"back {back_after:.2f}s after the heal; states {client.eval('states')}")
+          f"back {back_after:.2f}s after the heal; states {client.eval('states')}; "
+          f"the cut-off host's feed rendered {[len(names) for names in renders]} providers")
 
 
 def test_cut_shorter_than_the_session_timeout_keeps_the_session_and_recreates_nothing(net, watcher):
