@@ -15,7 +15,9 @@ between two configurations (a cycle takes about 20 s).  Any exception a churn ca
 and fails the run.
 
 Every second it samples the client process's RSS, threads and open file
-descriptors (``/proc/PID``).  After the warm-up (a sixth of the run, 10 s to
+descriptors (``/proc/PID``), and the child samples its Python heap in use
+(tracemalloc's traced memory: RSS keeps memory the allocator freed, such as the
+warm-up's tracemalloc snapshot, which would hide growth up to its size).  After the warm-up (a sixth of the run, 10 s to
 5 min) the median of the last fifth of the samples is compared with the median
 of the first fifth after the warm-up: none may grow by more than ``--bound``
 percent (default 5).  The report prints the samples' summary and tracemalloc's
@@ -98,13 +100,28 @@ def churn():
         time.sleep(0.01)
 worker = threading.Thread(target=churn, name='soak-churn', daemon=True)
 worker.start()
-marks = {{}}
+heap = []  # the Python heap in use (tracemalloc), once a second: RSS keeps what the allocator freed
+born = time.monotonic()
+marking = threading.Lock()  # no heap sample while a snapshot is taken (it is freed after)
+def sample_heap():
+    while not stop.wait(1.0):
+        with marking:
+            heap.append((round(time.monotonic() - born, 1), tracemalloc.get_traced_memory()[0]))
+threading.Thread(target=sample_heap, name='soak-heap', daemon=True).start()
 def mark(name):
-    gc.collect()
-    marks[name] = tracemalloc.take_snapshot()
+    # dumped, not kept: a snapshot held in memory would weigh in every later RSS sample
+    with marking:
+        gc.collect()
+        tracemalloc.take_snapshot().dump(os.path.join({tmp!r}, name + '.tracemalloc'))
+        gc.collect()
 def growth(first, last, top=10):
-    stats = marks[last].compare_to(marks[first], 'lineno')
-    return [str(s) for s in stats[:top]]
+    load = lambda name: tracemalloc.Snapshot.load(os.path.join({tmp!r}, name + '.tracemalloc'))
+    with marking:
+        stats = load(last).compare_to(load(first), 'lineno')
+        lines = [str(s) for s in stats[:top]]
+        del stats
+        gc.collect()
+    return lines
 def finish():
     stop.set()
     worker.join(30)
@@ -112,7 +129,7 @@ def finish():
     zk.close()
     gc.collect()
     time.sleep(0.5)
-    return {{"baseline_fds": baseline_fds, "fds_after_close": open_fds(), "ops": ops, "errors": errors[:5],
+    return {{"heap": heap, "baseline_fds": baseline_fds, "fds_after_close": open_fds(), "ops": ops, "errors": errors[:5],
             "error_count": len(errors), "reloads": reloads}}
 """
 
@@ -195,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(_CONFIG.format(address=address, weight=weight, out=os.path.join(tmp, "soak.json")))
             configs.append(path)
         py = net.add_host("client").python()
-        py.exec(_CHILD.format(hosts=ensemble.connection_string, timeout=SESSION_TIMEOUT, configs=configs),
+        py.exec(_CHILD.format(hosts=ensemble.connection_string, timeout=SESSION_TIMEOUT, configs=configs, tmp=tmp),
                 timeout=120)
         pid = py.eval("os.getpid()")
         counts = {"reload": 0, "expire": 0, "short_cut": 0, "long_cut": 0}
@@ -233,9 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(samples)} samples, one a second; events {counts}; agent reloads {end['reloads']}; "
           f"churn operations {end['ops']}")
     print(f"{'':9} {'min':>9} {'median':>9} {'max':>9} {'after warm-up':>14} {'at the end':>11} {'growth':>8}")
-    for key, label, scale in (("rss_kib", "RSS MiB", 1024), ("threads", "threads", 1), ("fds", "open fds", 1)):
-        values = [s[key] for s in samples]
-        first, last, grown = _growth(values, warmup_index)
+    heap = end.pop("heap")
+    heap_warm = next((i for i, (t, _) in enumerate(heap) if t >= warmup_s), len(heap) - 1)
+    for i, (_, used) in enumerate(heap[:len(samples)]):
+        samples[i]["heap_kib"] = used / 1024
+    series = [("rss_kib", "RSS MiB", 1024, [s["rss_kib"] for s in samples], warmup_index),
+              ("heap_kib", "heap MiB", 1024, [used / 1024 for _, used in heap], heap_warm),
+              ("threads", "threads", 1, [s["threads"] for s in samples], warmup_index),
+              ("fds", "open fds", 1, [s["fds"] for s in samples], warmup_index)]
+    for key, label, scale, values, warm_at in series:
+        first, last, grown = _growth(values, warm_at)
         verdict["growth"][key] = {"after_warmup": first, "end": last, "percent": grown}
         print(f"{label:9} {min(values) / scale:9.1f} {statistics.median(values) / scale:9.1f} "
               f"{max(values) / scale:9.1f} {first / scale:14.1f} {last / scale:11.1f} {grown:7.1f}%")

@@ -49,9 +49,9 @@ def test_the_soak_driver_samples_faults_and_reports_with_nothing_left_open(tmp_p
     assert all(n > 0 for n in verdict["ops"].values()), verdict["ops"]
     assert verdict["error_count"] == 0
     assert verdict["fds_after_close"] <= verdict["baseline_fds"]
-    assert set(verdict["growth"]) == {"rss_kib", "threads", "fds"}
+    assert set(verdict["growth"]) == {"rss_kib", "heap_kib", "threads", "fds"}
     assert verdict["tracemalloc_top"] and all("size=" in line for line in verdict["tracemalloc_top"])
-    for text in ("samples, one a second", "RSS MiB", "threads", "open fds", "tracemalloc: top growth sites",
+    for text in ("samples, one a second", "RSS MiB", "heap MiB", "threads", "open fds", "tracemalloc: top growth sites",
                  "open file descriptors", "PASS"):
         assert text in done.stdout, text
     print("\n" + done.stdout[done.stdout.index("samples, one a second") - 4:])
