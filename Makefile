@@ -69,7 +69,7 @@ bench-fleet: bootstrap-test
 
 # The soak (bench/soak.py): a minute of 5 % and of 20 % packet loss while writing (the suite runs
 # 10 s of each), then SOAK_MINUTES of churn, session expiries, partitions and agent reloads on one
-# client process, whose RSS, threads and open file descriptors must stay within 5 % after the
+# client process, whose RSS, Python heap, threads and open file descriptors must stay within 5 % after the
 # warm-up.  Root only (network namespaces, nftables).  Not part of make test
 # (tests/test_bench_soak.py runs a 25-second smoke of the driver).  make soak SOAK_MINUTES=3
 SOAK_MINUTES ?= 30
