@@ -7,6 +7,7 @@
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
 #   make docs   -- the documentation (docs/), warnings as errors, into docs/_build/html
 #   make bench-fleet -- fan-out: many sessions' views against Curator ServiceCaches (C, P, M)
+#   make soak   -- SOAK_MINUTES (30) of churn, expiries, partitions and agent reloads; flat or it fails (root)
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
 PYTEST_ARGS ?=
@@ -65,6 +66,17 @@ M ?= 12
 .PHONY: bench-fleet
 bench-fleet: bootstrap-test
 	$(VENV)/bin/python bench/fleet.py --clients $(C) --providers $(P) --changes $(M)
+
+# The soak (bench/soak.py): a minute of 5 % and of 20 % packet loss while writing (the suite runs
+# 10 s of each), then SOAK_MINUTES of churn, session expiries, partitions and agent reloads on one
+# client process, whose RSS, Python heap, threads and open file descriptors must stay within 5 % after the
+# warm-up.  Root only (network namespaces, nftables).  Not part of make test
+# (tests/test_bench_soak.py runs a 25-second smoke of the driver).  make soak SOAK_MINUTES=3
+SOAK_MINUTES ?= 30
+.PHONY: soak
+soak: bootstrap-test
+	ZKSERVICES_LOSS_SECONDS=60 $(VENV)/bin/python -m pytest -s -k packet_loss tests/session/test_network_faults.py $(PYTEST_ARGS)
+	$(VENV)/bin/python bench/soak.py --minutes $(SOAK_MINUTES)
 
 # The wheel is built from the sdist (build's default), so it holds only what the sdist does.
 dist: bootstrap
