@@ -135,3 +135,50 @@ def test_healthz_429_and_held_renders_while_a_shrink_guard_holds(zk, tmp_path, s
     metrics = get(base + "/metrics")[1]
     assert sample(metrics, 'zkservices_feed_providers{feed="web"}') == 3.0
     assert sample(metrics, held) >= held_before
+
+
+def test_an_unwritable_output_and_a_failing_reload_cost_nothing_else(zk, tmp_path, serve):
+    """Two feeds go wrong -- one's output directory is gone (a file now stands in its
+    place: unwritable, also for root), one's reload command fails -- and each is
+    reported (``/healthz``, the metrics, ``/status``) while the registration and the
+    third feed go on."""
+    zk.register_server("/web/providers", "10.0.0.1:80")
+    gone, good, reloaded = tmp_path / "gone", tmp_path / "good.json", tmp_path / "reloaded.json"
+    gone.mkdir()
+    cfg = load(tmp_path, f"""\
+        register:
+          - path: /agent/providers
+            address: "10.0.0.9:80"
+        feeds:
+          - {{name: broken, services: [/web], template: json, output: {gone / "out.json"}, min_wait: 0}}
+          - {{name: good, services: [/web], template: json, output: {good}, min_wait: 0}}
+          - {{name: reloady, services: [/web], template: json, output: {reloaded}, min_wait: 0,
+              reload_command: "exit 3"}}
+        """)
+    gone.rmdir()
+    gone.write_text("not a directory\n")  # the output's directory went away after the check
+    agent = Agent(cfg, zk=zk)
+    base = serve(agent)
+    wait_for(lambda: zk.exists("/agent/providers/10.0.0.9:80"), WAIT, "the registration")
+    wait_for(lambda: good.exists() and len(json.loads(good.read_text())) == 1, WAIT, "the good feed rendered")
+    wait_for(lambda: reloaded.exists(), WAIT, "the reloady feed written")
+
+    def degraded() -> bool:
+        code, body = get(base + "/healthz")
+        return code == 429 and "feed broken" in body and "feed reloady" in body
+
+    wait_for(degraded, WAIT, "both problems on /healthz")
+    body = get(base + "/healthz")[1]
+    assert "feed good" not in body and "/agent/providers" not in body, body
+    metrics = get(base + "/metrics")[1]
+    assert (sample(metrics, 'zkservices_feed_renders_total{feed="broken",result="failed"}') or 0) >= 1
+    assert (sample(metrics, 'zkservices_feed_reloads_total{feed="reloady",result="failed"}') or 0) >= 1
+    assert sample(metrics, 'zkservices_registration_up{address="10.0.0.9:80",path="/agent/providers"}') == 1.0
+    status = json.loads(get(base + "/status")[1])
+    feeds = {feed["name"]: feed for feed in status["feeds"]}
+    assert feeds["broken"]["last_result"] == "failed"
+    assert feeds["good"]["last_result"] in ("written", "unchanged")
+    # the rest goes on: a new provider reaches the good feed
+    zk.register_server("/web/providers", "10.0.0.2:80")
+    wait_for(lambda: len(json.loads(good.read_text())) == 2, WAIT, "the good feed following")
+    assert zk.exists("/agent/providers/10.0.0.9:80")
