@@ -198,9 +198,9 @@ def workload(seconds):
     retries = [0]
     policy = zk.core.retry        # count the waits of the one retry policy (instrumentation only)
     pause = policy._pause
-    def counted(delay, deadline):
+    def counted(*args, **kwargs):  # whatever the policy's pause takes
         retries[0] += 1
-        return pause(delay, deadline)
+        return pause(*args, **kwargs)
     policy._pause = counted
     view = zk.providers('/lossy/providers', missing_ok=True)
     started = time.monotonic()
