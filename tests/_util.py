@@ -145,3 +145,23 @@ def run_without_executor(main):
 
 async def blocking(helpers, fn, *args):
     return await asyncio.get_running_loop().run_in_executor(helpers, fn, *args)
+
+
+def http_get(url: str, *, timeout: float, method: str = "GET") -> tuple[int, str, str]:
+    """``(status, content type, body)`` of one HTTP request; an error status is an answer too."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=timeout) as answer:
+            return answer.status, answer.headers.get("Content-Type", ""), answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+
+
+def metric_sample(metrics: str, series: str) -> float | None:
+    """The value of one series (``name{labels}``) in a Prometheus exposition, ``None`` when absent."""
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return None

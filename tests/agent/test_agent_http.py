@@ -15,25 +15,16 @@ import pytest
 from zkservices import Agent, load_agent_config
 from zkservices._agent.http import AgentHTTP
 
-from _util import wait_for
+from _util import http_get, metric_sample as sample, wait_for
 
 WAIT = 30.0
 
 
 def get(url: str, method: str = "GET") -> tuple[int, str]:
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=WAIT) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    status, _, body = http_get(url, timeout=WAIT, method=method)
+    return status, body
 
 
-def sample(metrics: str, series: str) -> float | None:
-    for line in metrics.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split(" ")[1])
-    return None
 
 
 def closed_port() -> int:

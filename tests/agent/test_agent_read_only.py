@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import urllib.error
-import urllib.request
 
 import pytest
 from kazoo.client import KazooClient
@@ -23,7 +21,7 @@ from zkservices import Agent, load_agent_config
 from zkservices._agent.http import AgentHTTP
 from zkservices.testing import Network, network_unavailable
 
-from _util import wait_for
+from _util import http_get, metric_sample as sample, wait_for
 
 _UNAVAILABLE = network_unavailable()
 pytestmark = [
@@ -36,18 +34,10 @@ WAIT = 60.0
 
 
 def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=WAIT) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    status, _, body = http_get(url, timeout=WAIT)
+    return status, body
 
 
-def sample(metrics: str, series: str) -> float | None:
-    for line in metrics.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split(" ")[1])
-    return None
 
 
 def test_a_read_only_server_serving_the_agent_is_reported_then_healed(tmp_path):

@@ -12,12 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from _util import wait_for
+from _util import http_get, metric_sample as sample, wait_for
 
 WAIT = 30.0
 
@@ -111,19 +109,9 @@ def systemd(tmp_path):
 
 
 def get(url: str) -> tuple[int, str, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=WAIT) as answer:
-            return answer.status, answer.headers.get("Content-Type", ""), answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+    return http_get(url, timeout=WAIT)
 
 
-def sample(metrics: str, series: str) -> float | None:
-    """The value of one series (``name{labels}``) in an exposition, ``None`` when absent."""
-    for line in metrics.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split(" ")[1])
-    return None
 
 
 def config_text(port: int, out, extra_register: str = "", extra_feed: str = "") -> str:
