@@ -39,7 +39,7 @@ def test_the_install_and_the_capability_names(zk):
     assert INSTALL <= CAPABILITIES and "wire" in INSTALL
     kazoo = access(zk.client)
     assert kazoo.pipe and kazoo.direct_reads and kazoo.multi_reads and kazoo.watchers
-    assert kazoo.callbacks and kazoo.zxid and kazoo.socket
+    assert kazoo.callbacks and kazoo.zxid and kazoo.socket and kazoo.replies
     with pytest.raises(ValueError, match="unknown kazoo capabilities"):
         with unavailable("pipe", "no-such-thing"):
             pass

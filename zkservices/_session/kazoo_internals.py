@@ -21,11 +21,15 @@ Capability names: ``wire`` (kazoo's request classes and structs), ``pipe`` (a cl
 request queue, socket pair and state), ``watchers`` (a client's watcher tables and
 ``_call``), ``callbacks`` (a client's handler runs callbacks on kazoo's event thread),
 ``zxid`` (a client's ``last_zxid`` can be reset), ``socket`` (a client's connection
-socket), ``check_hostname`` (``KazooClient(check_hostname=...)``, kazoo 2.11).
+socket), ``check_hostname`` (``KazooClient(check_hostname=...)``, kazoo 2.11),
+``replies`` (a client's connection reads a refusal that overtook earlier replies:
+:func:`tolerate_early_refusals`; without it kazoo's connection loop raises and the
+client closes, as every kazoo version does).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib.metadata
 import inspect
@@ -49,12 +53,13 @@ except ImportError:  # pragma: no cover - a kazoo without them: every caller fal
 
 __all__ = ["CAPABILITIES", "INSTALL", "KazooAccess", "Pair", "access", "add_create", "decode_reads",
            "encode_reads", "encode_set_watches", "HostCheckingHandler", "kazoo_version", "new_client",
+           "tolerate_early_refusals",
            "tls_arguments", "unavailable"]
 
 log = logging.getLogger("zkservices.session")
 
 #: Every capability name this module knows.
-CAPABILITIES = frozenset({"wire", "pipe", "watchers", "callbacks", "zxid", "socket", "check_hostname"})
+CAPABILITIES = frozenset({"wire", "pipe", "watchers", "callbacks", "zxid", "socket", "check_hostname", "replies"})
 
 Pair = tuple[Any, Any]  # (a kazoo request, its result: set(value) / set_exception(exc))
 
@@ -135,10 +140,12 @@ class KazooAccess:
     ``pipe`` (:meth:`build`, :meth:`enqueue`), ``direct_reads`` (:meth:`read_request`),
     ``multi_reads``, ``watchers`` (:meth:`add_watcher`, :meth:`forget_watcher`,
     :meth:`call`), ``callbacks`` (:meth:`on_event_thread`), ``zxid``
-    (:meth:`forget_seen_zxid`), ``socket`` (:meth:`connection_socket`)."""
+    (:meth:`forget_seen_zxid`), ``socket`` (:meth:`connection_socket`), ``replies``
+    (early refusals are read: :func:`tolerate_early_refusals`, installed when the
+    client is first seen)."""
 
     __slots__ = ("client", "pipe", "direct_reads", "multi_reads", "watchers", "callbacks", "zxid", "socket",
-                 "__weakref__")
+                 "replies", "__weakref__")
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -154,6 +161,7 @@ class KazooAccess:
         self.callbacks = "callbacks" not in _DISABLED and hasattr(getattr(client, "handler", None), "dispatch_callback")
         self.zxid = "zxid" not in _DISABLED and isinstance(getattr(client, "last_zxid", None), int)
         self.socket = "socket" not in _DISABLED and hasattr(getattr(client, "_connection", None), "_socket")
+        self.replies = "replies" not in _DISABLED and tolerate_early_refusals(client)
 
     # -- the pipe --------------------------------------------------------------
 
@@ -290,9 +298,56 @@ class KazooAccess:
         return getattr(getattr(self.client, "_connection", None), "_socket", None)
 
     def __repr__(self) -> str:
-        on = [name for name in ("pipe", "direct_reads", "multi_reads", "watchers", "callbacks", "zxid", "socket")
+        on = [name for name in ("pipe", "direct_reads", "multi_reads", "watchers", "callbacks", "zxid", "socket",
+                                "replies")
               if getattr(self, name)]
         return f"<KazooAccess {' '.join(on) or 'public calls only'}>"
+
+
+def tolerate_early_refusals(client: Any) -> bool:
+    """Make ``client``'s connection read a reply that overtook earlier ones, when it is an
+    error: fail the request it answers, as kazoo fails a request its reply refuses, and
+    read the earlier replies when they come; whether it could (it is kept for the
+    client's life, through reconnections: the connection object is the client's).
+
+    ZooKeeper answers in order but for one case: a read-only server refuses a write at
+    once, in the processor in front of its pipeline, while the reads sent before it are
+    still in the pipeline.  A ``read_only=True`` client that writes while it reads (a
+    registration restored, a view re-read) then gets the refusal (NotReadOnly) before
+    earlier replies, and kazoo's reply reader, which expects them in order, raises
+    ``RuntimeError('xids do not match')`` out of its connection loop: the client closes
+    and every call fails.  ZooKeeper's own Java client drops the connection instead.
+    Only a reply carrying an error is taken out of order (a refusal has no body); any
+    other mismatch is left to kazoo."""
+    connection: Any = getattr(client, "_connection", None)
+    original = getattr(connection, "_read_response", None)
+    if original is None or not isinstance(getattr(client, "_pending", None), collections.deque):
+        return False
+    if getattr(original, "_zkservices_early_refusals", False):
+        return True
+    owner = weakref.ref(client)
+
+    def read_response(header: Any, buffer: bytes, offset: int) -> Any:
+        # kazoo's connection thread: kazoo appends to _pending and pops from it there only
+        kazoo = owner()
+        if kazoo is not None and header.err:
+            pending = kazoo._pending
+            if pending and pending[0][2] != header.xid:
+                for index, (request, result, xid) in enumerate(pending):
+                    if xid == header.xid:
+                        del pending[index]
+                        if header.zxid and header.zxid > 0:
+                            kazoo.last_zxid = header.zxid
+                        error = EXCEPTIONS[header.err]()
+                        log.debug("reply to request %d (%s) came before the replies to %d earlier ones: %r",
+                                  xid, type(request).__name__, index, error)
+                        result.set_exception(error)
+                        return None
+        return original(header, buffer, offset)
+
+    read_response._zkservices_early_refusals = True  # type: ignore[attr-defined]
+    connection._read_response = read_response
+    return True
 
 
 def access(client: Any) -> KazooAccess:
@@ -494,4 +549,5 @@ def new_client(**arguments: Any) -> KazooClient:
     handler = arguments.get("handler")
     if isinstance(handler, HostCheckingHandler):
         handler.client = weakref.ref(client)
+    access(client)  # decided (and early refusals tolerated) before the client's first connection
     return client
