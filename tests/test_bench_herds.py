@@ -52,7 +52,9 @@ def test_herd_bench_brings_every_client_back_whole_and_counts_the_herds(tmp_path
             assert row["bench_requests"] > 0, row  # the registration checks, left out of "requests"
             assert 0 < row["whole_s"] <= row["quiet_s"], row
             assert row["peak_rate"] >= row["peak_rate_1s"] > 0, row
-            assert row["expired_after_s"] >= 0 and row["stopped_s"] > 4, row  # past the session timeout
+            # stopped until the ensemble expired the sessions (a session's clock runs from its last
+            # packet, which can come before the SIGSTOP: so not necessarily 4 s)
+            assert 1 < row["expired_after_s"] <= row["stopped_s"], row
             if row["client"] == "curator":
                 assert row["recovered"] is None and row["recovered_s"] is None, row  # Curator does not say
             else:
