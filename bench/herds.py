@@ -53,10 +53,12 @@ What is counted, summed over the running members (``mntr``, sampled every
 - data reads: the growth of ``zk_response_packet_cache_hits`` plus
   ``..._misses``: every successful getData reply goes through that cache (3
   getData calls gave hits 2 + misses 1 on ZooKeeper 3.8).  A getData inside a
-  multi-read (zkservices sends them on 3.6+ servers for many reads at once) is
-  not a getData reply and is not in this count: "ns reads" is
-  ``zk_cnt_bench-herds_read_per_namespace`` (every read request below the bench's
-  top-level node: getData, getChildren, exists...) less the bench's own;
+  multi-read (zkservices gathers reads without a watch into them on 3.6+
+  servers) is not a getData reply and is not in this count: "ns reads" is
+  ``zk_cnt_bench-herds_read_per_namespace`` (every read below the bench's
+  top-level node: getData, getChildren, exists, and each read of a multi-read:
+  a multi-read of 20 getData counted 20 there and none in the cache on 3.8),
+  less the bench's own;
 - times (wall clock, seconds from the kill / SIGCONT, polled every ~0.1 s):
   until every client is connected (and whole, in phase 2), and until quiet:
   the requests of the last second at most 1.5 times the idle rate (plus 2).
