@@ -155,13 +155,16 @@ class Counters:
             if values is None:
                 continue
             with self.lock:
-                before = self.last.get(server.name)
-                if before is not None:
+                before = self.last.setdefault(server.name, {})
+                if before:
                     self.asks += 1
-                    for key in COUNTERS:
-                        now, then = values.get(key, 0), before.get(key, 0)
+                for key, now in values.items():  # a counter missing from one answer keeps its last value
+                    then = before.get(key)
+                    if then is not None:
                         self.growth[key] += now - then if now >= then else now
-                self.last[server.name] = values
+                    elif before:  # a counter that appears later (a namespace's first read) starts at 0
+                        self.growth[key] += now
+                    before[key] = now
         with self.lock:
             self.timeline.append((time.monotonic(), self.requests()))
 
