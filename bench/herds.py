@@ -161,13 +161,14 @@ class Counters:
                 continue
             with self.lock:
                 before = self.last.setdefault(server.name, {})
-                if before:
+                first = not before  # the base: its counters are not growth
+                if not first:
                     self.asks += 1
                 for key, now in values.items():  # a counter missing from one answer keeps its last value
                     then = before.get(key)
                     if then is not None:
                         self.growth[key] += now - then if now >= then else now
-                    elif before:  # a counter that appears later (a namespace's first read) starts at 0
+                    elif not first:  # a counter that appears later (a namespace's first read) starts at 0
                         self.growth[key] += now
                     before[key] = now
         with self.lock:
