@@ -516,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         print(title)
         print_phase(phase, [row for row in rows if row["phase"] == phase])
     print()
-    print("requests: client packets (pings included); above idle: less the idle rate times the phase's duration; "
+    print("requests: client requests (pings included; JSON: packets too); above idle: less the idle rate times the phase's duration; "
           "data reads: getData replies; ns reads: every read request below the bench's node; times in s; "
           "recovered: every session says its recovery is complete (n/a: Curator does not say). "
           "One busy 2-core machine: times and rates are rough.")
