@@ -7,6 +7,7 @@
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
 #   make docs   -- the documentation (docs/), warnings as errors, into docs/_build/html
 #   make bench-fleet -- fan-out: many sessions' views against Curator ServiceCaches (C, P, M)
+#   make bench-herds -- a leader kill and an ensemble-wide session loss, fleets against Curator (C, P)
 #   make soak   -- SOAK_MINUTES (30) of churn, expiries, partitions and agent reloads; flat or it fails (root)
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
@@ -69,6 +70,17 @@ M ?= 12
 .PHONY: bench-fleet
 bench-fleet: bootstrap-test
 	$(VENV)/bin/python bench/fleet.py --clients $(C) --providers $(P) --changes $(M)
+
+# Election and expiry herds (bench/herds.py): fleets of C sessions (zkservices, zkservices with
+# resync_jitter, Curator 5.4), each a providers() view of P providers and a registration, through
+# a leader kill and an ensemble-wide session loss on a 3-member ensemble.  Not part of make test
+# (tests/test_bench_herds.py runs a small one).  Needs the Curator jars and javac (bootstrap --test).
+# make bench-herds C=20 P=50.  Its own defaults, since bench-fleet's C and P are lists.
+HERDS_C ?= 20
+HERDS_P ?= 50
+.PHONY: bench-herds
+bench-herds: bootstrap-test
+	$(VENV)/bin/python bench/herds.py --clients $(if $(filter command line,$(origin C)),$(C),$(HERDS_C)) --providers $(if $(filter command line,$(origin P)),$(P),$(HERDS_P))
 
 # The soak (bench/soak.py): a minute of 5 % and of 20 % packet loss while writing (the suite runs
 # 10 s of each), then SOAK_MINUTES of churn, session expiries, partitions and agent reloads on one

@@ -1,6 +1,6 @@
 """One process of the fan-out bench's zkservices fleet (bench/fleet.py starts a few).
 
-    python bench/fleet_worker.py CONNECTION PROVIDERS_PATH SESSIONS EXPECTED
+    python bench/fleet_worker.py CONNECTION PROVIDERS_PATH SESSIONS EXPECTED [OPTIONS]
 
 Opens SESSIONS zkservices sessions, each with a ``providers()`` view of
 PROVIDERS_PATH, waits until every view holds EXPECTED providers and prints
@@ -11,11 +11,24 @@ on stdin, ``expect I add|remove|update NAME``; it answers ``armed`` at once and,
 when every view has the change, ``done I T1 T2 ...``: the wall-clock time
 (``time.time_ns()``) at which each session's callback first saw it.  ``quit``
 closes the sessions.  The same protocol as bench/java/FleetCurator.java.
+
+For the herd bench (bench/herds.py), options after the four arguments:
+``--session-timeout S`` (default 30), ``--resync-jitter S`` (default 0), and
+``--register PATH --first N``: each session also registers itself as a
+provider of PATH, session ``i`` as ``10.77.X.Y:8080`` with X.Y = N + i.  Then
+a stdin line ``status [+NAME|-NAME ...]`` is answered with ``status CONNECTED
+VIEWS_OK RECOVERED DROPPED``: how many sessions are connected, how many views hold
+exactly the EXPECTED providers ``p00000`` ... with the named ones added (+) or
+taken out (-), how many sessions say their recovery from the last session
+loss is complete (``wait_recovered``), and how many lost their connection
+(SUSPENDED or LOST) since the last ``mark`` line (answered ``marked``).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import logging
 import os
 import sys
 import threading
@@ -28,6 +41,12 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import zkservices  # noqa: E402
 
 SESSION_TIMEOUT = 30.0  # seconds: pings every ~10 s, few of them in a phase's packet counts
+REGISTERED_PORT = 8080
+
+
+def registered_address(index: int) -> tuple[str, int]:
+    """The address session ``index`` (counted over the whole fleet) registers with ``--register``."""
+    return f"10.77.{index // 256 % 256}.{index % 256}", REGISTERED_PORT
 
 
 def rss() -> int:
@@ -36,14 +55,21 @@ def rss() -> int:
 
 
 class Fleet:
-    def __init__(self, connection: str, path: str, sessions: int, expected: int) -> None:
+    def __init__(self, connection: str, path: str, sessions: int, expected: int, *,
+                 session_timeout: float = SESSION_TIMEOUT, resync_jitter: float = 0.0,
+                 register: str | None = None, first: int = 0) -> None:
         self.lock = threading.Lock()
         self.expect: tuple[int, str, str] | None = None
         self.seen: dict[int, int] = {}
         self.all_seen = threading.Event()
         before = rss()
-        self.sessions = [zkservices.ZooKeeper(connection, session_timeout=SESSION_TIMEOUT)
+        self.sessions = [zkservices.ZooKeeper(connection, session_timeout=session_timeout, resync_jitter=resync_jitter)
                          for _ in range(sessions)]
+        self.drops = [0] * sessions
+        for index, zk in enumerate(self.sessions):
+            zk.client.add_listener(self._listener(index))
+        self.registrations = [zk.register_server(register, registered_address(first + index))
+                              for index, zk in enumerate(self.sessions)] if register else []
         self.views = []
         self.rss_before = before
         for index, zk in enumerate(self.sessions):
@@ -94,6 +120,25 @@ class Fleet:
             self.seen = {}
             self.all_seen.clear()
 
+    def _listener(self, index: int):  # type: ignore[no-untyped-def]
+        def listener(state: str) -> None:  # on kazoo's thread: count only
+            if state in ("SUSPENDED", "LOST"):
+                self.drops[index] += 1
+        return listener
+
+    def mark(self) -> None:
+        self.drops_marked = list(self.drops)
+
+    def status(self, names: set[str]) -> tuple[int, int, int, int]:
+        """(sessions connected, views holding exactly ``names``, sessions recovered,
+        sessions that lost their connection since :meth:`mark`)."""
+        connected = sum(zk.state == "CONNECTED" for zk in self.sessions)
+        right = sum(set(view) == names for view in self.views)
+        recovered = sum(zk.wait_recovered(0) for zk in self.sessions)
+        marked = getattr(self, "drops_marked", [0] * len(self.drops))
+        dropped = sum(now > then for now, then in zip(self.drops, marked))
+        return connected, right, recovered, dropped
+
     def close(self) -> None:
         for view in self.views:
             view.close()
@@ -110,9 +155,33 @@ def has_change(view: zkservices.Providers, kind: str, name: str, number: int) ->
     return provider is not None and provider.properties.get("v") == number
 
 
+def expected_names(expected: int, changes: list[str]) -> set[str]:
+    """``p00000`` ... for EXPECTED providers, with ``+NAME`` added and ``-NAME`` taken out."""
+    names = {f"p{i:05d}" for i in range(expected)}
+    for change in changes:
+        if change.startswith("+"):
+            names.add(change[1:])
+        elif change.startswith("-"):
+            names.discard(change[1:])
+    return names
+
+
 def main() -> int:
-    connection, path, sessions, expected = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    fleet = Fleet(connection, path, sessions, expected)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("connection")
+    parser.add_argument("path")
+    parser.add_argument("sessions", type=int)
+    parser.add_argument("expected", type=int)
+    parser.add_argument("--session-timeout", type=float, default=SESSION_TIMEOUT)
+    parser.add_argument("--resync-jitter", type=float, default=0.0)
+    parser.add_argument("--register")
+    parser.add_argument("--first", type=int, default=0)
+    args = parser.parse_args()
+    expected = args.expected
+    if args.register:  # the herd bench: the phases' disconnections and expiries are expected, not news
+        logging.basicConfig(level=logging.CRITICAL)
+    fleet = Fleet(args.connection, args.path, args.sessions, expected, session_timeout=args.session_timeout,
+                  resync_jitter=args.resync_jitter, register=args.register, first=args.first)
     per_client, per_view = fleet.loaded(expected)
     print(f"ready {per_client} {per_view}", flush=True)
     for line in sys.stdin:
@@ -121,6 +190,13 @@ def main() -> int:
             continue
         if words[0] == "quit":
             break
+        if words[0] == "status":
+            print("status", *fleet.status(expected_names(expected, words[1:])), flush=True)
+            continue
+        if words[0] == "mark":
+            fleet.mark()
+            print("marked", flush=True)
+            continue
         number = int(words[1])
         fleet.arm(number, words[2], words[3])
         print("armed", flush=True)

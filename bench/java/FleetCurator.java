@@ -8,6 +8,15 @@
 // and, when every cache has the change, "done I T1 T2 ...": the wall-clock time (ns since
 // the epoch) at which each cache's listener first saw it.  "quit" closes everything.
 // The same protocol as bench/fleet_worker.py.
+//
+// For the herd bench (bench/herds.py), options after the five arguments: timeout=MS (the
+// session timeout, default 30000) and register=NAME first=N: each session also registers
+// itself with its ServiceDiscovery as an instance of NAME with the id "cK", K = N + i.
+// Then a stdin line "status [+ID|-ID ...]" is answered with "status CONNECTED VIEWS_OK -1 DROPPED":
+// how many clients are connected, how many caches hold exactly the EXPECTED instances
+// p00000 ... with the named ones added (+) or taken out (-); -1 since a ServiceCache does not
+// say whether it has re-read after a session loss; how many clients went SUSPENDED or LOST
+// since the last "mark" line (answered "marked").
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +24,8 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -39,6 +50,7 @@ public class FleetCurator {
     static long[] seen;
     static int seenCount;
     static CountDownLatch allSeen;
+    static int[] drops, dropsMarked;
 
     static long nowNs() {
         Instant now = Instant.now();
@@ -101,19 +113,42 @@ public class FleetCurator {
     public static void main(String[] args) throws Exception {
         String connection = args[0], base = args[1], name = args[2];
         int sessions = Integer.parseInt(args[3]), expected = Integer.parseInt(args[4]);
+        int timeoutMs = 30000, first = 0;
+        String register = null;
+        for (int a = 5; a < args.length; a++) {
+            String[] kv = args[a].split("=", 2);
+            if (kv[0].equals("timeout")) timeoutMs = Integer.parseInt(kv[1]);
+            else if (kv[0].equals("register")) register = kv[1];
+            else if (kv[0].equals("first")) first = Integer.parseInt(kv[1]);
+            else throw new IllegalArgumentException("unknown option " + args[a]);
+        }
         seen = new long[sessions];
+        drops = new int[sessions];
+        dropsMarked = new int[sessions];
         long rssBefore = rss();
         List<CuratorFramework> clients = new ArrayList<>();
         List<ServiceDiscovery<Map>> discoveries = new ArrayList<>();
         for (int i = 0; i < sessions; i++) {
             CuratorFramework client = CuratorFrameworkFactory.builder().connectString(connection)
-                .sessionTimeoutMs(30000).connectionTimeoutMs(15000)
+                .sessionTimeoutMs(timeoutMs).connectionTimeoutMs(15000)
                 .retryPolicy(new ExponentialBackoffRetry(100, 3)).build();
+            final int session = i;
+            client.getConnectionStateListenable().addListener((c, state) -> {
+                if (state == ConnectionState.SUSPENDED || state == ConnectionState.LOST) {
+                    synchronized (LOCK) {
+                        drops[session]++;
+                    }
+                }
+            });
             client.start();
             client.blockUntilConnected();
             ServiceDiscovery<Map> discovery = ServiceDiscoveryBuilder.builder(Map.class).client(client)
                 .basePath(base).serializer(new JsonInstanceSerializer<>(Map.class)).build();
             discovery.start();
+            if (register != null) {
+                discovery.registerService(ServiceInstance.<Map>builder().name(register).id("c" + (first + i))
+                    .address("10.78." + ((first + i) / 256 % 256) + "." + ((first + i) % 256)).port(8080).build());
+            }
             clients.add(client);
             discoveries.add(discovery);
         }
@@ -149,6 +184,38 @@ public class FleetCurator {
         while ((line = in.readLine()) != null) {
             String[] w = line.trim().split(" ");
             if (w[0].equals("quit")) break;
+            if (w[0].equals("status")) {
+                Set<String> names = new HashSet<>();
+                for (int p = 0; p < expected; p++) names.add(String.format("p%05d", p));
+                for (int c = 1; c < w.length; c++) {
+                    if (w[c].startsWith("+")) names.add(w[c].substring(1));
+                    else if (w[c].startsWith("-")) names.remove(w[c].substring(1));
+                }
+                int connected = 0, right = 0;
+                for (CuratorFramework c : clients) {
+                    if (c.getZookeeperClient().isConnected()) connected++;
+                }
+                for (ServiceCache<Map> cache : caches) {
+                    Set<String> have = new HashSet<>();
+                    for (ServiceInstance<Map> si : cache.getInstances()) have.add(si.getId());
+                    if (have.equals(names)) right++;
+                }
+                int dropped = 0;
+                synchronized (LOCK) {
+                    for (int d = 0; d < sessions; d++) if (drops[d] > dropsMarked[d]) dropped++;
+                }
+                System.out.println("status " + connected + " " + right + " -1 " + dropped);
+                System.out.flush();
+                continue;
+            }
+            if (w[0].equals("mark")) {
+                synchronized (LOCK) {
+                    dropsMarked = drops.clone();
+                }
+                System.out.println("marked");
+                System.out.flush();
+                continue;
+            }
             if (!w[0].equals("expect")) continue;
             synchronized (LOCK) {
                 number = Integer.parseInt(w[1]);
