@@ -7,6 +7,7 @@
 #   make dist   -- the sdist and the wheel in dist/, checked with twine check --strict
 #   make docs   -- the documentation (docs/), warnings as errors, into docs/_build/html
 #   make bench-fleet -- fan-out: many sessions' views against Curator ServiceCaches (C, P, M)
+#   make bench-growth -- growth curves: registrations, views, children per view (GROWTH_MAX)
 #   make soak   -- SOAK_MINUTES (30) of churn, expiries, partitions and agent reloads; flat or it fails (root)
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
@@ -69,6 +70,16 @@ M ?= 12
 .PHONY: bench-fleet
 bench-fleet: bootstrap-test
 	$(VENV)/bin/python bench/fleet.py --clients $(C) --providers $(P) --changes $(M)
+
+# Growth curves (bench/growth.py): one session's registrations (10 -> 10,000), views
+# (10 -> 100,000) and one view's children (10 -> 100,000): time, memory per item, recovery
+# after an expiry (and a dropped connection), change latency, and where each curve bends.
+# Not part of make test (tests/test_bench_growth.py runs the tiniest sizes).  The default
+# stops at 1,000 (about 5 minutes); make bench-growth GROWTH_MAX=100000 for the issue's sizes.
+GROWTH_MAX ?= 1000
+.PHONY: bench-growth
+bench-growth: bootstrap-test
+	$(VENV)/bin/python bench/growth.py --max $(GROWTH_MAX)
 
 # The soak (bench/soak.py): a minute of 5 % and of 20 % packet loss while writing (the suite runs
 # 10 s of each), then SOAK_MINUTES of churn, session expiries, partitions and agent reloads on one
