@@ -43,6 +43,12 @@ def rss() -> int:
 
 
 def peak_rss() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent
+    that forked it, which may be much bigger)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
