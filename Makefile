@@ -8,6 +8,7 @@
 #   make docs   -- the documentation (docs/), warnings as errors, into docs/_build/html
 #   make bench-fleet -- fan-out: many sessions' views against Curator ServiceCaches (C, P, M)
 #   make bench-herds -- a leader kill and an ensemble-wide session loss, fleets against Curator (C, P)
+#   make bench-growth -- growth curves: registrations, views, children per view (GROWTH_MAX)
 #   make soak   -- SOAK_MINUTES (30) of churn, expiries, partitions and agent reloads; flat or it fails (root)
 # Each sets up everything itself (scripts/bootstrap).
 VENV ?= .venv
@@ -81,6 +82,17 @@ HERDS_P ?= 50
 .PHONY: bench-herds
 bench-herds: bootstrap-test
 	$(VENV)/bin/python bench/herds.py --clients $(if $(filter command line,$(origin C)),$(C),$(HERDS_C)) --providers $(if $(filter command line,$(origin P)),$(P),$(HERDS_P))
+
+# Growth curves (bench/growth.py): one session's registrations (10 -> 10,000), views
+# (10 -> 100,000) and one view's children (10 -> 100,000): time, memory per item, recovery
+# after an expiry (and a dropped connection), change latency, and where each curve bends.
+# Not part of make test (tests/test_bench_growth.py runs the tiniest sizes).  The default
+# stops at 10,000 (about 5 minutes on 2 cores); make bench-growth GROWTH_MAX=100000 for the
+# issue's 100,000 views and children (about 15 minutes more, under 1 GB).
+GROWTH_MAX ?= 10000
+.PHONY: bench-growth
+bench-growth: bootstrap-test
+	$(VENV)/bin/python bench/growth.py --max $(GROWTH_MAX)
 
 # The soak (bench/soak.py): a minute of 5 % and of 20 % packet loss while writing (the suite runs
 # 10 s of each), then SOAK_MINUTES of churn, session expiries, partitions and agent reloads on one
