@@ -467,8 +467,7 @@ class FileFeed:
                      self.name, self.output)
         else:
             log.info("%s: running the reload command again (it failed after %s was written)", self.name, self.output)
-        if self._reload():
-            self.last_error = None
+        self._reload()
 
     def _reload(self) -> bool:
         assert self.reload_command is not None
@@ -478,6 +477,8 @@ class FileFeed:
         if result.ok:
             self._reload_owed = False
             self._reload_retry = RELOAD_RETRY_FIRST
+            # the error goes before the count: whoever sees the count sees the feed healthy
+            self.last_error = None
             self.reloads += 1
             changes = describe_changes(self._loaded, self._written) if self._written is not None else ""
             self._loaded = self._written
