@@ -502,7 +502,7 @@ def test_unregister_whose_lookup_loses_the_connection_stays_gone(zk_server, zk_c
 
     try:
         reg = zk.register_server("/svc/providers", "10.0.0.1:80")
-        zk_server.pause()
+        zk_server.pause()  # (returns once the server is stopped: the lookup cannot be answered)
         t = threading.Thread(target=unregister)
         t.start()
         # unregister's lookup is sent and unanswered; the connection drops under it

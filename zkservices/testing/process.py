@@ -16,13 +16,14 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from typing import Any, Sequence
 
 from ..errors import ServerError
 from .serverconfig import READ_ONLY_JVM_OPTIONS
 from .serverlog import forward_lines
 
-__all__ = ["server_command", "launch", "signal_group", "reap", "check_port_free"]
+__all__ = ["server_command", "launch", "signal_group", "wait_stopped", "reap", "check_port_free"]
 
 
 def server_command(java: str, base_dir: str, classpath: str, *, read_only: bool, netns: str | None) -> list[str]:
@@ -75,6 +76,35 @@ def signal_group(process: subprocess.Popen[bytes] | None, sig: int) -> None:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             pass
+
+
+def wait_stopped(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """Wait until every thread of ``process`` is stopped, after a SIGSTOP: ``kill``
+    returns before the stop takes effect, and on a busy machine a server thread that
+    is running or about to run may still answer a request sent meanwhile.  Reads the
+    threads' states from ``/proc`` (Linux); elsewhere it returns at once.  Raises
+    :class:`ServerError` after ``timeout`` seconds."""
+    if process is None or not os.path.isdir(f"/proc/{process.pid}/task"):
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        states = set()
+        try:
+            tids = os.listdir(f"/proc/{process.pid}/task")
+        except FileNotFoundError:  # it exited
+            return
+        for tid in tids:
+            try:
+                with open(f"/proc/{process.pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                    states.add(f.read().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, ProcessLookupError):  # a thread that just ended
+                continue
+        if states <= {"T", "t", "Z", "X"}:
+            return
+        if time.monotonic() >= deadline:
+            raise ServerError(f"process {process.pid} not stopped {timeout:g}s after SIGSTOP "
+                              f"(thread states {sorted(states)})")
+        time.sleep(0.001)
 
 
 def reap(process: subprocess.Popen[bytes] | None, reader: threading.Thread | None, timeout: float) -> None:

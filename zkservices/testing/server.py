@@ -29,7 +29,7 @@ from ..errors import ServerError
 from .certs import Certificates, make_certificates
 from .install import find_classpath, find_java, netty_classpath
 from .net import free_ports, server_version, srvr
-from .process import check_port_free, launch, reap, server_command, signal_group
+from .process import check_port_free, launch, reap, server_command, signal_group, wait_stopped
 from .serverconfig import config_lines, write_server_files
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -379,6 +379,8 @@ class ZooKeeperServer:
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open but nothing answers.
+        Returns once every thread of the server is stopped (on Linux), so that a
+        request sent after it gets no answer until :meth:`resume`.
 
         Raises :class:`ServerError` when it is not running.
         """
@@ -386,6 +388,7 @@ class ZooKeeperServer:
             raise ServerError(f"{self!r} is not running")
         self._signal(signal.SIGSTOP)
         self._paused = True
+        wait_stopped(self._process)
         log.info("paused ZooKeeper %s", self.name)
 
     def resume(self) -> None:
