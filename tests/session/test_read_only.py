@@ -201,12 +201,28 @@ def _burst(client, server, path, reads=50, writes=5):
         server.resume()
     return reads_sent, writes_sent
 
+@pytest.fixture
+def read_only_first(ensemble, cut):
+    """The first server, cut from the others and serving read-only, with ``/order``
+    holding :data:`DATA` (written through the majority before the cut)."""
+    first = ensemble.servers[0]
+    writer = ZooKeeper(",".join(s.connection_string for s in ensemble.servers[1:]), session_timeout=SESSION_TIMEOUT)
+    try:
+        writer.client.ensure_path("/order")
+        writer.client.set("/order", DATA)
+        cut()
+        assert wait_for(lambda: first.mode == "read-only"), first.log_tail()
+        yield first
+    finally:
+        writer.close()
+
+
 def _refusal_came_early(caplog):
     return any(r.name == "zkservices.session" and "came before the replies" in r.getMessage()
                for r in caplog.records)
 
 
-def test_a_refusal_that_overtakes_earlier_replies_fails_its_write_and_keeps_the_session(ensemble, cut, caplog):
+def test_a_refusal_that_overtakes_earlier_replies_fails_its_write_and_keeps_the_session(read_only_first, caplog):
     """A read-only server refuses a write at once, ahead of the reads sent before it
     (still in its pipeline): the refusal comes first.  kazoo expects replies in order
     (its connection loop raised 'xids do not match' and the client closed: a write
@@ -214,12 +230,7 @@ def test_a_refusal_that_overtakes_earlier_replies_fails_its_write_and_keeps_the_
     the session was gone).  The write fails with NotReadOnlyCallError -- which the
     retry policy waits out -- and every read gets its reply."""
     caplog.set_level(logging.DEBUG, logger="zkservices.session")
-    first = ensemble.servers[0]
-    writer = ZooKeeper(",".join(s.connection_string for s in ensemble.servers[1:]), session_timeout=SESSION_TIMEOUT)
-    writer.client.ensure_path("/order")
-    writer.client.set("/order", DATA)
-    cut()
-    assert wait_for(lambda: first.mode == "read-only"), first.log_tail()
+    first = read_only_first
     ro = ZooKeeper(first.connection_string, session_timeout=SESSION_TIMEOUT, read_only=True)
     try:
         assert ro.read_only and access(ro.core.client).replies
@@ -242,21 +253,15 @@ def test_a_refusal_that_overtakes_earlier_replies_fails_its_write_and_keeps_the_
         assert not client_errors  # (kazoo logged 'Unhandled exception in connection loop')
     finally:
         ro.close()
-        writer.close()
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # kazoo's loop raising is the point
-def test_without_it_kazoo_closes_the_client_on_the_first_early_refusal(ensemble, cut, caplog):
+def test_without_it_kazoo_closes_the_client_on_the_first_early_refusal(read_only_first, caplog):
     """What the ``replies`` capability guards against, shown on kazoo alone: without it
     the same burst ends kazoo's connection loop (RuntimeError: xids do not match), and
     the client is closed for good.  (Should a kazoo read early refusals itself, this
     test fails, and the capability can go.)"""
-    first = ensemble.servers[0]
-    writer = ZooKeeper(",".join(s.connection_string for s in ensemble.servers[1:]), session_timeout=SESSION_TIMEOUT)
-    writer.client.ensure_path("/order")
-    writer.client.set("/order", DATA)
-    cut()
-    assert wait_for(lambda: first.mode == "read-only"), first.log_tail()
+    first = read_only_first
     with unavailable("replies"):
         client = KazooClient(hosts=first.connection_string, read_only=True, timeout=SESSION_TIMEOUT)
         assert not access(client).replies
@@ -280,4 +285,3 @@ def test_without_it_kazoo_closes_the_client_on_the_first_early_refusal(ensemble,
     finally:
         client.stop()
         client.close()
-        writer.close()
