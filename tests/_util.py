@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-import os
 import threading
 import time
 from typing import Any, Callable
@@ -66,25 +65,6 @@ def wait_gone(pid: int, timeout: float = 30.0) -> bool:
     return not alive(pid)
 
 
-def wait_stopped(pid: int, timeout: float = 10.0) -> None:
-    """Wait until every thread of process ``pid`` is stopped (after SIGSTOP): from then
-    on it answers nothing."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = set()
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    states.add(f.read().rsplit(")", 1)[1].split()[0])
-            except FileNotFoundError:  # a thread that just ended
-                continue
-        if states <= {"T", "t"}:
-            return
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"process {pid} not stopped after {timeout}s (thread states {sorted(states)})")
-        time.sleep(0.001)
-
-
 def lose_first_read_below(monkeypatch: Any, zk: Any, server: Any, directory: str) -> list[Any]:
     """Make the first ``get_async`` of a node below ``directory`` that this thread (the
     test's, or its event loop's) sends on ``zk``'s kazoo client fail with ConnectionLoss,
@@ -104,9 +84,8 @@ def lose_first_read_below(monkeypatch: Any, zk: Any, server: Any, directory: str
     def get_then_drop(path: str, *args: Any, **kwargs: Any) -> Any:
         if lost or not path.startswith(below) or threading.get_ident() != thread:
             return get_async(path, *args, **kwargs)
-        server.pause()
+        server.pause()  # (returns once the server is stopped: nothing can answer)
         try:
-            wait_stopped(server.pid)
             result = get_async(path, *args, **kwargs)
             lost.append(result)
             drop_connection(zk)
