@@ -154,8 +154,9 @@ def provider_data(service: str, name: str, index: int, version: int | None = Non
                                  8080, properties, registration_time=1796110968522)
 
 
-def fill(writer: KazooClient, service: str, providers: int) -> None:
-    path = f"{BASE}/{service}"
+def fill(writer: KazooClient, service: str, providers: int, *, base: str = BASE) -> None:
+    """Create ``service``'s P providers below ``base`` (pipelined)."""
+    path = f"{base}/{service}"
     writer.ensure_path(path)
     pending = [writer.create_async(f"{path}/p{i:05d}", provider_data(service, f"p{i:05d}", i))
                for i in range(providers)]

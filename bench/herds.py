@@ -97,7 +97,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
-from fleet import Member, compile_curator, provider_data, split  # noqa: E402
+from fleet import Member, compile_curator, fill, provider_data, split  # noqa: E402
 from fleet_worker import registered_address  # noqa: E402
 from herd_counters import NAMESPACE, SAMPLE, Counters  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
@@ -288,15 +288,6 @@ def session_loss(ensemble: ZooKeeperEnsemble, fleet: Fleet, bench: Bench, writer
             "whole": whole_at is not None, "recovered": recovered_at is not None if recovered >= 0 else None}
 
 
-def fill(writer: KazooClient, service: str, providers: int) -> None:
-    path = f"{BASE}/{service}"
-    writer.ensure_path(path)
-    pending = [writer.create_async(f"{path}/p{i:05d}", provider_data(service, f"p{i:05d}", i))
-               for i in range(providers)]
-    for result in pending:
-        result.get()
-
-
 def fleet_commands(label: str, args: argparse.Namespace, cs: str, classpath: str, service: str,
                    registry: str) -> tuple[list[list[str]], set[str]]:
     clients, providers, timeout = args.clients, args.providers, args.session_timeout
@@ -381,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for label, short in (("zkservices", "z"), ("zkservices+jitter", "zj"), ("curator", "c")):
                 service, registry = f"{short}-svc", f"{short}-reg"
-                fill(writer, service, args.providers)
+                fill(writer, service, args.providers, base=BASE)
                 commands, registered = fleet_commands(label, args, cs, classpath, service, registry)
                 fleet = Fleet(label, commands, args.clients, args.providers, registered, f"{BASE}/{registry}", service)
                 try:
