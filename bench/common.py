@@ -3,9 +3,11 @@ kazoo clients and change -> notification timing (alternating change by change)."
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from typing import Callable
+import tracemalloc
+from typing import Any, Callable
 
 from kazoo.client import KazooClient
 
@@ -17,6 +19,25 @@ SECTIONS: list[tuple[str, Callable[..., None]]] = []
 def section(fn: Callable[..., None]) -> Callable[..., None]:
     SECTIONS.append((fn.__name__, fn))
     return fn
+
+
+def heap_per_item(n: int, make_all: Callable[[], list[Any]], settle: Callable[[], None]) -> float:
+    """Bytes of Python heap each of the ``n`` objects ``make_all()`` returns holds on to
+    (tracemalloc: current after, minus current before, over ``n``), kept alive meanwhile;
+    ``settle()`` lets the objects' background work finish, before and after."""
+    settle()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = make_all()
+        settle()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == n
+    return (after - before) / n
 
 
 def pct(values: list[float], p: float) -> float:

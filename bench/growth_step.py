@@ -20,7 +20,6 @@ import resource
 import sys
 import threading
 import time
-import tracemalloc
 from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +27,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 
 from kazoo.client import KazooClient  # noqa: E402
 
+import common  # noqa: E402 - bench/common.py (this script's folder is on sys.path)
 import zkservices  # noqa: E402
 from zkservices.testing import drop_connection, expire_session  # noqa: E402
 
@@ -161,19 +161,7 @@ def heap_per_item(cs: str, n: int, make: Callable[[zkservices.ZooKeeper, int], A
     zk = zkservices.ZooKeeper(cs)
     try:
         make(zk, -1)  # one-time costs (first view, first registration) are not per item
-        zk.core.worker.barrier()
-        gc.collect()
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            kept = [make(zk, i) for i in range(n)]
-            zk.core.worker.barrier()
-            gc.collect()
-            after = tracemalloc.get_traced_memory()[0]
-        finally:
-            tracemalloc.stop()
-        assert len(kept) == n
-        return (after - before) / n
+        return common.heap_per_item(n, lambda: [make(zk, i) for i in range(n)], zk.core.worker.barrier)
     finally:
         zk.close()
 

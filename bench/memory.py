@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
 from typing import Any, Callable
 
 from kazoo.client import KazooClient
 
 import zkservices
-from common import client, goal, section
+from common import client, goal, heap_per_item, section
 
 GOAL_KIB = 2.0  # per Properties view (issue 12)
 
@@ -26,23 +24,11 @@ def _make_nodes(setup: KazooClient, base: str, n: int, data: Callable[[int], byt
 
 
 def _heap_per(n: int, make: Callable[[str], Any], paths: list[str], settle: Callable[[], None]) -> float:
-    """Bytes of Python heap each of ``n`` objects made by ``make(path)`` holds on to
-    (tracemalloc: current after, minus current before, over ``n``), kept alive meanwhile."""
-    for path in paths[:10]:  # warm up: one-time costs (caches, first thread) are not per view
+    """Bytes of Python heap each of ``n`` objects made by ``make(path)`` holds on to,
+    after a warm-up of ten (one-time costs -- caches, first thread -- are not per view)."""
+    for path in paths[:10]:
         make(path)
-    settle()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        kept = [make(path) for path in paths[10:10 + n]]
-        settle()
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert len(kept) == n
-    return (after - before) / n
+    return heap_per_item(n, lambda: [make(path) for path in paths[10:10 + n]], settle)
 
 
 @section
