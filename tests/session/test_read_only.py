@@ -187,8 +187,8 @@ def _burst(client, server, path, reads=50, writes=5):
     ``client`` (kazoo's own calls) to ``server``, frozen meanwhile so that it takes them
     in at once when it thaws (kazoo sends one request per turn of its loop).  Whether a
     refusal overtakes the replies to earlier reads is up to the server's threads: in
-    about a third to a half of such bursts on 2 cores, busy or not (measured: 6 to 8 of
-    15), so the tests make up to 40.  The reads' results and the writes'."""
+    about a third to a half of such bursts on a busy 2-core machine (measured: 6 to 8 of
+    15; not measured on a quiet one), so the tests make up to 40.  The reads' results and the writes'."""
     server.pause()
     try:
         reads_sent, writes_sent = [], []
