@@ -71,9 +71,10 @@ def test_dev_server_port_option(zk_server):
     process, connection_string = _start("--port", str(port))
     try:
         assert connection_string == f"127.0.0.1:{port}"
-    finally:
         process.terminate()
-        assert process.wait(30) == 0
+        assert process.wait(60) == 0
+    finally:
+        _stop_leftover(process)
     # a port already taken is refused with a clear one-line error
     taken = zk_server.port
     result = subprocess.run([sys.executable, "-m", "zkservices", "dev-server", "--port", str(taken)],
@@ -111,7 +112,7 @@ def test_dev_server_mtls_prints_what_a_client_needs_and_cli_get_works_over_mutua
         assert no_cert.returncode == 1, no_cert.stderr
         plain = cli("get", "/", "--timeout", "3", extra_env={})
         assert plain.returncode == 1, plain.stderr
-    finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(30)
-    assert process.returncode == 0
+        assert process.wait(60) == 0
+    finally:
+        _stop_leftover(process)

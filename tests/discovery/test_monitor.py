@@ -155,3 +155,20 @@ def test_monitor_close_is_the_lifecycle_end():
         assert monitor.running
     assert monitor.closed and not monitor.running and "stopped" in repr(monitor)
     monitor.close()  # idempotent
+
+
+def test_a_check_is_counted_after_what_it_changed():
+    # Readers poll the counts (tests, the agent's metrics): when a count moves, the
+    # check's reason, result and transition are in place.  on_change runs before it.
+    events: queue.Queue = queue.Queue()
+    monitor: HealthMonitor
+
+    def on_change(ok: bool, why: str) -> None:
+        events.put((ok, why, monitor.checks, monitor.failures, monitor.reason, monitor.healthy))
+
+    monitor = HealthMonitor(ScriptedCheck([False, True]), interval=0.01, timeout=1.0, rise=1, fall=1,
+                            on_change=on_change)
+    with monitor:
+        got = collect(WAIT, events, 2)
+    assert got == [(False, "check #1 bad", 0, 0, "check #1 bad", False),
+                   (True, "check #2 ok", 1, 1, "check #2 ok", True)]

@@ -434,3 +434,96 @@ def test_failed_reload_is_retried_even_when_the_file_does_not_change_again(tmp_p
     finally:
         feed.close()
 
+
+
+class _Steps(logging.Handler):
+    """At each log line of the feed (on its worker, synchronously): the feed's counts,
+    last_error and the files beside the output -- what a reader could see then."""
+
+    COUNTS = ("writes", "unchanged", "reloads", "reload_failures", "check_failures", "render_failures")
+
+    def __init__(self, feed, folder):
+        super().__init__(logging.DEBUG)
+        self.feed, self.folder, self.seen = feed, folder, []
+
+    def emit(self, record):
+        feed = self.feed
+        self.seen.append((record.getMessage(), {name: getattr(feed, name) for name in self.COUNTS},
+                          feed.last_error, sorted(os.listdir(self.folder))))
+
+
+KINDS = {"wrote": (": wrote ",), "reloaded after": (": reloaded after",),
+         "check command": (": check command", "failed"), "reload command": (": reload command", "failed")}
+
+
+def test_each_step_is_counted_after_its_outcome(tmp_path):
+    # A count is what readers poll (tests, /status, the metrics): when it moves, the
+    # step's outcome is complete.  Each step's log line (the last but the count) sees
+    # the file in place or the refused candidate gone, last_error set or cleared, and
+    # the count not yet moved.  (A hog run saw check_failures == 1 with the refused
+    # candidate still beside the file.)
+    out = tmp_path / "out.conf"
+    reloads = tmp_path / "reloads"
+    feed = FileFeed(template_text=COUNTER_TEMPLATE, output=out, min_wait=0,
+                    check_command="! grep -q value=13 {}",
+                    reload_command=f"echo r >> {reloads}; test ! -e {tmp_path / 'refuse'}")
+    steps = _Steps(feed, tmp_path)
+    logger = logging.getLogger("zkservices.feed")
+    logger.addHandler(steps)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with feed:
+            feed.update({"value": 1})  # written, reloaded
+            assert feed.flush(WAIT)
+            feed.update({"value": 13})  # refused by the check
+            assert feed.flush(WAIT)
+            (tmp_path / "refuse").touch()
+            feed.update({"value": 2})  # written, its reload fails
+            assert feed.flush(WAIT)
+            (tmp_path / "refuse").unlink()
+            feed.update({"value": 2})  # unchanged: the owed reload runs again, succeeds
+            assert feed.flush(WAIT, now=True)
+            wait_until = time.monotonic() + WAIT
+            while feed.reloads < 2 and time.monotonic() < wait_until:
+                time.sleep(0.02)
+    finally:
+        logger.removeHandler(steps)
+        logger.setLevel(level)
+    by_kind = {}
+    for message, counts, error, files in steps.seen:
+        kind = next((k for k, words in KINDS.items() if all(w in message for w in words)), None)
+        if kind is not None:
+            by_kind.setdefault(kind, []).append((counts, error, files))
+    (first, *later) = by_kind["wrote"]
+    assert first[0]["writes"] == 0 and first[1] is None and "out.conf" in first[2]
+    assert [c["writes"] for c, _, _ in later] == [1]
+    # the refusal: the candidate is gone, the error set, the count still to come
+    [(counts, error, files)] = by_kind["check command"]
+    assert counts["check_failures"] == 0 and "check command" in error
+    assert [f for f in files if f.startswith(".")] == [], files
+    # the failed reload: its error set, the count still to come
+    [(counts, error, _)] = by_kind["reload command"]
+    assert counts["reload_failures"] == 0 and "reload command" in error
+    # each successful reload: the error cleared, the count still to come
+    assert [(c["reloads"], e) for c, e, _ in by_kind["reloaded after"]] == [(0, None), (1, None)]
+    assert (feed.writes, feed.reloads, feed.reload_failures, feed.check_failures) == (2, 2, 1, 1)
+    assert feed.last_error is None
+
+
+def test_a_context_not_shaped_like_a_feeds_is_written_and_reloaded(tmp_path, caplog):
+    # A FileFeed takes any context; the change line of its log describes what is shaped
+    # like a feed's and leaves the rest out (it raised on a provider given as a string,
+    # after the write and before the reload, which never ran).
+    out, reloads = tmp_path / "out.txt", tmp_path / "reloads"
+    contexts = ([{"name": "a", "providers": ["10.0.0.1:80"]}], "text", [["x"], None],
+                [{"path": "/a", "providers": {"a": 1}, "properties": ["p"]}],
+                [{"path": "/a", "providers": [{"name": "n"}, 7], "properties": {"k": 1}}])
+    with FileFeed(template_text="{{ services | tojson }}\n", output=out, min_wait=0,
+                  reload_command=f"echo r >> {reloads}") as feed:
+        for services in contexts:
+            feed.update({"services": services})
+            assert feed.flush(WAIT)
+    assert (feed.writes, feed.reloads, feed.last_error) == (5, 5, None)
+    assert lines(reloads) == ["r"] * 5
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

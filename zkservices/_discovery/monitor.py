@@ -186,21 +186,24 @@ class HealthMonitor:
         return bool(ok), str(reason)
 
     def _record(self, ok: bool, reason: str) -> None:
-        self._checks += 1
-        if not ok:
-            self._failures += 1
         self._last_ok = ok
         self._reason = reason
         log.debug("%s: check %s (%s)", self.name, "passed" if ok else "failed", reason)
-        if self._healthy is None:
-            self._transition(ok, reason)
-            return
-        if ok == self._healthy:
-            self._streak = 0
-            return
-        self._streak += 1
-        if self._streak >= (self.rise if ok else self.fall):
-            self._transition(ok, reason)
+        try:
+            if self._healthy is None:
+                self._transition(ok, reason)
+            elif ok == self._healthy:
+                self._streak = 0
+            else:
+                self._streak += 1
+                if self._streak >= (self.rise if ok else self.fall):
+                    self._transition(ok, reason)
+        finally:
+            # counted last: a reader that sees the count sees what the check changed
+            # (its output, the state, on_change's work)
+            if not ok:
+                self._failures += 1
+            self._checks += 1
 
     def _transition(self, healthy: bool, reason: str) -> None:
         previous = self._healthy

@@ -134,6 +134,17 @@ def _names(names: Sequence[str], limit: int = 10) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _entries(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings in a list (services, providers); nothing from anything else."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def describe_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
     """What changed from one template context to the next, in a line for the log.
 
@@ -141,20 +152,22 @@ def describe_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any])
     removed or changed by name, services appearing, going and turning stale
     or current: ``"/svc: +10.0.0.2:80, -10.0.0.1:80, properties changed: balance"``.
     ``before`` is ``None`` for the first rendering (then each service's
-    providers are listed).  Contexts without services give ``""``.
+    providers are listed).  Contexts without services give ``""``; what is not
+    shaped like a feed's context (a provider that is not a mapping...) is left out
+    of the description, never an error (a :class:`FileFeed` takes any context).
     """
-    old = {s.get("path"): s for s in (before or {}).get("services", [])}
+    old = {s.get("path"): s for s in _entries((before or {}).get("services"))}
     parts: list[str] = []
-    for service in after.get("services", []):
+    for service in _entries(after.get("services")):
         path = service.get("path")
-        providers = {p.get("name"): p for p in service.get("providers", [])}
+        providers = {p.get("name"): p for p in _entries(service.get("providers"))}
         previous = old.pop(path, None)
         if previous is None:
             names = sorted(str(n) for n in providers)
             listed = f": {_names(names)}" if names else ""
             parts.append(f"{path}: {len(names)} provider(s){listed}" + (" (stale)" if service.get("stale") else ""))
             continue
-        was = {p.get("name"): p for p in previous.get("providers", [])}
+        was = {p.get("name"): p for p in _entries(previous.get("providers"))}
         changes = []
         added = sorted(str(n) for n in providers if n not in was)
         removed = sorted(str(n) for n in was if n not in providers)
@@ -165,7 +178,7 @@ def describe_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any])
             changes.append("removed " + _names(removed))
         if changed:
             changes.append("changed " + _names(changed))
-        props, old_props = service.get("properties") or {}, previous.get("properties") or {}
+        props, old_props = _mapping(service.get("properties")), _mapping(previous.get("properties"))
         for what, keys in (
             ("properties added", [k for k in props if k not in old_props]),
             ("properties removed", [k for k in old_props if k not in props]),

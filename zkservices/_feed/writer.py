@@ -138,7 +138,10 @@ class FileFeed:
     message, reset to ``None`` by a fully successful cycle), :attr:`last_result`
     (``"written"``, ``"unchanged"`` or ``"failed"``; ``None`` before the first
     cycle), :attr:`last_cycle` and :attr:`last_success` (``time.time()`` of the
-    latest cycle and of the latest that wrote or confirmed the file).
+    latest cycle and of the latest that wrote or confirmed the file).  Each step
+    is counted last, once it is done: a reader that sees a count change sees the
+    step's whole outcome -- the file in place (or a refused candidate removed),
+    :attr:`last_result`, :attr:`last_error` and the log line.
 
     Lifecycle: the constructor starts no thread; the worker starts with the
     first :meth:`update`.  :meth:`close` (also on leaving a ``with`` block)
@@ -368,15 +371,15 @@ class FileFeed:
             text, context = self._render(context)
         except FeedTemplateError as exc:
             self.last_result = "failed"
-            self.render_failures += 1
             self.last_error = str(exc)
             log.error("%s: cannot render the template, %s is left as it is: %s", self.name, self.output, exc)
+            self.render_failures += 1
             return
         except FeedError as exc:
             self.last_result = "failed"
-            self.data_failures += 1
             self.last_error = str(exc)
             log.error("%s: %s (%s)", self.name, exc, self.output)
+            self.data_failures += 1
             return
         changed_from_last = text != self.last_rendered
         self.last_rendered = text
@@ -395,25 +398,35 @@ class FileFeed:
                 self._succeeded("unchanged")
                 if self._reload_owed:
                     self._retry_reload()
-                    return
-                self.last_error = None
+                else:
+                    self.last_error = None
+                self.unchanged += 1
                 return
+            refusal: str | None = None
             with StagedFile(self.output, data) as candidate:
-                if self.check_command and not self._check(os.path.abspath(candidate.path)):
-                    self.last_result = "failed"
-                    return
-                candidate.commit()
+                if self.check_command:
+                    refusal = self._check(os.path.abspath(candidate.path))
+                if refusal is None:
+                    candidate.commit()
         except OSError as exc:
-            self.write_failures += 1
             self.last_result = "failed"
             self.last_error = f"cannot write {self.output}: {exc}"
             log.error("%s: %s", self.name, self.last_error)
+            self.write_failures += 1
             return
-        self.writes += 1
+        if refusal is not None:
+            # reported once the candidate is gone (StagedFile removed it)
+            self.last_result = "failed"
+            self.last_error = refusal
+            log.warning("%s: %s; %s is left as it is", self.name, refusal, self.output)
+            self.check_failures += 1
+            return
         self._succeeded("written")
         changes = describe_changes(self._written, context)
         self._written = context
+        self.last_error = None  # written: an earlier error is behind it (the reload reports its own)
         log.info("%s: wrote %s (%d bytes)%s", self.name, self.output, len(data), f": {changes}" if changes else "")
+        self.writes += 1
         if self.reload_command:
             wait = self._interval_wait()
             if wait > 0:
@@ -422,15 +435,12 @@ class FileFeed:
                     self._reload_at = time.monotonic() + wait
                 self._reload_owed = True
                 log.info("%s: reload deferred %.1fs (reload_interval %gs)", self.name, wait, self.reload_interval)
-            elif not self._reload():
-                return
-        self.last_error = None
+            else:
+                self._reload()
 
     def _succeeded(self, result: str) -> None:
         self.last_result = result
         self.last_success = self.last_cycle
-        if result == "unchanged":
-            self.unchanged += 1
 
     def _interval_wait(self) -> float:
         """Seconds before ``reload_interval`` lets the next reload run (0: now)."""
@@ -438,7 +448,7 @@ class FileFeed:
             return 0.0
         return max(0.0, self._last_reload + self.reload_interval - time.monotonic())
 
-    def _check(self, candidate: str) -> bool:
+    def _check(self, candidate: str) -> str | None:
         assert self.check_command is not None
         command = substitute_path(self.check_command, candidate)
         result = run_command(
@@ -448,11 +458,8 @@ class FileFeed:
         )
         if result.ok:
             log.debug("%s: check command %r passed", self.name, self.check_command)
-            return True
-        self.check_failures += 1
-        self.last_error = _failure("check command", self.check_command, result, self.command_timeout)
-        log.warning("%s: %s; %s is left as it is", self.name, self.last_error, self.output)
-        return False
+            return None
+        return _failure("check command", self.check_command, result, self.command_timeout)
 
     def _retry_reload(self) -> None:
         """Run a reload command that failed after the last write again."""
@@ -477,21 +484,20 @@ class FileFeed:
         if result.ok:
             self._reload_owed = False
             self._reload_retry = RELOAD_RETRY_FIRST
-            # the error goes before the count: whoever sees the count sees the feed healthy
             self.last_error = None
-            self.reloads += 1
             changes = describe_changes(self._loaded, self._written) if self._written is not None else ""
             self._loaded = self._written
             log.info(
                 "%s: reloaded after writing %s (reload command %r succeeded)%s",
                 self.name, self.output, self.reload_command, f": {changes}" if changes else "",
             )
+            self.reloads += 1
             return True
-        self.reload_failures += 1
         if self._reload_owed:
             self._reload_retry = min(self._reload_retry * 2, RELOAD_RETRY_MAX)
         self._reload_owed = True
         self._reload_at = time.monotonic() + max(self._reload_retry, self._interval_wait())
         self.last_error = _failure("reload command", self.reload_command, result, self.command_timeout)
         log.error("%s: %s", self.name, self.last_error)
+        self.reload_failures += 1
         return False
