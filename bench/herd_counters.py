@@ -105,17 +105,26 @@ class Counters:
         return None
 
     def peaks(self) -> tuple[float, float]:
-        """(the largest rate between two samples, the largest over a sliding second), per second."""
+        """(the largest rate between two samples, the most requests in one second), per second."""
         with self.lock:
             line = list(self.timeline)
-        short = max(((b - a) / (tb - ta) for (ta, a), (tb, b) in zip(line, line[1:]) if tb > ta), default=0.0)
-        long, j = 0.0, 0
-        for t, value in line:
-            while t - line[j][0] > 1.0:
-                j += 1
-            if t - line[j][0] >= 0.9:
-                long = max(long, (value - line[j][1]) / (t - line[j][0]))
-        return short, long
+        return peak_rates(line)
+
+
+def peak_rates(line: list[tuple[float, int]]) -> tuple[float, float]:
+    """From a timeline of ``(monotonic time, requests so far)``: the largest rate between two
+    samples, and the most requests in one second (a sliding window; two samples more than a
+    second apart -- a member slow to answer ``mntr`` -- count their rate).  Requests in a
+    herd shorter than a second count whole: the window's count, per second."""
+    short = max(((b - a) / (tb - ta) for (ta, a), (tb, b) in zip(line, line[1:]) if tb > ta), default=0.0)
+    long, j = 0.0, 0
+    for i, (t, value) in enumerate(line):
+        while t - line[j][0] > 1.0:
+            j += 1
+        long = max(long, float(value - line[j][1]))  # the samples within the second up to t
+        if i and j == i and t > line[i - 1][0]:  # the previous sample is more than a second back
+            long = max(long, (value - line[i - 1][1]) / (t - line[i - 1][0]))
+    return short, long
 
     def stop(self) -> None:
         self.stopping.set()

@@ -60,3 +60,26 @@ def test_herd_bench_brings_every_client_back_whole_and_counts_the_herds(tmp_path
                 assert row["recovered"] is None and row["recovered_s"] is None, row  # Curator does not say
             else:
                 assert row["recovered"] and 0 < row["recovered_s"] <= row["quiet_s"], row
+
+
+def test_the_peak_rates_of_a_timeline():
+    # the bench's own arithmetic (no servers): a herd shorter than a second counts whole
+    # in the one-second peak (it gave 0 when the samples spanned less than 0.9 s: a quiet
+    # run's session loss), and two samples more than a second apart count their rate
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        from herd_counters import peak_rates
+    finally:
+        sys.path.remove(os.path.join(ROOT, "bench"))
+    assert peak_rates([]) == (0.0, 0.0)
+    assert peak_rates([(0.0, 0)]) == (0.0, 0.0)
+    assert peak_rates([(0.0, 0), (0.1, 10), (0.2, 30), (0.3, 30)]) == pytest.approx((200.0, 30.0))
+    # 10 a second for 3 s, then 50 in 0.1 s
+    line = [(t / 10, t) for t in range(31)] + [(3.1, 80)]
+    short, long = peak_rates(line)
+    assert short == pytest.approx(500.0) and long == pytest.approx(59.0)
+    # a gap of 2 s: its 40 requests, 20 a second
+    assert peak_rates([(0.0, 0), (2.0, 40)]) == pytest.approx((20.0, 20.0))
+    # the peak never exceeds the largest rate between two samples
+    short, long = peak_rates([(0.0, 0), (0.5, 5), (1.6, 100), (1.7, 101)])
+    assert long <= short
