@@ -110,6 +110,11 @@ class Counters:
             line = list(self.timeline)
         return peak_rates(line)
 
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.sample()
+
 
 def peak_rates(line: list[tuple[float, int]]) -> tuple[float, float]:
     """From a timeline of ``(monotonic time, requests so far)``: the largest rate between two
@@ -125,8 +130,3 @@ def peak_rates(line: list[tuple[float, int]]) -> tuple[float, float]:
         if i and j == i and t > line[i - 1][0]:  # the previous sample is more than a second back
             long = max(long, (value - line[i - 1][1]) / (t - line[i - 1][0]))
     return short, long
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join()
-        self.sample()
