@@ -19,6 +19,8 @@ def test_a_feed_on_a_shared_background_connection(zk_connection_string, zk, tmp_
                     min_wait=0, name="shared")
         with feed:
             wait_for(lambda: out.exists() and out.read_text() == "2\n", WAIT, "rendered")
+            # the file is renamed into place before the writer records the result: wait for the count
+            wait_for(lambda: feed.writes == 1, WAIT, "the write counted")
             assert (feed.name, feed.providers_count, feed.holding, feed.held) == ("shared", 2, [], 0)
             assert feed.file_feed.last_result == "written"
         assert connection.zk is not None and not connection.zk.closed  # left open
