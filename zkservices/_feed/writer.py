@@ -370,16 +370,11 @@ class FileFeed:
         try:
             text, context = self._render(context)
         except FeedTemplateError as exc:
-            self.last_result = "failed"
-            self.last_error = str(exc)
-            log.error("%s: cannot render the template, %s is left as it is: %s", self.name, self.output, exc)
-            self.render_failures += 1
+            self._failed("render_failures", str(exc), logging.ERROR,
+                         "%s: cannot render the template, %s is left as it is: %s", self.name, self.output, exc)
             return
         except FeedError as exc:
-            self.last_result = "failed"
-            self.last_error = str(exc)
-            log.error("%s: %s (%s)", self.name, exc, self.output)
-            self.data_failures += 1
+            self._failed("data_failures", str(exc), logging.ERROR, "%s: %s (%s)", self.name, exc, self.output)
             return
         changed_from_last = text != self.last_rendered
         self.last_rendered = text
@@ -409,17 +404,12 @@ class FileFeed:
                 if refusal is None:
                     candidate.commit()
         except OSError as exc:
-            self.last_result = "failed"
-            self.last_error = f"cannot write {self.output}: {exc}"
-            log.error("%s: %s", self.name, self.last_error)
-            self.write_failures += 1
+            error = f"cannot write {self.output}: {exc}"
+            self._failed("write_failures", error, logging.ERROR, "%s: %s", self.name, error)
             return
-        if refusal is not None:
-            # reported once the candidate is gone (StagedFile removed it)
-            self.last_result = "failed"
-            self.last_error = refusal
-            log.warning("%s: %s; %s is left as it is", self.name, refusal, self.output)
-            self.check_failures += 1
+        if refusal is not None:  # reported once the candidate is gone (StagedFile removed it)
+            self._failed("check_failures", refusal, logging.WARNING, "%s: %s; %s is left as it is",
+                         self.name, refusal, self.output)
             return
         self._succeeded("written")
         changes = describe_changes(self._written, context)
@@ -437,6 +427,14 @@ class FileFeed:
                 log.info("%s: reload deferred %.1fs (reload_interval %gs)", self.name, wait, self.reload_interval)
             else:
                 self._reload()
+
+    def _failed(self, counter: str, error: str, level: int, message: str, *args: Any) -> None:
+        """A failed step: its result and error, its log line, then its count (last: see the
+        class docstring)."""
+        self.last_result = "failed"
+        self.last_error = error
+        log.log(level, message, *args)
+        setattr(self, counter, getattr(self, counter) + 1)
 
     def _succeeded(self, result: str) -> None:
         self.last_result = result
@@ -476,7 +474,7 @@ class FileFeed:
             log.info("%s: running the reload command again (it failed after %s was written)", self.name, self.output)
         self._reload()
 
-    def _reload(self) -> bool:
+    def _reload(self) -> None:
         assert self.reload_command is not None
         self._last_reload = time.monotonic()
         self._reload_deferred = False
@@ -492,7 +490,7 @@ class FileFeed:
                 self.name, self.output, self.reload_command, f": {changes}" if changes else "",
             )
             self.reloads += 1
-            return True
+            return
         if self._reload_owed:
             self._reload_retry = min(self._reload_retry * 2, RELOAD_RETRY_MAX)
         self._reload_owed = True
@@ -500,4 +498,3 @@ class FileFeed:
         self.last_error = _failure("reload command", self.reload_command, result, self.command_timeout)
         log.error("%s: %s", self.name, self.last_error)
         self.reload_failures += 1
-        return False
