@@ -484,9 +484,7 @@ def test_each_step_is_counted_after_its_outcome(tmp_path):
             (tmp_path / "refuse").unlink()
             feed.update({"value": 2})  # unchanged: the owed reload runs again, succeeds
             assert feed.flush(WAIT, now=True)
-            wait_until = time.monotonic() + WAIT
-            while feed.reloads < 2 and time.monotonic() < wait_until:
-                time.sleep(0.02)
+            wait_for(lambda: feed.reloads == 2, WAIT, "the owed reload")
     finally:
         logger.removeHandler(steps)
         logger.setLevel(level)
