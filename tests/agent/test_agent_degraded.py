@@ -160,10 +160,18 @@ def test_an_unwritable_output_and_a_failing_reload_cost_nothing_else(zk, tmp_pat
     wait_for(degraded, WAIT, "both problems on /healthz")
     body = get(base + "/healthz")[1]
     assert "feed good" not in body and "/agent/providers" not in body, body
-    metrics = get(base + "/metrics")[1]
-    assert (sample(metrics, 'zkservices_feed_renders_total{feed="broken",result="failed"}') or 0) >= 1
-    assert (sample(metrics, 'zkservices_feed_reloads_total{feed="reloady",result="failed"}') or 0) >= 1
-    assert sample(metrics, 'zkservices_registration_up{address="10.0.0.9:80",path="/agent/providers"}') == 1.0
+
+    # /healthz reports a failure as soon as its result is set; it is counted last, and the
+    # registration reports itself up once its create is answered: the test waits for each
+    def reported() -> bool:
+        metrics = get(base + "/metrics")[1]
+        status = json.loads(get(base + "/status")[1])
+        return ((sample(metrics, 'zkservices_feed_renders_total{feed="broken",result="failed"}') or 0) >= 1
+                and (sample(metrics, 'zkservices_feed_reloads_total{feed="reloady",result="failed"}') or 0) >= 1
+                and sample(metrics, 'zkservices_registration_up{address="10.0.0.9:80",path="/agent/providers"}')
+                == 1.0 and {f["name"]: f for f in status["feeds"]}["good"]["last_result"] is not None)
+
+    wait_for(reported, WAIT, "the failures counted, the registration up and the good feed's result")
     status = json.loads(get(base + "/status")[1])
     feeds = {feed["name"]: feed for feed in status["feeds"]}
     assert feeds["broken"]["last_result"] == "failed"

@@ -140,10 +140,14 @@ def test_runs_reports_reloads_and_stops(zk_connection_string, zk, tmp_path, proc
     agent = processes(zk_connection_string, str(path),
                       env={"NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "400000"})
     systemd.wait("READY=1")
+    base = f"http://127.0.0.1:{port}"
+    # READY=1 says every first check has run (the contract); each create follows its check on
+    # the registration's own thread, so the test waits for the agent to report both registered
+    wait_for(lambda: all(r["registered"] for r in json.loads(get(base + "/status")[2])["registrations"]), WAIT,
+             "both registrations reported")
     assert sorted(zk.get_children("/web/providers")) == ["10.0.0.5:8080", "10.0.0.6:8080"]
     wait_for(lambda: out.exists() and len(json.loads(out.read_text())) == 2, WAIT, "the feed rendered")
     systemd.wait("WATCHDOG=1", 2)
-    base = f"http://127.0.0.1:{port}"
 
     assert get(base + "/healthz")[::2] == (200, "ok\n")
     code, kind, body = get(base + "/status")
@@ -209,7 +213,7 @@ def test_runs_reports_reloads_and_stops(zk_connection_string, zk, tmp_path, proc
     code, took = agent.stop(signal.SIGTERM)
     assert code == 0, agent.stderr[-10:]
     assert took < 5.0 + 3.0  # the contract's 5 s, plus an interpreter's exit on a busy machine
-    assert "STOPPING=1" in systemd.messages
+    systemd.wait("STOPPING=1")
     assert sorted(zk.get_children("/web/providers")) == ["10.0.0.7:8080"]
     assert not [line for line in agent.stderr if "Traceback" in line], agent.stderr
     assert out.exists()
@@ -237,8 +241,10 @@ feeds:
     code, _, body = get(f"http://127.0.0.1:{port}/healthz")
     assert body.startswith("feed broken: ") and "missing" in body
     wait_for(lambda: zk.exists("/b/providers/10.0.0.5:8080"), WAIT, "registered all the same")
-    metrics = get(f"http://127.0.0.1:{port}/metrics")[2]
-    assert sample(metrics, 'zkservices_feed_renders_total{feed="broken",result="failed"}') >= 1
+    # the failure is counted last, after the result /healthz reports
+    failed = 'zkservices_feed_renders_total{feed="broken",result="failed"}'
+    wait_for(lambda: (sample(get(f"http://127.0.0.1:{port}/metrics")[2], failed) or 0) >= 1, WAIT,
+             "the render failure counted")
     assert json.loads(get(f"http://127.0.0.1:{port}/status")[2])["feeds"][0]["last_result"] == "failed"
     assert agent.stop(signal.SIGINT)[0] == 0
 

@@ -424,8 +424,9 @@ def test_leader_killed_views_converge_no_registration_lost(zk_ensemble):
         retry(other.create, f"{root}/providers/extra", b"")
         retry(other.set, root + "/conf", b'{"v":1}')
         expected = sorted([f"10.0.2.{i}:80" for i in range(3)] + ["extra"])
-        wait_for(lambda: sorted(kids) == expected, what="children converge")
-        wait_for(lambda: dict(data) == {"v": 1}, what="properties converge")
+        # a view sets its state before it calls its callbacks: the waits include the calls
+        wait_for(lambda: sorted(kids) == expected and kid_calls[-1:] == [expected], what="children converge")
+        wait_for(lambda: dict(data) == {"v": 1} and data_calls[-1:] == [1], what="properties converge")
         for reg in regs:
             wait_for(lambda reg=reg: retry(other.exists, reg.paths[0]) is not None, what=f"{reg.paths[0]} kept")
         assert sorted(retry(other.get_children, f"{root}/providers")) == expected

@@ -348,7 +348,8 @@ def test_node_deletion_and_recreation(zk, zk_client):
     assert len(any_args[0]) == 2 and any_args[0][0] is kids  # (view, change) normally
     zk_client.delete("/del", recursive=True)
     wait_for(lambda: kids.deleted and data.deleted, what="views see the deletion")
-    wait_for(lambda: any_args[-1:] == [()] and prop_any[-1:] == [()], what="no-argument calls")
+    wait_for(lambda: any_args[-1:] == [()] and prop_any[-1:] == [()] and one_arg[-1:] == [[]],
+             what="the calls after the deletion")
     assert list(kids) == [] and len(kids) == 0
     assert dict(data) == {}
     assert one_arg[-1] == []  # a callback that needs the view still gets it
