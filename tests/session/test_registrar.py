@@ -56,6 +56,23 @@ def test_blank_host_registers_every_local_address(zk, zk_client, address):
     assert zk_client.get_children("/blank") == []
 
 
+def test_a_blank_host_unregisters_what_it_registered_though_the_addresses_changed(zk, zk_client, monkeypatch):
+    # an interface went down between register and unregister (DHCP, a VPN, a container
+    # bridge): the node of its address goes too, out of the table as well (never restored)
+    import zkservices._session.registrar as registrar_module
+    import zkservices._session.registration as registration_module
+
+    addresses = ["10.9.8.6", "10.9.8.7"]
+    for module in (registrar_module, registration_module):
+        monkeypatch.setattr(module, "local_addresses", lambda: list(addresses))
+    zk.register_server("/moved", ":8080")
+    assert sorted(zk_client.get_children("/moved")) == ["10.9.8.6:8080", "10.9.8.7:8080"]
+    addresses.remove("10.9.8.6")
+    zk.unregister("/moved", ":8080")
+    assert zk_client.get_children("/moved") == []
+    assert zk.registrar.owned_paths() == set()
+
+
 def test_missing_parents_are_created(zk, zk_client):
     zk.register_server("/a/b/c", "10.0.0.1:1")
     assert zk_client.get_children("/a/b/c") == ["10.0.0.1:1"]

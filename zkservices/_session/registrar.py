@@ -95,7 +95,8 @@ class Registrar:
         entered in the table at once -- restored after a session loss from now on --
         and not written yet (``acl``: default the core's)."""
         acl = list(acl) if acl is not None else self.core.default_acl()
-        registration = Registration(self, plan.path, real_path, plan.format.name)
+        registration = Registration(self, plan.path, real_path, plan.format.name,
+                                    any_host_port=plan.port if plan.any_host else None)
         nodes: list[Node] = []
         for h in plan.hosts:
             spec = plan.format.node(real_path, h, plan.port, plan.properties)
@@ -164,11 +165,15 @@ class Registrar:
         """The table half of :meth:`unregister`: registrations made at ``path`` for
         ``address`` leave the table (inactive), before any round trip; the paths to
         delete, or None when there were none (then resolve ``path`` and use
-        :meth:`forget_paths`).  Raises ValueError for a bad address."""
+        :meth:`forget_paths`).  No host takes the nodes a registration given no host made
+        (one per local address then), as well as those of the local addresses now.
+        Raises ValueError for a bad address."""
+        host, port = parse_address(address)
         names = address_names(address)
         with self._lock:
             known = [n for n in self._nodes.values()
-                     if n.address in names and path in (n.registration.path, n.registration.real_path)]
+                     if (n.address in names or (not host and n.registration.any_host_port == port))
+                     and path in (n.registration.path, n.registration.real_path)]
             for node in known:
                 node.registration.active = False
         return self.forget_nodes(known) if known else None

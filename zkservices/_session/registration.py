@@ -23,6 +23,7 @@ class RegistrationPlan:
     hosts: tuple[str, ...]
     port: int
     properties: dict[str, Any] = field(repr=False)
+    any_host: bool = False  # given no host: ``hosts`` are the local addresses at planning time
 
 
 def plan_registration(path: str, address: Address, *, properties: Mapping[str, Any],
@@ -41,7 +42,7 @@ def plan_registration(path: str, address: Address, *, properties: Mapping[str, A
         raise ValueError(f"{path}: instance_id {fmt.instance_id!r} names one instance; give a host")  # type: ignore[union-attr]
     for h in hosts:  # bad properties: refused before anything is written
         fmt.node(path, h, port, properties)
-    return RegistrationPlan(path, fmt, tuple(hosts), port, dict(properties))
+    return RegistrationPlan(path, fmt, tuple(hosts), port, dict(properties), any_host=not host)
 
 
 @dataclass(eq=False)
@@ -73,13 +74,18 @@ class Registration:
     a ServerSet member restored after a session loss has a new name, and these follow.
     ``active`` is false once unregistered (or once the session was closed).  ``nodes``
     are the registrar's records of the nodes (address, path, data), one per address.
+    ``any_host_port`` is the port of a registration given no host (one node per local
+    address when it was made; unregistering no host and that port removes them all,
+    whatever the local addresses are by then), else None.
     """
 
-    def __init__(self, registrar: Any, path: str, real_path: str, format: str = "zkservices") -> None:
+    def __init__(self, registrar: Any, path: str, real_path: str, format: str = "zkservices", *,
+                 any_host_port: int | None = None) -> None:
         self._registrar = registrar
         self.path = path
         self.real_path = real_path
         self.format = format
+        self.any_host_port = any_host_port
         self.nodes: tuple[Node, ...] = ()  # one per address, entered by the registrar
         self.active = True
 
